@@ -1,0 +1,198 @@
+/*
+ * orcrt/session.h - the root object of one JIT'd program
+ *
+ * A Session owns its Services, its TaskDispatcher and its ControllerAccess.
+ * It exists before any JIT'd code is added and outlives it. A process may
+ * hold several Sessions; each is independent.
+ *
+ * Lifecycle: created -> attached (at most once) -> detached -> shut down.
+ * Detach and shutdown may be requested from any thread, any number of times;
+ * redundant requests are harmless and their completion callbacks still run.
+ * The work of both runs on a control thread of the Session's own, so they may
+ * be requested from inside a wrapper call or from a ControllerAccess's I/O
+ * thread.
+ *
+ * Detach: (1) no call is accepted in either direction any more; (2) the
+ * ControllerAccess is disconnected; (3) every pending executor -> controller
+ * call completes, once, with an error; (4) every Service is told, in reverse
+ * order of registration; (5) detach callbacks run.
+ * Shutdown: (1) detach if needed; (2) wait until no incoming wrapper call is
+ * still running; (3) every Service's shutdown, in reverse order of
+ * registration; (4) the TaskDispatcher's shutdown; (5) shutdown callbacks
+ * run.
+ */
+#ifndef ORCRT_SESSION_H
+#define ORCRT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <orcrt/controller-access.h>
+#include <orcrt/error.h>
+#include <orcrt/executor-addr.h>
+#include <orcrt/service.h>
+#include <orcrt/task-dispatcher.h>
+#include <orcrt/wrapper-function.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Create a Session that runs its tasks on Dispatcher. The Session takes
+ * ownership of Dispatcher, even on failure. Any thread.
+ */
+orc_rt_ErrorRef orc_rt_Session_create(orc_rt_TaskDispatcherRef Dispatcher,
+                                      orc_rt_SessionRef *Out);
+
+/**
+ * Shut S down if that has not happened, wait for it, and free S with
+ * everything it owns. Must not be called from one of S's own tasks or
+ * callbacks. NULL is ignored.
+ */
+void orc_rt_Session_destroy(orc_rt_SessionRef S);
+
+/** S's TaskDispatcher (owned by S). */
+orc_rt_TaskDispatcherRef orc_rt_Session_getDispatcher(orc_rt_SessionRef S);
+
+/* ---- errors ------------------------------------------------------------ */
+
+/**
+ * Handles errors the runtime cannot return to a caller; takes ownership of
+ * Err. Called from any thread.
+ */
+typedef void (*orc_rt_ErrorReporterFn)(void *Ctx, orc_rt_ErrorRef Err);
+
+/**
+ * Send S's unreturnable errors to Fn(Ctx, Err); NULL restores the default,
+ * which logs them at error level. Call before attaching.
+ */
+void orc_rt_Session_setErrorReporter(orc_rt_SessionRef S, orc_rt_ErrorReporterFn Fn,
+                                     void *Ctx);
+
+/** Report Err (consumed; NULL ignored) through S's error reporter. Any thread. */
+void orc_rt_Session_reportError(orc_rt_SessionRef S, orc_rt_ErrorRef Err);
+
+/**
+ * The message of the error that ended S's channel (see
+ * orc_rt_Session_handleDisconnect()), or NULL if it ended in order or has not
+ * ended. Borrowed from S; valid until S is destroyed. Any thread.
+ */
+const char *orc_rt_Session_getDisconnectError(orc_rt_SessionRef S);
+
+/* ---- wrapper functions exposed to the controller --------------------- */
+
+/**
+ * Add a bootstrap symbol: a name the controller learns with its address when
+ * the channel starts (LLVM's Setup message). Names are unique (a duplicate is
+ * an error). Only before attach.
+ */
+orc_rt_ErrorRef orc_rt_Session_addBootstrapSymbol(orc_rt_SessionRef S, const char *Name,
+                                                  orc_rt_ExecutorAddr Addr);
+
+/**
+ * Register Fn as one of S's own asynchronous wrapper functions: calls to its
+ * address use the orcrt ABI. If Name is non-NULL it is also added as a
+ * bootstrap symbol. Only before attach.
+ */
+orc_rt_ErrorRef orc_rt_Session_addWrapperFunction(orc_rt_SessionRef S, const char *Name,
+                                                  orc_rt_WrapperFunction Fn);
+
+/** A bootstrap symbol, as listed by orc_rt_Session_getBootstrapSymbols(). */
+typedef struct {
+  const char *Name;
+  orc_rt_ExecutorAddr Addr;
+} orc_rt_BootstrapSymbol;
+
+/**
+ * S's bootstrap symbols in order of addition; *Count receives how many. The
+ * array belongs to S and is stable once S is attached.
+ */
+const orc_rt_BootstrapSymbol *orc_rt_Session_getBootstrapSymbols(orc_rt_SessionRef S,
+                                                                 size_t *Count);
+
+/** Whether Fn is one of S's own asynchronous wrapper functions. */
+bool orc_rt_Session_isWrapperFunction(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn);
+
+/**
+ * Decides whether an incoming call may run the code at Fn with LLVM's
+ * synchronous ABI. Returns NULL to allow, or the error to answer with.
+ */
+typedef orc_rt_ErrorRef (*orc_rt_CallTargetCheckFn)(void *Ctx, orc_rt_ExecutorAddr Fn);
+
+/**
+ * Check every incoming call to an address that is not one of S's own
+ * wrapper functions with Fn(Ctx, Addr) first. Without a check every such
+ * address is called. Only before attach.
+ */
+void orc_rt_Session_setCallTargetCheck(orc_rt_SessionRef S, orc_rt_CallTargetCheckFn Fn,
+                                       void *Ctx);
+
+/* ---- attaching and detaching ----------------------------------------- */
+
+/**
+ * Attach a ControllerAccess (Ops must outlive S). Calls Ops->Connect; on
+ * success S owns Ctx. Fails if S was ever attached before, or is detached or
+ * shut down. Any thread.
+ */
+orc_rt_ErrorRef orc_rt_Session_attach(orc_rt_SessionRef S,
+                                      const orc_rt_ControllerAccessOps *Ops, void *Ctx);
+
+/**
+ * Detach S from its controller (see above). OnDone(Ctx), if non-NULL, runs
+ * once detach has completed, on the control thread (or at once on the
+ * calling thread if it already has). Any thread.
+ */
+void orc_rt_Session_detach(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx);
+
+/**
+ * Shut S down (see above). OnDone(Ctx), if non-NULL, runs once shutdown has
+ * completed, as for detach. Any thread.
+ */
+void orc_rt_Session_shutdown(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx);
+
+/**
+ * Block until S has been detached (by anyone, for any reason). Must not be
+ * called from one of S's tasks.
+ */
+void orc_rt_Session_waitForDetach(orc_rt_SessionRef S);
+
+/** Whether S has been attached, and whether its detach has begun. */
+bool orc_rt_Session_isAttached(orc_rt_SessionRef S);
+bool orc_rt_Session_isDetached(orc_rt_SessionRef S);
+
+/* ---- calling the controller ------------------------------------------ */
+
+/**
+ * Receives the result of an executor -> controller call, with ownership.
+ * Failures (detach, no channel, the controller's own) arrive as out-of-band
+ * error buffers.
+ */
+typedef void (*orc_rt_CallResultFn)(void *Ctx, orc_rt_WrapperFunctionBuffer Result);
+
+/**
+ * Call the controller handler associated with HandlerTag (ownership of
+ * ArgBytes passes). OnResult(Ctx, Result) is called exactly once, from any
+ * thread (possibly the calling one, before this returns, if S is not
+ * attached or already detached). Any thread.
+ */
+void orc_rt_Session_callController(orc_rt_SessionRef S, orc_rt_ExecutorAddr HandlerTag,
+                                   orc_rt_WrapperFunctionBuffer ArgBytes,
+                                   orc_rt_CallResultFn OnResult, void *Ctx);
+
+/**
+ * Call the controller and wait for the result (owned by the caller). The
+ * calling task is marked as blocking on S's dispatcher meanwhile, so S keeps
+ * serving incoming calls at any depth of nesting. ArgData is borrowed.
+ */
+orc_rt_WrapperFunctionBuffer orc_rt_Session_callControllerSync(orc_rt_SessionRef S,
+                                                               orc_rt_ExecutorAddr HandlerTag,
+                                                               const char *ArgData,
+                                                               size_t ArgSize);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ORCRT_SESSION_H */

@@ -1,0 +1,33 @@
+/*
+ * orcrt-internal.h - definitions shared by the library's source files
+ */
+#ifndef ORCRT_INTERNAL_H
+#define ORCRT_INTERNAL_H
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#include <orcrt/log.h>
+
+/* Marks a definition that is part of the library's exported API. */
+#define ORC_RT_EXPORT __attribute__((visibility("default")))
+
+#define ORCRT_ARRAY_SIZE(A) (sizeof(A) / sizeof((A)[0]))
+
+/* A Session's log: where messages go and how verbose it is. */
+struct orcrt_log {
+  orc_rt_LogFn Fn;
+  void *Ctx;
+  atomic_int Level;
+};
+
+/* Default sink and the level from ORCRT_LOG. */
+void orcrt_log_init(struct orcrt_log *L);
+
+/* Format and send a message if L logs at Level. */
+void orcrt_log_vprintf(struct orcrt_log *L, orc_rt_LogLevel Level, const char *Fmt,
+                       va_list Ap) ORC_RT_PRINTF(3, 0);
+
+#endif /* ORCRT_INTERNAL_H */

@@ -1,0 +1,95 @@
+/*
+ * test-util.c - shared helpers of the Check suites
+ */
+#include "config.h"
+
+#include "test-util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int FdsAtSetup;
+
+int orcrt_test_count_fds(void) {
+  DIR *D = opendir("/proc/self/fd");
+  if (!D)
+    return -1;
+  int N = 0;
+  struct dirent *E;
+  while ((E = readdir(D)))
+    if (E->d_name[0] != '.')
+      N++;
+  closedir(D);
+  return N - 1; /* the directory stream's own descriptor */
+}
+
+static void fd_leak_setup(void) { FdsAtSetup = orcrt_test_count_fds(); }
+
+static void fd_leak_teardown(void) {
+  int Now = orcrt_test_count_fds();
+  ck_assert_msg(Now == FdsAtSetup, "descriptor leak: %d open before the test, %d after",
+                FdsAtSetup, Now);
+}
+
+TCase *orcrt_test_case(Suite *S, const char *Name, double TimeoutSeconds) {
+  TCase *TC = tcase_create(Name);
+  tcase_add_checked_fixture(TC, fd_leak_setup, fd_leak_teardown);
+  tcase_set_timeout(TC, TimeoutSeconds);
+  suite_add_tcase(S, TC);
+  return TC;
+}
+
+void orcrt_test_assert_error(orc_rt_ErrorRef E, const char *Substr, const char *File, int Line) {
+  const char *Msg = orc_rt_Error_getMessage(E);
+  ck_assert_msg(E != NULL, "%s:%d: expected an error containing \"%s\", got success", File, Line,
+                Substr);
+  ck_assert_msg(strstr(Msg, Substr) != NULL, "%s:%d: expected an error containing \"%s\", got \"%s\"",
+                File, Line, Substr, Msg);
+  orc_rt_Error_consume(E);
+}
+
+void orcrt_test_latch_init(orcrt_test_latch *L) {
+  pthread_mutex_init(&L->Lock, NULL);
+  pthread_cond_init(&L->Cond, NULL);
+  L->Count = 0;
+}
+
+void orcrt_test_latch_destroy(orcrt_test_latch *L) {
+  pthread_cond_destroy(&L->Cond);
+  pthread_mutex_destroy(&L->Lock);
+}
+
+void orcrt_test_latch_signal(orcrt_test_latch *L) {
+  pthread_mutex_lock(&L->Lock);
+  L->Count++;
+  pthread_cond_broadcast(&L->Cond);
+  pthread_mutex_unlock(&L->Lock);
+}
+
+void orcrt_test_latch_wait(orcrt_test_latch *L, unsigned N) {
+  pthread_mutex_lock(&L->Lock);
+  while (L->Count < N)
+    pthread_cond_wait(&L->Cond, &L->Lock);
+  pthread_mutex_unlock(&L->Lock);
+}
+
+unsigned orcrt_test_latch_count(orcrt_test_latch *L) {
+  pthread_mutex_lock(&L->Lock);
+  unsigned N = L->Count;
+  pthread_mutex_unlock(&L->Lock);
+  return N;
+}
+
+void orcrt_test_latch_signal_fn(void *Ctx) { orcrt_test_latch_signal(Ctx); }
+
+int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites) {
+  SRunner *SR = srunner_create(Suites[0]());
+  for (size_t I = 1; I < NumSuites; I++)
+    srunner_add_suite(SR, Suites[I]());
+  srunner_run_all(SR, CK_NORMAL);
+  int Failed = srunner_ntests_failed(SR);
+  srunner_free(SR);
+  return Failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

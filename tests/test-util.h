@@ -1,0 +1,66 @@
+/*
+ * test-util.h - shared helpers of the Check suites
+ */
+#ifndef ORCRT_TEST_UTIL_H
+#define ORCRT_TEST_UTIL_H
+
+#include <check.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <orcrt/orcrt.h>
+
+/*
+ * A test case added to S, with a timeout in seconds and a checked fixture
+ * that fails any test which leaves more descriptors open than it found.
+ */
+TCase *orcrt_test_case(Suite *S, const char *Name, double TimeoutSeconds);
+
+/* The number of descriptors open in this process. */
+int orcrt_test_count_fds(void);
+
+/* Assert that E is success, printing its message otherwise (consumes E). */
+#define ck_assert_no_error(E)                                                                \
+  do {                                                                                       \
+    orc_rt_ErrorRef ErrTmp_ = (E);                                                           \
+    ck_assert_msg(ErrTmp_ == NULL, "unexpected error: %s", orc_rt_Error_getMessage(ErrTmp_)); \
+  } while (0)
+
+/* Assert that E is an error whose message contains Substr (consumes E). */
+void orcrt_test_assert_error(orc_rt_ErrorRef E, const char *Substr, const char *File, int Line);
+#define ck_assert_error_contains(E, Substr) orcrt_test_assert_error((E), (Substr), __FILE__, __LINE__)
+
+/*
+ * A one-shot event one thread waits for and another signals (a latch): the
+ * synchronisation tests use instead of sleeping.
+ */
+typedef struct {
+  pthread_mutex_t Lock;
+  pthread_cond_t Cond;
+  unsigned Count;
+} orcrt_test_latch;
+
+void orcrt_test_latch_init(orcrt_test_latch *L);
+void orcrt_test_latch_destroy(orcrt_test_latch *L);
+/* Signal once (increments the count). */
+void orcrt_test_latch_signal(orcrt_test_latch *L);
+/* Wait until the count reaches N. */
+void orcrt_test_latch_wait(orcrt_test_latch *L, unsigned N);
+/* The count now. */
+unsigned orcrt_test_latch_count(orcrt_test_latch *L);
+/* Completion callback signalling the latch passed as Ctx. */
+void orcrt_test_latch_signal_fn(void *Ctx);
+
+/* The suites, one per component. */
+Suite *orcrt_suite_error(void);
+Suite *orcrt_suite_buffer(void);
+Suite *orcrt_suite_sps(void);
+Suite *orcrt_suite_dispatcher(void);
+Suite *orcrt_suite_service(void);
+Suite *orcrt_suite_session(void);
+Suite *orcrt_suite_loopback(void);
+
+/* Run the given suites; returns the process exit status. */
+int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites);
+
+#endif /* ORCRT_TEST_UTIL_H */
