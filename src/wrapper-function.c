@@ -51,7 +51,8 @@ orc_rt_WrapperFunctionBuffer_fromOutOfBandError(const char *Msg) {
   return B;
 }
 
-ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer orc_rt_WrapperFunctionBuffer_fromError(orc_rt_ErrorRef E) {
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
+orc_rt_WrapperFunctionBuffer_fromError(orc_rt_ErrorRef E) {
   orc_rt_WrapperFunctionBuffer B =
       orc_rt_WrapperFunctionBuffer_fromOutOfBandError(E ? orc_rt_Error_getMessage(E) : "");
   orc_rt_Error_consume(E);
@@ -67,6 +68,15 @@ ORC_RT_EXPORT void orc_rt_WrapperFunctionBuffer_dispose(orc_rt_WrapperFunctionBu
   orc_rt_WrapperFunctionBuffer_init(B);
 }
 
+/*
+ * Fn is foreign code (JIT'd, or built against LLVM's own result type), so
+ * Clang's -fsanitize=function must not check it: the check reads a type
+ * signature just before Fn, which JIT'd code does not have and which may not
+ * even be mapped.
+ */
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
 ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
 orc_rt_WrapperFunctionBuffer_callSync(orc_rt_ExecutorAddr Fn, const char *ArgData, size_t ArgSize) {
   orc_rt_SyncWrapperFunction F =

@@ -166,7 +166,7 @@ bool orc_rt_SPSReader_stringDup(orc_rt_SPSReader *R, char **Out);
 bool orc_rt_SPSReader_skip(orc_rt_SPSReader *R, size_t N);
 
 /**
- * An SPSError. *IsFailure says which; on failure *Msg/*MsgSize point at the
+ * An SPSError. *IsFailure says which; on failure *Msg and *MsgSize point at the
  * message inside R's span (no NUL).
  */
 bool orc_rt_SPSReader_error(orc_rt_SPSReader *R, bool *IsFailure, const char **Msg,
@@ -174,7 +174,7 @@ bool orc_rt_SPSReader_error(orc_rt_SPSReader *R, bool *IsFailure, const char **M
 
 /**
  * The leading part of an SPSExpected<T>. *HasValue true: the T follows and
- * the caller reads it next. False: *Msg/*MsgSize hold the error message.
+ * the caller reads it next. False: *Msg and *MsgSize hold the error message.
  */
 bool orc_rt_SPSReader_expected(orc_rt_SPSReader *R, bool *HasValue, const char **Msg,
                                size_t *MsgSize);
