@@ -8,9 +8,10 @@
  * (asynchronous results, detach, failing pending calls) without pipes, for
  * tests, examples and embedders that want one.
  *
- * Handlers run on the thread that makes the executor -> controller call;
- * they may answer at once or later, from any thread, and may call back into
- * the Session meanwhile.
+ * Handlers run on threads of the loopback's own (a thread pool), never on
+ * the executor thread that made the call, since the ControllerAccess ops must
+ * not block; they may answer at once or later, from any thread, and may call
+ * back into the Session meanwhile.
  */
 #ifndef ORCRT_LOOPBACK_H
 #define ORCRT_LOOPBACK_H
