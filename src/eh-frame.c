@@ -1,0 +1,210 @@
+/*
+ * eh-frame.c - registering JIT'd unwind info with the unwinder
+ *
+ * LLVM's controllers hand the executor whole .eh_frame sections; on Linux
+ * they go to libgcc's __register_frame, which walks the section up to its
+ * zero terminator. libgcc aborts when asked to deregister something it does
+ * not know, so every registration is kept in a registry and deregistration
+ * is checked against it first. The unwinder is the process's, and so is the
+ * registry.
+ */
+#include "orcrt-internal.h"
+
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/sps.h>
+
+#include "memory-internal.h"
+
+struct eh_section {
+  orc_rt_ExecutorAddr Start, End;
+  struct eh_section *Next;
+};
+
+static pthread_mutex_t EHLock = PTHREAD_MUTEX_INITIALIZER;
+static struct eh_section *Sections; /* guarded by EHLock */
+
+static pthread_once_t UnwinderOnce = PTHREAD_ONCE_INIT;
+static void (*RegisterFrame)(const void *);
+static void (*DeregisterFrame)(const void *);
+
+/*
+ * Find libgcc's entry points, loading libgcc_s if the process does not have
+ * it yet (the reference is kept for the life of the process: frames stay
+ * registered in it). JIT'd C++ resolves its unwinder to the same library.
+ */
+static void find_unwinder(void) {
+  void *R = dlsym(RTLD_DEFAULT, "__register_frame");
+  void *D = dlsym(RTLD_DEFAULT, "__deregister_frame");
+  if (!R || !D) {
+    void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (H) {
+      R = dlsym(H, "__register_frame");
+      D = dlsym(H, "__deregister_frame");
+    }
+  }
+  if (R && D) {
+    RegisterFrame = (void (*)(const void *))(uintptr_t)R;
+    DeregisterFrame = (void (*)(const void *))(uintptr_t)D;
+  }
+}
+
+static uint32_t read_u32(uint64_t Addr) {
+  uint32_t V;
+  memcpy(&V, (const void *)(uintptr_t)Addr, sizeof(V));
+  return V;
+}
+
+static uint64_t read_u64(uint64_t Addr) {
+  uint64_t V;
+  memcpy(&V, (const void *)(uintptr_t)Addr, sizeof(V));
+  return V;
+}
+
+/*
+ * Check that [Start, End) is readable and that its CIE/FDE records end
+ * inside it at a zero terminator, or exactly at End with a zero word right
+ * after it, since libgcc reads until it finds one.
+ */
+static orc_rt_ErrorRef check_section(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  if (Start == 0 || End <= Start)
+    return orc_rt_Error_create("Invalid EH frame section range 0x%" PRIx64 " -- 0x%" PRIx64, Start,
+                               End);
+  if (!orcrt_is_readable(Start, End - Start))
+    return orc_rt_Error_create(
+        "EH frame section 0x%" PRIx64 " -- 0x%" PRIx64 " is not in readable memory", Start, End);
+  uint64_t P = Start;
+  while (P < End) {
+    if (End - P < 4)
+      break;
+    uint64_t Len = read_u32(P), Header = 4;
+    if (Len == 0)
+      return NULL;
+    if (Len == 0xffffffffu) {
+      if (End - P < 12)
+        break;
+      Len = read_u64(P + 4);
+      Header = 12;
+    }
+    if (Len > End - P - Header)
+      return orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
+                                 ": record at 0x%" PRIx64 " overruns it",
+                                 Start, End, P);
+    P += Header + Len;
+  }
+  if (P == End && orcrt_is_readable(End, 4) && read_u32(End) == 0)
+    return NULL;
+  return orc_rt_Error_create(
+      "EH frame section 0x%" PRIx64 " -- 0x%" PRIx64 " has no zero terminator", Start, End);
+}
+
+static orc_rt_ErrorRef eh_register(orc_rt_ExecutorAddrRange R) {
+  orc_rt_ErrorRef Err = NULL;
+  pthread_once(&UnwinderOnce, find_unwinder);
+  pthread_mutex_lock(&EHLock);
+  for (struct eh_section *E = Sections; E && !Err; E = E->Next)
+    if (E->Start < R.End && R.Start < E->End)
+      Err = orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
+                                " overlaps the registered section 0x%" PRIx64 " -- 0x%" PRIx64,
+                                R.Start, R.End, E->Start, E->End);
+  /* Checked under the lock: a deallocation's purge then sees the entry or we see no memory. */
+  if (!Err)
+    Err = check_section(R.Start, R.End);
+  if (!Err && !RegisterFrame)
+    Err = orc_rt_Error_create("Cannot register EH frames: __register_frame not found");
+  struct eh_section *E = Err ? NULL : malloc(sizeof(*E));
+  if (!Err && !E)
+    Err = orc_rt_Error_create("out of memory");
+  if (!Err) {
+    RegisterFrame((const void *)(uintptr_t)R.Start);
+    E->Start = R.Start;
+    E->End = R.End;
+    E->Next = Sections;
+    Sections = E;
+  }
+  pthread_mutex_unlock(&EHLock);
+  return Err;
+}
+
+/* Deregister and free the entry *Link points at. EHLock held. */
+static void unlink_section(struct eh_section **Link) {
+  struct eh_section *E = *Link;
+  DeregisterFrame((const void *)(uintptr_t)E->Start);
+  *Link = E->Next;
+  free(E);
+}
+
+static orc_rt_ErrorRef eh_deregister(orc_rt_ExecutorAddrRange R) {
+  orc_rt_ErrorRef Err = NULL;
+  pthread_mutex_lock(&EHLock);
+  struct eh_section **Link = &Sections;
+  while (*Link && ((*Link)->Start != R.Start || (*Link)->End != R.End))
+    Link = &(*Link)->Next;
+  if (*Link)
+    unlink_section(Link);
+  else
+    Err = orc_rt_Error_create("No EH frame section registered at 0x%" PRIx64 " -- 0x%" PRIx64,
+                              R.Start, R.End);
+  pthread_mutex_unlock(&EHLock);
+  return Err;
+}
+
+size_t orcrt_eh_frame_purge(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  size_t N = 0;
+  pthread_mutex_lock(&EHLock);
+  for (struct eh_section **Link = &Sections; *Link;) {
+    if ((*Link)->Start >= Start && (*Link)->Start < End) {
+      unlink_section(Link);
+      N++;
+    } else {
+      Link = &(*Link)->Next;
+    }
+  }
+  pthread_mutex_unlock(&EHLock);
+  return N;
+}
+
+size_t orcrt_eh_frame_purge_outside_jit_memory(void) {
+  size_t N = 0;
+  pthread_mutex_lock(&EHLock);
+  for (struct eh_section **Link = &Sections; *Link;) {
+    if (!orcrt_memory_is_jit_memory((*Link)->Start, (*Link)->End - (*Link)->Start)) {
+      unlink_section(Link);
+      N++;
+    } else {
+      Link = &(*Link)->Next;
+    }
+  }
+  pthread_mutex_unlock(&EHLock);
+  return N;
+}
+
+/* (ExecutorAddrRange) -> SPSError, for both entry points. */
+static orc_rt_WrapperFunctionBuffer eh_wrapper(const char *ArgData, size_t ArgSize,
+                                               orc_rt_ErrorRef (*Op)(orc_rt_ExecutorAddrRange)) {
+  orc_rt_SPSReader R;
+  orc_rt_SPSWriter W;
+  orc_rt_ExecutorAddrRange Range = {0, 0};
+  orc_rt_SPSReader_init(&R, ArgData, ArgSize);
+  if (!orc_rt_SPSReader_addrRange(&R, &Range))
+    return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(
+        "Could not deserialize arguments for wrapper function call");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_error(&W, Op(Range));
+  return orc_rt_SPSWriter_finish(&W);
+}
+
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
+llvm_orc_registerEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
+  return eh_wrapper(ArgData, ArgSize, eh_register);
+}
+
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
+llvm_orc_deregisterEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
+  return eh_wrapper(ArgData, ArgSize, eh_deregister);
+}

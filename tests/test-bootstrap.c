@@ -1,0 +1,899 @@
+/*
+ * test-bootstrap.c - run-as-main/void/int, memory writes, EH-frame and GDB
+ * registration, JIT dispatch and the call-target check, driven as LLVM's
+ * controller drives them (a loopback controller calling bootstrap symbols)
+ *
+ * Small functions of this file stand in for JIT'd code.
+ */
+#include "config.h"
+
+#include "test-util.h"
+
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/dylib.h>
+#include <orcrt/memory.h>
+
+enum { Page = 4096 };
+
+static const orc_rt_ExecutorAddr EchoTag = 0x7a90;
+
+typedef struct {
+  orc_rt_SessionRef S;
+  orc_rt_LoopbackControllerRef LC;
+  orc_rt_MemoryServiceRef M;
+} env;
+
+/* Reverses its argument bytes: the controller handler behind EchoTag. */
+static void echo_handler(void *Ctx, orc_rt_LoopbackControllerRef LC, uint64_t CallId,
+                         orc_rt_WrapperFunctionBuffer Args) {
+  size_t N = Args.Size;
+  orc_rt_WrapperFunctionBuffer R = orc_rt_WrapperFunctionBuffer_allocate(N);
+  const char *In = orc_rt_WrapperFunctionBuffer_constData(&Args);
+  char *Out = orc_rt_WrapperFunctionBuffer_data(&R);
+  for (size_t I = 0; I < N; I++)
+    Out[I] = In[N - 1 - I];
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  orc_rt_LoopbackController_returnResult(LC, CallId, R);
+}
+
+static void env_init(env *E, orc_rt_MemoryStrategy Strategy) {
+  orc_rt_TaskDispatcherRef TD;
+  orc_rt_DylibServiceRef D;
+  ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &TD));
+  ck_assert_no_error(orc_rt_Session_create(TD, &E->S));
+  ck_assert_no_error(orc_rt_DylibService_add(E->S, &D));
+  ck_assert_no_error(orc_rt_MemoryService_add(E->S, Strategy, &E->M));
+  ck_assert_no_error(orc_rt_Bootstrap_add(E->S));
+  ck_assert_no_error(orc_rt_LoopbackController_create(&E->LC));
+  ck_assert_no_error(orc_rt_LoopbackController_addHandler(E->LC, EchoTag, echo_handler, NULL));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(E->LC, E->S));
+}
+
+static void env_fini(env *E) {
+  orc_rt_Session_destroy(E->S);
+}
+
+static orc_rt_ExecutorAddr sym(env *E, const char *Name) {
+  size_t N;
+  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(E->S, &N);
+  for (size_t I = 0; I < N; I++)
+    if (strcmp(Syms[I].Name, Name) == 0)
+      return Syms[I].Addr;
+  ck_abort_msg("no bootstrap symbol %s", Name);
+  return 0;
+}
+
+static orc_rt_WrapperFunctionBuffer call_addr(env *E, orc_rt_ExecutorAddr Fn, orc_rt_SPSWriter *W) {
+  ck_assert(!orc_rt_SPSWriter_failed(W));
+  orc_rt_WrapperFunctionBuffer R = orc_rt_LoopbackController_callWrapperSync(
+      E->LC, Fn, orc_rt_SPSWriter_data(W), orc_rt_SPSWriter_size(W));
+  orc_rt_SPSWriter_dispose(W);
+  return R;
+}
+
+static orc_rt_WrapperFunctionBuffer call(env *E, const char *Name, orc_rt_SPSWriter *W) {
+  return call_addr(E, sym(E, Name), W);
+}
+
+static orc_rt_ExecutorAddr fn_addr(void *Fn) {
+  return orc_rt_ExecutorAddr_fromPtr(Fn);
+}
+#define FN(F) fn_addr((void *)(uintptr_t)(F))
+
+/* SPSError result (R disposed): NULL on success, else the message to free. */
+static char *take_error(orc_rt_WrapperFunctionBuffer *R) {
+  orc_rt_SPSReader Rd;
+  bool IsFailure = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(R), "out-of-band error: %s",
+                orc_rt_WrapperFunctionBuffer_getOutOfBandError(R));
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(R), R->Size);
+  ck_assert(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize));
+  char *Out = IsFailure ? strndup(Msg, MsgSize) : NULL;
+  orc_rt_WrapperFunctionBuffer_dispose(R);
+  return Out;
+}
+
+static void assert_success(orc_rt_WrapperFunctionBuffer R) {
+  char *Msg = take_error(&R);
+  ck_assert_msg(Msg == NULL, "unexpected error: %s", Msg);
+}
+
+static void assert_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  char *Msg = take_error(&R);
+  ck_assert_msg(Msg != NULL, "expected an error containing \"%s\"", Substr);
+  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
+  free(Msg);
+}
+
+static void assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  const char *Msg = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);
+  ck_assert_msg(Msg != NULL, "expected an out-of-band error");
+  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+}
+
+/* Reserve and finalize JIT memory through the C API. */
+static orc_rt_ExecutorAddr jit_alloc(env *E, uint64_t Size) {
+  orc_rt_ExecutorAddr B;
+  ck_assert_no_error(orc_rt_MemoryService_reserve(E->M, Size, &B));
+  return B;
+}
+
+static void jit_finalize(env *E, orc_rt_MemorySegment *Segs, size_t N) {
+  orc_rt_MemoryFinalizeRequest Req = {Segs, N, NULL, 0};
+  ck_assert_no_error(orc_rt_MemoryService_finalize(E->M, &Req));
+}
+
+/* ---- bootstrap symbols ------------------------------------------------------------------- */
+
+START_TEST(bootstrap_publishes_every_symbol_llvm_requires) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  static const char *const Required[] = {
+      "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
+      "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
+      "__llvm_orc_bootstrap_run_as_main_wrapper",
+      "__llvm_orc_bootstrap_run_as_void_function_wrapper",
+      "__llvm_orc_bootstrap_run_as_int_function_wrapper",
+      "__llvm_orc_SimpleExecutorDylibManager_Instance",
+      "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
+      "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_Instance",
+      "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
+      "llvm_orc_registerEHFrameSectionWrapper",
+      "llvm_orc_deregisterEHFrameSectionWrapper",
+      "__llvm_orc_bootstrap_mem_write_uint8s_wrapper",
+      "__llvm_orc_bootstrap_mem_write_uint16s_wrapper",
+      "__llvm_orc_bootstrap_mem_write_uint32s_wrapper",
+      "__llvm_orc_bootstrap_mem_write_uint64s_wrapper",
+      "__llvm_orc_bootstrap_mem_write_buffers_wrapper",
+  };
+  for (size_t I = 0; I < sizeof(Required) / sizeof(Required[0]); I++)
+    ck_assert_uint_ne(sym(&E, Required[I]), 0);
+  ck_assert_uint_eq(sym(&E, "__llvm_orc_SimpleRemoteEPC_dispatch_ctx"), fn_addr(E.S));
+  ck_assert_uint_eq(sym(&E, "__llvm_orc_SimpleRemoteEPC_dispatch_fn"),
+                    FN(orc_rt_Bootstrap_jitDispatch));
+  ck_assert_uint_eq(sym(&E, "llvm_orc_registerEHFrameSectionWrapper"),
+                    FN(llvm_orc_registerEHFrameSectionWrapper));
+  /* The EH entry points are LLVM sync-ABI functions, not orcrt wrappers. */
+  ck_assert(
+      !orc_rt_Session_isWrapperFunction(E.S, sym(&E, "llvm_orc_registerEHFrameSectionWrapper")));
+  ck_assert(
+      orc_rt_Session_isWrapperFunction(E.S, sym(&E, "__llvm_orc_bootstrap_run_as_main_wrapper")));
+  ck_assert_error_contains(orc_rt_Bootstrap_add(E.S), "already");
+  env_fini(&E);
+}
+END_TEST
+
+/* ---- run-as-main/void/int -------------------------------------------------------------- */
+
+static int check_argv_main(int Argc, char **Argv) {
+  if (Argc != 2 || strcmp(Argv[0], "a1") != 0 || strcmp(Argv[1], "second arg") != 0 ||
+      Argv[2] != NULL)
+    return -100;
+  /* The strings are the callee's to modify. */
+  Argv[0][0] = 'X';
+  return 42;
+}
+
+static int argc_main(int Argc, char **Argv) {
+  return Argv[Argc] == NULL ? Argc : -100;
+}
+
+static int negative_main(int Argc, char **Argv) {
+  return -2;
+}
+
+static orc_rt_WrapperFunctionBuffer run_main(env *E, orc_rt_ExecutorAddr Fn,
+                                             const char *const *Args, size_t N) {
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, Fn);
+  orc_rt_SPSWriter_seqCount(&W, N);
+  for (size_t I = 0; I < N; I++)
+    orc_rt_SPSWriter_string(&W, Args[I]);
+  return call(E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W);
+}
+
+static int64_t take_i64(orc_rt_WrapperFunctionBuffer R) {
+  orc_rt_SPSReader Rd;
+  int64_t V = 0;
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R), "out-of-band error: %s",
+                orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  ck_assert_uint_eq(R.Size, 8);
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(&R), R.Size);
+  ck_assert(orc_rt_SPSReader_i64(&Rd, &V));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  return V;
+}
+
+static int32_t take_i32(orc_rt_WrapperFunctionBuffer R) {
+  orc_rt_SPSReader Rd;
+  int32_t V = 0;
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R), "out-of-band error: %s",
+                orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  ck_assert_uint_eq(R.Size, 4);
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(&R), R.Size);
+  ck_assert(orc_rt_SPSReader_i32(&Rd, &V));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  return V;
+}
+
+START_TEST(run_as_main_passes_argc_and_argv_without_program_name) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  const char *Args[] = {"a1", "second arg"};
+  ck_assert_int_eq(take_i64(run_main(&E, FN(check_argv_main), Args, 2)), 42);
+  ck_assert_int_eq(take_i64(run_main(&E, FN(argc_main), NULL, 0)), 0);
+  const char *Five[] = {"1", "", "3", "4", "5"};
+  ck_assert_int_eq(take_i64(run_main(&E, FN(argc_main), Five, 5)), 5);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(run_as_main_sign_extends_the_result) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_WrapperFunctionBuffer R = run_main(&E, FN(negative_main), NULL, 0);
+  ck_assert_uint_eq(R.Size, 8);
+  ck_assert_int_eq(
+      memcmp(orc_rt_WrapperFunctionBuffer_constData(&R), "\xfe\xff\xff\xff\xff\xff\xff\xff", 8), 0);
+  ck_assert_int_eq(take_i64(R), -2);
+  env_fini(&E);
+}
+END_TEST
+
+static int void_fn(void) {
+  return -7;
+}
+
+static int int_fn(int X) {
+  return X * 3;
+}
+
+START_TEST(run_as_void_and_int_functions_return_int32) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(void_fn));
+  ck_assert_int_eq(take_i32(call(&E, "__llvm_orc_bootstrap_run_as_void_function_wrapper", &W)), -7);
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(int_fn));
+  orc_rt_SPSWriter_i32(&W, -5);
+  ck_assert_int_eq(take_i32(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W)), -15);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(run_wrappers_refuse_targets_that_are_not_code) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  static int Data;
+  orc_rt_ExecutorAddr Heap = jit_alloc(&E, Page); /* reserved, never made executable */
+  const orc_rt_ExecutorAddr Bad[] = {0, 0x10, fn_addr(&Data), Heap};
+  for (size_t I = 0; I < 4; I++) {
+    assert_out_of_band(run_main(&E, Bad[I], NULL, 0), "no wrapper function at");
+    orc_rt_SPSWriter W;
+    orc_rt_SPSWriter_init(&W);
+    orc_rt_SPSWriter_addr(&W, Bad[I]);
+    assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_void_function_wrapper", &W),
+                       "no wrapper function at");
+    orc_rt_SPSWriter_init(&W);
+    orc_rt_SPSWriter_addr(&W, Bad[I]);
+    orc_rt_SPSWriter_i32(&W, 1);
+    assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
+                       "no wrapper function at");
+  }
+  /* Malformed arguments. */
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(argc_main));
+  orc_rt_SPSWriter_seqCount(&W, UINT64_C(1) << 60);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
+                     "Could not deserialize");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(argc_main));
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_string(&W, "one");
+  orc_rt_SPSWriter_u32(&W, 9);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
+                     "Could not deserialize");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(int_fn));
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
+                     "Could not deserialize");
+  /* And the Session still runs code. */
+  ck_assert_int_eq(take_i64(run_main(&E, FN(argc_main), NULL, 0)), 0);
+  env_fini(&E);
+}
+END_TEST
+
+/* ---- the call-target check ------------------------------------------------------------ */
+
+/* A sync-ABI wrapper in this binary: answers "ok". */
+static orc_rt_WrapperFunctionBuffer ok_wrapper(const char *ArgData, size_t ArgSize) {
+  return orc_rt_WrapperFunctionBuffer_fromBytes("ok", 2);
+}
+
+START_TEST(call_target_check_allows_only_code) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  orc_rt_SPSWriter W;
+  static char Data[32];
+  orc_rt_ExecutorAddr B = jit_alloc(&E, 2 * Page);
+  orc_rt_MemorySegment Segs[] = {
+    {orc_rt_MemProt_Read | orc_rt_MemProt_Write, B, Page, NULL, 0},
+#if defined(__x86_64__)
+    /* xor eax,eax; xor edx,edx; ret: returns the empty buffer in RAX:RDX. */
+    {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B + Page, Page, "\x31\xc0\x31\xd2\xc3", 5},
+#else
+    {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B + Page, Page, NULL, 0},
+#endif
+  };
+  jit_finalize(&E, Segs, 2);
+
+  const orc_rt_ExecutorAddr Bad[] = {fn_addr(Data), B, B + 2 * Page, 0x1000};
+  for (size_t I = 0; I < 4; I++) {
+    char Expected[64];
+    snprintf(Expected, sizeof(Expected), "no wrapper function at 0x%" PRIx64, Bad[I]);
+    orc_rt_SPSWriter_init(&W);
+    assert_out_of_band(call_addr(&E, Bad[I], &W), Expected);
+  }
+  /* Code of a loaded object. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_WrapperFunctionBuffer R = call_addr(&E, FN(ok_wrapper), &W);
+  ck_assert_uint_eq(R.Size, 2);
+  ck_assert_int_eq(memcmp(orc_rt_WrapperFunctionBuffer_constData(&R), "ok", 2), 0);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+#if defined(__x86_64__)
+  /* Code in an executable segment of JIT memory. */
+  orc_rt_SPSWriter_init(&W);
+  R = call_addr(&E, B + Page, &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+#endif
+  env_fini(&E);
+}
+END_TEST
+
+/* ---- memory writes -------------------------------------------------------------------- */
+
+START_TEST(mem_write_stores_values_inside_jit_memory) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  unsigned char *P = (unsigned char *)(uintptr_t)B;
+  orc_rt_SPSWriter W;
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_addr(&W, B);
+  orc_rt_SPSWriter_u8(&W, 0xab);
+  orc_rt_SPSWriter_addr(&W, B + 1);
+  orc_rt_SPSWriter_u8(&W, 0xcd);
+  orc_rt_WrapperFunctionBuffer R = call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + 3); /* unaligned */
+  orc_rt_SPSWriter_u16(&W, 0x1234);
+  R = call(&E, "__llvm_orc_bootstrap_mem_write_uint16s_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + 8);
+  orc_rt_SPSWriter_u32(&W, 0xdeadbeef);
+  R = call(&E, "__llvm_orc_bootstrap_mem_write_uint32s_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + 16);
+  orc_rt_SPSWriter_u64(&W, UINT64_C(0x0102030405060708));
+  R = call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_addr(&W, B + 32);
+  orc_rt_SPSWriter_bytes(&W, "hello", 5);
+  orc_rt_SPSWriter_addr(&W, B + Page - 5);
+  orc_rt_SPSWriter_bytes(&W, "world", 5);
+  R = call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+
+  uint16_t V16;
+  uint32_t V32;
+  uint64_t V64;
+  memcpy(&V16, P + 3, 2);
+  memcpy(&V32, P + 8, 4);
+  memcpy(&V64, P + 16, 8);
+  ck_assert_int_eq(P[0], 0xab);
+  ck_assert_int_eq(P[1], 0xcd);
+  ck_assert_uint_eq(V16, 0x1234);
+  ck_assert_uint_eq(V32, 0xdeadbeef);
+  ck_assert_uint_eq(V64, UINT64_C(0x0102030405060708));
+  ck_assert_int_eq(memcmp(P + 32, "hello", 5), 0);
+  ck_assert_int_eq(memcmp(P + Page - 5, "world", 5), 0);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(mem_write_outside_jit_memory_fails_without_writing) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  static uint32_t Outside = 7;
+  orc_rt_SPSWriter W;
+
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, fn_addr(&Outside));
+  orc_rt_SPSWriter_u32(&W, 99);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint32s_wrapper", &W),
+                     "not in JIT memory");
+  ck_assert_uint_eq(Outside, 7);
+
+  /* Straddling the end of the allocation, and at an address that wraps. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + Page - 2);
+  orc_rt_SPSWriter_bytes(&W, "four", 4);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
+                     "not in JIT memory");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, UINT64_MAX - 1);
+  orc_rt_SPSWriter_u64(&W, 1);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
+                     "not in JIT memory");
+
+  /* A read-only (or executable) segment is never made writable. */
+  orc_rt_MemorySegment G = {orc_rt_MemProt_Read, B, Page, "ro", 2};
+  jit_finalize(&E, &G, 1);
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B);
+  orc_rt_SPSWriter_u8(&W, 'X');
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W), "not writable");
+  ck_assert_int_eq(*(char *)(uintptr_t)B, 'r');
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(mem_write_malformed_sequence_writes_nothing) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  orc_rt_SPSWriter W;
+  /* Two elements announced, one and a half sent. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_addr(&W, B);
+  orc_rt_SPSWriter_u8(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + 1);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W),
+                     "Could not deserialize");
+  ck_assert_int_eq(*(char *)(uintptr_t)B, 0);
+  /* A buffer longer than the input, and an absurd count. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B);
+  orc_rt_SPSWriter_seqCount(&W, UINT64_C(1) << 60);
+  orc_rt_SPSWriter_raw(&W, "abc", 3);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
+                     "Could not deserialize");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, UINT64_MAX);
+  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
+                     "Could not deserialize");
+  ck_assert_int_eq(memcmp((void *)(uintptr_t)B, "\0\0\0", 3), 0);
+  env_fini(&E);
+}
+END_TEST
+
+/* ---- EH frames ------------------------------------------------------------------------ */
+
+/* libgcc's lookup of the FDE covering a PC: how the unwinder sees registrations. */
+typedef const void *(*FindFDEFn)(void *PC, void *Bases);
+
+static FindFDEFn find_fde_fn(void **Lib) {
+  *Lib = dlopen("libgcc_s.so.1", RTLD_NOW);
+  ck_assert(*Lib != NULL);
+  FindFDEFn F = (FindFDEFn)(uintptr_t)dlsym(*Lib, "_Unwind_Find_FDE");
+  ck_assert(F != NULL);
+  return F;
+}
+
+static const void *find_fde(FindFDEFn F, orc_rt_ExecutorAddr PC) {
+  void *Bases[3];
+  return F(orc_rt_ExecutorAddr_toPtr(PC), Bases);
+}
+
+static void put32(unsigned char *P, uint32_t V) {
+  memcpy(P, &V, 4);
+}
+
+/*
+ * A minimal .eh_frame for x86-64 at address At: one CIE, one FDE covering
+ * [Code, Code + CodeSize), and the zero terminator. Returns its size (52).
+ */
+static size_t build_eh_frame(unsigned char *Buf, orc_rt_ExecutorAddr At, orc_rt_ExecutorAddr Code,
+                             uint32_t CodeSize) {
+  static const unsigned char CIE[24] = {
+      20,   0,    0,    0, /* length */
+      0,    0,    0,    0, /* CIE id */
+      1,                   /* version */
+      'z',  'R',  0,       /* augmentation */
+      1,                   /* code alignment */
+      0x78,                /* data alignment -8 */
+      16,                  /* return address register */
+      1,                   /* augmentation data length */
+      0x1b,                /* FDE pointers: pcrel sdata4 */
+      0x0c, 0x07, 0x08,    /* DW_CFA_def_cfa rsp+8 */
+      0x90, 0x01,          /* DW_CFA_offset rip at cfa-8 */
+      0,    0,             /* padding */
+  };
+  memcpy(Buf, CIE, sizeof(CIE));
+  unsigned char *FDE = Buf + 24;
+  memset(FDE, 0, 24 + 4);
+  put32(FDE, 20);                                        /* length */
+  put32(FDE + 4, 28);                                    /* back to the CIE */
+  put32(FDE + 8, (uint32_t)(int32_t)(Code - (At + 32))); /* pc_begin, pc-relative */
+  put32(FDE + 12, CodeSize);                             /* pc_range */
+  /* augmentation length 0, padding, then the zero terminator */
+  return 52;
+}
+
+/*
+ * JIT memory with code on its second page and an .eh_frame for that code on
+ * its first. With AsActions, the finalize request carries the EH wrappers as
+ * allocation actions, as lli sends them.
+ */
+typedef struct {
+  orc_rt_ExecutorAddr Base, EHStart, EHEnd, Code;
+} eh_alloc;
+
+static eh_alloc make_eh_alloc(env *E, bool AsActions) {
+  eh_alloc A;
+  unsigned char Page0[16 + 64] = {0};
+  unsigned char Args[16];
+  A.Base = jit_alloc(E, 2 * Page);
+  A.EHStart = A.Base + 16;
+  A.Code = A.Base + Page;
+  A.EHEnd = A.EHStart + build_eh_frame(Page0 + 16, A.EHStart, A.Code, 16);
+  orc_rt_MemorySegment Segs[] = {
+      {orc_rt_MemProt_Read, A.Base, Page, (const char *)Page0, 16 + (A.EHEnd - A.EHStart)},
+      {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, A.Code, Page, "\xc3", 1},
+  };
+  memcpy(Args, &A.EHStart, 8);
+  memcpy(Args + 8, &A.EHEnd, 8);
+  orc_rt_MemoryActionPair Act = {
+      {FN(llvm_orc_registerEHFrameSectionWrapper), (const char *)Args, 16},
+      {FN(llvm_orc_deregisterEHFrameSectionWrapper), (const char *)Args, 16},
+  };
+  orc_rt_MemoryFinalizeRequest Req = {Segs, 2, &Act, AsActions ? 1 : 0};
+  ck_assert_no_error(orc_rt_MemoryService_finalize(E->M, &Req));
+  return A;
+}
+
+static void range_args(orc_rt_SPSWriter *W, orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  orc_rt_SPSWriter_init(W);
+  orc_rt_SPSWriter_addrRange(W, (orc_rt_ExecutorAddrRange){Start, End});
+}
+
+START_TEST(eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_removes_it) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  void *Lib;
+  FindFDEFn F = find_fde_fn(&Lib);
+  eh_alloc A = make_eh_alloc(&E, false);
+  orc_rt_SPSWriter W;
+  ck_assert_ptr_null(find_fde(F, A.Code + 1));
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  ck_assert_ptr_eq(find_fde(F, A.Code + 1), orc_rt_ExecutorAddr_toPtr(A.EHStart + 24));
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  ck_assert_ptr_null(find_fde(F, A.Code + 1));
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, A.Base));
+  env_fini(&E);
+  dlclose(Lib);
+}
+END_TEST
+
+START_TEST(eh_frame_deregister_unknown_range_is_an_error) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  eh_alloc A = make_eh_alloc(&E, false);
+  orc_rt_SPSWriter W;
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+                 "No EH frame section registered");
+  range_args(&W, 0x1000, 0x2000);
+  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+                 "No EH frame section registered at 0x1000 -- 0x2000");
+  /* Registered once, deregistered twice. */
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+                 "No EH frame section registered");
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(eh_frame_register_bad_range_is_an_error) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  eh_alloc A = make_eh_alloc(&E, false);
+  orc_rt_ExecutorAddr Reserved = jit_alloc(&E, Page);
+  orc_rt_SPSWriter W;
+  /* Unmapped, inverted, not yet finalized, executable-only code page... */
+  range_args(&W, 0x1000, 0x2000);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
+  range_args(&W, A.EHEnd, A.EHStart);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "Invalid");
+  range_args(&W, Reserved, Reserved + 64);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
+  /* ...a range that cuts a record short, and records with no terminator. */
+  range_args(&W, A.EHStart, A.EHStart + 30);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overruns");
+  range_args(&W, A.Code, A.Code + 16);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "EH frame section");
+  /* Arguments that do not decode. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_u64(&W, A.EHStart);
+  assert_out_of_band(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W),
+                     "Could not deserialize");
+  /* The good range still registers. */
+  range_args(&W, A.EHStart, A.EHEnd - 4); /* without its terminator, which follows it */
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  range_args(&W, A.EHStart, A.EHEnd - 4);
+  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(eh_frame_registration_left_in_memory_is_removed_when_it_goes) {
+  void *Lib;
+  FindFDEFn F = find_fde_fn(&Lib);
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  eh_alloc A1 = make_eh_alloc(&E, false), A2 = make_eh_alloc(&E, false);
+  orc_rt_SPSWriter W;
+  range_args(&W, A1.EHStart, A1.EHEnd);
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  range_args(&W, A2.EHStart, A2.EHEnd);
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  ck_assert_ptr_nonnull(find_fde(F, A1.Code));
+  ck_assert_ptr_nonnull(find_fde(F, A2.Code));
+  /* Deallocated without deregistering first... */
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, A1.Base));
+  ck_assert_ptr_null(find_fde(F, A1.Code));
+  ck_assert_ptr_nonnull(find_fde(F, A2.Code));
+  /* ...or still registered at shutdown. */
+  env_fini(&E);
+  ck_assert_ptr_null(find_fde(F, A2.Code));
+  dlclose(Lib);
+}
+END_TEST
+
+START_TEST(eh_frame_wrappers_as_allocation_actions) {
+  void *Lib;
+  FindFDEFn F = find_fde_fn(&Lib);
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  eh_alloc A = make_eh_alloc(&E, true);
+  ck_assert_ptr_nonnull(find_fde(F, A.Code));
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, A.Base));
+  ck_assert_ptr_null(find_fde(F, A.Code));
+  /* Never deallocated (lli): the dealloc action deregisters it at shutdown. */
+  A = make_eh_alloc(&E, true);
+  ck_assert_ptr_nonnull(find_fde(F, A.Code));
+  orc_rt_SPSWriter W;
+  range_args(&W, A.EHStart, A.EHEnd);
+  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
+  env_fini(&E);
+  ck_assert_ptr_null(find_fde(F, A.Code));
+  dlclose(Lib);
+}
+END_TEST
+
+/* ---- GDB ---------------------------------------------------------------------------------- */
+
+static orc_rt_WrapperFunctionBuffer gdb_register(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End,
+                                                 bool Auto) {
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){Start, End});
+  orc_rt_SPSWriter_bool(&W, Auto);
+  orc_rt_WrapperFunctionBuffer R =
+      llvm_orc_registerJITLoaderGDBWrapper(orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W));
+  orc_rt_SPSWriter_dispose(&W);
+  return R;
+}
+
+START_TEST(gdb_registration_links_an_entry_into_the_descriptor) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  ck_assert_uint_eq(__jit_debug_descriptor.Version, 1);
+  ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry);
+  orc_rt_ExecutorAddr B1 = jit_alloc(&E, Page), B2 = jit_alloc(&E, Page);
+  orc_rt_MemorySegment G1 = {orc_rt_MemProt_Read, B1, Page,
+                             "\x7f"
+                             "ELF",
+                             4};
+  orc_rt_MemorySegment G2 = {orc_rt_MemProt_Read, B2, Page,
+                             "\x7f"
+                             "ELF",
+                             4};
+  jit_finalize(&E, &G1, 1);
+  jit_finalize(&E, &G2, 1);
+
+  /* Through the dylib lookup, as llvm-jitlink finds it, and then called by address. */
+  orc_rt_ExecutorAddr H, Fn;
+  orc_rt_DylibServiceRef D =
+      orc_rt_ExecutorAddr_toPtr(sym(&E, "__llvm_orc_SimpleExecutorDylibManager_Instance"));
+  ck_assert_no_error(orc_rt_DylibService_open(D, "", &H));
+  ck_assert_no_error(orc_rt_DylibService_lookup(D, H, "llvm_orc_registerJITLoaderGDBWrapper", &Fn));
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B1, B1 + 0xca0});
+  orc_rt_SPSWriter_bool(&W, true);
+  assert_success(call_addr(&E, Fn, &W));
+
+  orc_rt_JITCodeEntry *E1 = __jit_debug_descriptor.FirstEntry;
+  ck_assert_ptr_nonnull(E1);
+  ck_assert_ptr_eq(E1->SymfileAddr, orc_rt_ExecutorAddr_toPtr(B1));
+  ck_assert_uint_eq(E1->SymfileSize, 0xca0);
+  ck_assert_ptr_eq(__jit_debug_descriptor.RelevantEntry, E1);
+  ck_assert_uint_eq(__jit_debug_descriptor.ActionFlag, orc_rt_JITAction_NoAction);
+
+  assert_success(gdb_register(B2, B2 + 100, false));
+  orc_rt_JITCodeEntry *E2 = __jit_debug_descriptor.FirstEntry;
+  ck_assert_ptr_ne(E2, E1);
+  ck_assert_ptr_eq(E2->NextEntry, E1);
+  ck_assert_ptr_eq(E1->PrevEntry, E2);
+  ck_assert_ptr_null(E2->PrevEntry);
+
+  /* The entry goes with its memory. */
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, B1));
+  ck_assert_ptr_eq(__jit_debug_descriptor.FirstEntry, E2);
+  ck_assert_ptr_null(E2->NextEntry);
+  env_fini(&E);
+  ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry);
+}
+END_TEST
+
+START_TEST(gdb_registration_of_a_bad_range_is_an_error) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  assert_failure(gdb_register(0x1000, 0x2000, true), "not in readable memory");
+  assert_failure(gdb_register(B, B + 16, true), "not in readable memory"); /* not finalized */
+  assert_failure(gdb_register(B + 16, B, true), "not in readable memory");
+  orc_rt_MemorySegment G = {orc_rt_MemProt_Read, B, Page, "obj", 3};
+  jit_finalize(&E, &G, 1);
+  assert_success(gdb_register(B, B + 16, true));
+  assert_failure(gdb_register(B, B + 16, true), "already registered");
+  orc_rt_WrapperFunctionBuffer R = llvm_orc_registerJITLoaderGDBWrapper("short", 5);
+  assert_out_of_band(R, "Could not deserialize");
+  ck_assert_ptr_nonnull(__jit_debug_descriptor.FirstEntry);
+  ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry->NextEntry);
+  env_fini(&E);
+  ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry);
+}
+END_TEST
+
+/* ---- JIT dispatch ------------------------------------------------------------------------ */
+
+typedef orc_rt_WrapperFunctionBuffer (*DispatchFn)(void *, const void *, const char *, size_t);
+
+/* Set by the test before "JIT'd code" runs; read by it on a pool thread. */
+static DispatchFn JITDispatch;
+static void *JITDispatchCtx;
+
+/* JIT'd code calling the controller through __orc_rt_jit_dispatch. */
+static int jit_calls_controller(void) {
+  orc_rt_WrapperFunctionBuffer R =
+      JITDispatch(JITDispatchCtx, orc_rt_ExecutorAddr_toPtr(EchoTag), "abcdefghij", 10);
+  int Ok =
+      R.Size == 10 && memcmp(orc_rt_WrapperFunctionBuffer_constData(&R), "jihgfedcba", 10) == 0;
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  return Ok ? 1 : 0;
+}
+
+START_TEST(dispatch_fn_calls_the_controller_from_jit_code) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  JITDispatch = (DispatchFn)(uintptr_t)orc_rt_ExecutorAddr_toPtr(
+      sym(&E, "__llvm_orc_SimpleRemoteEPC_dispatch_fn"));
+  JITDispatchCtx = orc_rt_ExecutorAddr_toPtr(sym(&E, "__llvm_orc_SimpleRemoteEPC_dispatch_ctx"));
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, FN(jit_calls_controller));
+  ck_assert_int_eq(take_i32(call(&E, "__llvm_orc_bootstrap_run_as_void_function_wrapper", &W)), 1);
+  /* And from a thread of the test itself. */
+  ck_assert_int_eq(jit_calls_controller(), 1);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(dispatch_fn_with_a_context_that_is_no_session_fails) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  int NotASession = 0;
+  orc_rt_WrapperFunctionBuffer R =
+      orc_rt_Bootstrap_jitDispatch(&NotASession, orc_rt_ExecutorAddr_toPtr(EchoTag), "x", 1);
+  ck_assert_ptr_nonnull(orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  R = orc_rt_Bootstrap_jitDispatch(NULL, NULL, NULL, 0);
+  ck_assert_ptr_nonnull(orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  /* A Session that has been shut down is no longer live. */
+  orc_rt_SessionRef Old = E.S;
+  env_fini(&E);
+  R = orc_rt_Bootstrap_jitDispatch(Old, orc_rt_ExecutorAddr_toPtr(EchoTag), "x", 1);
+  ck_assert_ptr_nonnull(orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+}
+END_TEST
+
+START_TEST(dispatch_fn_after_detach_fails_out_of_band) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_LoopbackController_hangUp(E.LC);
+  orc_rt_Session_waitForDetach(E.S);
+  orc_rt_WrapperFunctionBuffer R =
+      orc_rt_Bootstrap_jitDispatch(E.S, orc_rt_ExecutorAddr_toPtr(EchoTag), "x", 1);
+  ck_assert_ptr_nonnull(orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  env_fini(&E);
+}
+END_TEST
+
+Suite *orcrt_suite_bootstrap(void) {
+  Suite *S = suite_create("bootstrap");
+  TCase *TC = orcrt_test_case(S, "run", 30);
+  tcase_add_test(TC, bootstrap_publishes_every_symbol_llvm_requires);
+  tcase_add_test(TC, run_as_main_passes_argc_and_argv_without_program_name);
+  tcase_add_test(TC, run_as_main_sign_extends_the_result);
+  tcase_add_test(TC, run_as_void_and_int_functions_return_int32);
+  tcase_add_test(TC, run_wrappers_refuse_targets_that_are_not_code);
+  tcase_add_test(TC, call_target_check_allows_only_code);
+  TC = orcrt_test_case(S, "mem-write", 30);
+  tcase_add_test(TC, mem_write_stores_values_inside_jit_memory);
+  tcase_add_test(TC, mem_write_outside_jit_memory_fails_without_writing);
+  tcase_add_test(TC, mem_write_malformed_sequence_writes_nothing);
+  TC = orcrt_test_case(S, "eh-frame", 30);
+  tcase_add_test(TC, eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_removes_it);
+  tcase_add_test(TC, eh_frame_deregister_unknown_range_is_an_error);
+  tcase_add_test(TC, eh_frame_register_bad_range_is_an_error);
+  tcase_add_test(TC, eh_frame_registration_left_in_memory_is_removed_when_it_goes);
+  tcase_add_test(TC, eh_frame_wrappers_as_allocation_actions);
+  TC = orcrt_test_case(S, "gdb", 30);
+  tcase_add_test(TC, gdb_registration_links_an_entry_into_the_descriptor);
+  tcase_add_test(TC, gdb_registration_of_a_bad_range_is_an_error);
+  TC = orcrt_test_case(S, "dispatch", 30);
+  tcase_add_test(TC, dispatch_fn_calls_the_controller_from_jit_code);
+  tcase_add_test(TC, dispatch_fn_with_a_context_that_is_no_session_fails);
+  tcase_add_test(TC, dispatch_fn_after_detach_fails_out_of_band);
+  return S;
+}
