@@ -59,6 +59,12 @@ Suite *orcrt_suite_dispatcher(void);
 Suite *orcrt_suite_service(void);
 Suite *orcrt_suite_session(void);
 Suite *orcrt_suite_loopback(void);
+Suite *orcrt_suite_memory(void);
+Suite *orcrt_suite_dylib(void);
+Suite *orcrt_suite_bootstrap(void);
+Suite *orcrt_suite_pipe(void);
+Suite *orcrt_suite_executor(void);
+Suite *orcrt_suite_e2e(void);
 
 /* Run the given suites; returns the process exit status. */
 int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites);

@@ -14,5 +14,9 @@
 #include <orcrt/controller-access.h>
 #include <orcrt/session.h>
 #include <orcrt/loopback.h>
+#include <orcrt/pipe-access.h>
+#include <orcrt/memory.h>
+#include <orcrt/dylib.h>
+#include <orcrt/bootstrap.h>
 
 #endif /* ORCRT_ORCRT_H */

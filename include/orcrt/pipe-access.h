@@ -1,0 +1,101 @@
+/*
+ * orcrt/pipe-access.h - the pipe/eventfd ControllerAccess
+ *
+ * Connects a Session to a controller over two byte streams (the executor
+ * reads calls from InFd and writes to OutFd), speaking the wire protocol of
+ * LLVM 19's out-of-process controllers (llvm-jitlink-19 -oop-executor,
+ * lli-19 -remote-mcjit): 32-byte frames of four little-endian uint64s
+ * (size including the header, opcode, sequence number, tag address)
+ * followed by the payload.
+ *
+ * On attach it sends the Setup frame (the target triple, the page size, an
+ * empty bootstrap map and the Session's bootstrap symbols) and starts one
+ * I/O thread, which alone reads InFd and writes OutFd. Frames queued from
+ * any thread are handed to it through an eventfd. Incoming calls go to
+ * orc_rt_Session_handleWrapperCall() with the frame's sequence number as
+ * CallId; results of executor -> controller calls go to
+ * orc_rt_Session_handleCallResult() with the sequence number as CallId.
+ *
+ * How the session ends:
+ *  - End of file at a frame boundary, a Hangup frame, or the controller
+ *    closing its end of OutFd (a write failing with EPIPE): an orderly end,
+ *    orc_rt_Session_handleDisconnect(S, NULL).
+ *  - A malformed stream (a frame smaller than its header or larger than
+ *    MaxFrameSize, an unknown opcode, a Setup from the controller, a Result
+ *    for no pending call, end of file inside a frame, a read or write
+ *    error): orc_rt_Session_handleDisconnect(S, Err), Err saying what was
+ *    wrong (see orc_rt_Session_getDisconnectError()).
+ * Either way it is reported once, and nothing more is read. When the Session
+ * detaches (for that reason or any other) the I/O thread stops, queued
+ * output is dropped and both descriptors are closed.
+ *
+ * While more than MaxPendingOutput bytes wait to be written, no new frame is
+ * read, so a controller that sends calls but does not read their results
+ * cannot make the executor's memory grow without bound.
+ *
+ * SIGPIPE: writing to a pipe whose reader has gone raises SIGPIPE, which
+ * kills the process by default. The embedding process must ignore it
+ * (signal(SIGPIPE, SIG_IGN)) before attaching; the library does not change
+ * signal dispositions. orcrt-executor does this itself.
+ */
+#ifndef ORCRT_PIPE_ACCESS_H
+#define ORCRT_PIPE_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <orcrt/error.h>
+#include <orcrt/session.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options of the pipe ControllerAccess. Initialise with orc_rt_PipeOptions_init(). */
+typedef struct {
+  /**
+   * The largest frame accepted, header included. A larger announced size
+   * ends the session with a protocol error. Default 1 GiB.
+   */
+  size_t MaxFrameSize;
+  /**
+   * How many bytes of output may wait to be written before reading of new
+   * frames pauses. Default 64 MiB.
+   */
+  size_t MaxPendingOutput;
+  /**
+   * The target triple sent in the Setup frame (copied at attach). Default:
+   * the host's, e.g. "x86_64-pc-linux-gnu".
+   */
+  const char *TargetTriple;
+  /** The page size sent in the Setup frame. Default: sysconf(_SC_PAGESIZE). */
+  uint64_t PageSize;
+} orc_rt_PipeOptions;
+
+/** Fill O with the defaults listed above. Any thread. */
+void orc_rt_PipeOptions_init(orc_rt_PipeOptions *O);
+
+/**
+ * Attach a pipe ControllerAccess reading calls from InFd and writing to
+ * OutFd to S (through orc_rt_Session_attach()), send the Setup frame built
+ * from S's bootstrap symbols, and start the I/O thread. InFd may equal OutFd
+ * (one socket for both directions). Opts is copied; NULL means the defaults.
+ *
+ * On success S owns the descriptors: they are made non-blocking and
+ * close-on-exec, and closed when S detaches. On failure (S already attached
+ * or detached, a descriptor that is not a pipe or socket the loop can watch,
+ * out of memory, no thread) the caller keeps them, with their flags as they
+ * were. Returns NULL or the error. Any thread.
+ *
+ * The I/O thread blocks every signal. It delivers incoming calls to
+ * orc_rt_Session_handleWrapperCall() on itself, so S's dispatcher should not
+ * run tasks inline there if they may block on the controller.
+ */
+orc_rt_ErrorRef orc_rt_PipeControllerAccess_attach(orc_rt_SessionRef S, int InFd, int OutFd,
+                                                   const orc_rt_PipeOptions *Opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ORCRT_PIPE_ACCESS_H */

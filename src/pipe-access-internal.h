@@ -1,0 +1,26 @@
+/*
+ * pipe-access-internal.h - the pipe ControllerAccess below its public API
+ *
+ * orc_rt_PipeControllerAccess_attach() is orcrt_pipe_create() plus
+ * orc_rt_Session_attach() with orcrt_pipe_ops. The pieces are exposed so that
+ * tests can wrap the ops table (e.g. to enter Disconnect from many threads).
+ */
+#ifndef ORCRT_PIPE_ACCESS_INTERNAL_H
+#define ORCRT_PIPE_ACCESS_INTERNAL_H
+
+#include <orcrt/controller-access.h>
+#include <orcrt/pipe-access.h>
+
+/* The ops of the pipe ControllerAccess; their Ctx comes from orcrt_pipe_create(). */
+extern const orc_rt_ControllerAccessOps orcrt_pipe_ops;
+
+/*
+ * A pipe ControllerAccess for InFd/OutFd, not yet connected. The descriptors
+ * are not touched until Connect. Opts NULL = defaults.
+ */
+orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions *Opts, void **Out);
+
+/* Free a Ctx from orcrt_pipe_create() whose Connect never succeeded. */
+void orcrt_pipe_destroy_unconnected(void *Ctx);
+
+#endif /* ORCRT_PIPE_ACCESS_INTERNAL_H */
