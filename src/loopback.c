@@ -195,9 +195,17 @@ static void handler_call_run(void *Ctx) {
   H.Fn(H.Ctx, LC, C.CallId, C.Args);
 }
 
+/*
+ * The loopback's pool refused the handler task (out of memory, or no thread
+ * could be started): answer the call so that the executor is not left
+ * waiting until detach. After disconnect the answer is dropped safely.
+ */
 static void handler_call_destroy(void *Ctx) {
   struct handler_call *C = Ctx;
   orc_rt_WrapperFunctionBuffer_dispose(&C->Args);
+  orc_rt_LoopbackController_returnResult(
+      C->LC, C->CallId,
+      orc_rt_WrapperFunctionBuffer_fromOutOfBandError("controller could not run the handler"));
   free(C);
 }
 

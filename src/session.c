@@ -969,10 +969,19 @@ static void incoming_run(void *Ctx) {
   session_return(S, C.CallId, R);
 }
 
+/*
+ * The dispatcher refused the call (out of memory, no thread, shut down):
+ * unless S has detached, the controller still waits for its answer.
+ */
 static void incoming_destroy(void *Ctx) {
   struct incoming *C = Ctx;
+  orc_rt_SessionRef S = C->S;
+  uint64_t CallId = C->CallId;
   orc_rt_WrapperFunctionBuffer_dispose(&C->Args);
   free(C);
+  send_result(S, CallId,
+              orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor could not run the call"),
+              false);
 }
 
 ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_t CallId,

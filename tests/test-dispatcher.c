@@ -593,6 +593,48 @@ START_TEST(pool_blocked_long_task_does_not_starve_later_task) {
 }
 END_TEST
 
+/* A task that, once work is queued behind it, blocks until that work has run. */
+struct blocker {
+  orc_rt_TaskDispatcherRef D;
+  orcrt_test_latch Started; /* the blocker holds the pool's one thread */
+  orcrt_test_latch Queued;  /* the later task is queued */
+  orcrt_test_latch Signal;  /* the later task ran */
+  orcrt_test_latch Done;    /* the blocker finished */
+};
+
+static void blocker_run(void *Ctx) {
+  struct blocker *B = Ctx;
+  orcrt_test_latch_signal(&B->Started);
+  orcrt_test_latch_wait(&B->Queued, 1);
+  orc_rt_TaskDispatcher_blockingBegin(B->D);
+  orcrt_test_latch_wait(&B->Signal, 1);
+  orc_rt_TaskDispatcher_blockingEnd(B->D);
+  orcrt_test_latch_signal(&B->Done);
+}
+
+START_TEST(pool_task_entering_blocking_stretch_frees_a_thread_for_queued_task) {
+  struct blocker B;
+  orcrt_test_latch_init(&B.Started);
+  orcrt_test_latch_init(&B.Queued);
+  orcrt_test_latch_init(&B.Signal);
+  orcrt_test_latch_init(&B.Done);
+  ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(1, &B.D));
+  orc_rt_TaskDispatcher_dispatch(B.D, (orc_rt_Task){blocker_run, NULL, &B});
+  orcrt_test_latch_wait(&B.Started, 1);
+  /* Queued while the only thread runs, outside a blocking stretch: it must wait... */
+  orc_rt_TaskDispatcher_dispatch(B.D, (orc_rt_Task){orcrt_test_latch_signal_fn, NULL, &B.Signal});
+  orcrt_test_latch_signal(&B.Queued);
+  /* ...until the blocker's blocking stretch begins, which must find it a thread. */
+  orcrt_test_latch_wait(&B.Done, 1);
+  ck_assert_uint_eq(orcrt_test_latch_count(&B.Signal), 1);
+  orc_rt_TaskDispatcher_destroy(B.D);
+  orcrt_test_latch_destroy(&B.Started);
+  orcrt_test_latch_destroy(&B.Queued);
+  orcrt_test_latch_destroy(&B.Signal);
+  orcrt_test_latch_destroy(&B.Done);
+}
+END_TEST
+
 START_TEST(pool_dispatch_from_many_threads_runs_every_task) {
   static atomic_uint Slots[PRODUCERS * PER_PRODUCER];
   orc_rt_TaskDispatcherRef D;
@@ -831,6 +873,7 @@ Suite *orcrt_suite_dispatcher(void) {
   ADD_TEST(S, pool_destroys_task_dispatched_after_shutdown, 10);
   ADD_TEST(S, pool_nesting_deeper_than_threads_completes, 10);
   ADD_TEST(S, pool_blocked_long_task_does_not_starve_later_task, 10);
+  ADD_TEST(S, pool_task_entering_blocking_stretch_frees_a_thread_for_queued_task, 10);
   ADD_TEST(S, pool_dispatch_from_many_threads_runs_every_task, 30);
   ADD_TEST(S, pool_concurrent_and_repeated_shutdowns_all_wait, 30);
   ADD_TEST(S, pool_destroy_without_shutdown_runs_queued_tasks, 10);

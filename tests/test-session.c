@@ -517,6 +517,72 @@ START_TEST(session_incoming_task_destroyed_unrun_releases_call) {
 }
 END_TEST
 
+/* The controller waits for an answer to every call, including one the dispatcher refused. */
+START_TEST(session_incoming_call_refused_by_dispatcher_is_answered_with_error) {
+  fake_ca F;
+  fake_init(&F);
+  atomic_store(&SyncCalls, 0);
+  atomic_int Refused = 0;
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_TaskDispatcher_create(&RefuseOps, &Refused, &D));
+  orc_rt_SessionRef S;
+  ck_assert_no_error(orc_rt_Session_create(D, &S));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 7, addr_of_sync(sync_upper), str_buffer("a long argument"));
+  ck_assert_int_eq(atomic_load(&Refused), 1);
+  ck_assert_int_eq(atomic_load(&SyncCalls), 0);
+  ck_assert_uint_eq(F.NumResults, 1);
+  ck_assert_buffer_error(fake_result(&F, 7), "could not run");
+  orc_rt_Session_destroy(S);
+  ck_assert_uint_eq(F.NumResults, 1);
+  ck_assert(!F.OpAfterDisconnect);
+  fake_fini(&F);
+}
+END_TEST
+
+/* ---- a long synchronous call and other incoming calls ----------------------------- */
+
+static orcrt_test_latch LongCallEntered, OtherCallRan;
+
+/* JIT'd code that runs until another incoming call has run (LLVM's ABI). */
+static orc_rt_WrapperFunctionBuffer sync_wait_for_other_call(const char *Data, size_t Size) {
+  (void)Data;
+  (void)Size;
+  orcrt_test_latch_signal(&LongCallEntered);
+  orcrt_test_latch_wait(&OtherCallRan, 1);
+  return str_buffer("long");
+}
+
+static void async_signal_other(orc_rt_SessionRef S, uint64_t CallId,
+                               orc_rt_WrapperFunctionReturn Return,
+                               orc_rt_WrapperFunctionBuffer Args) {
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  orcrt_test_latch_signal(&OtherCallRan);
+  Return(S, CallId, str_buffer("other"));
+}
+
+START_TEST(session_long_sync_call_does_not_starve_other_incoming_calls) {
+  fake_ca F;
+  fake_init(&F);
+  orcrt_test_latch_init(&LongCallEntered);
+  orcrt_test_latch_init(&OtherCallRan);
+  /* One thread, taken by the long call: only its blocking stretch frees another. */
+  orc_rt_SessionRef S = session_pool(1);
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_signal_other));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 1, addr_of_sync(sync_wait_for_other_call), str_buffer(""));
+  orcrt_test_latch_wait(&LongCallEntered, 1);
+  orc_rt_Session_handleWrapperCall(S, 2, addr_of_async(async_signal_other), str_buffer(""));
+  fake_wait_results(&F, 2);
+  ck_assert_buffer_str(fake_result(&F, 1), "long");
+  ck_assert_buffer_str(fake_result(&F, 2), "other");
+  orc_rt_Session_destroy(S);
+  orcrt_test_latch_destroy(&OtherCallRan);
+  orcrt_test_latch_destroy(&LongCallEntered);
+  fake_fini(&F);
+}
+END_TEST
+
 /* ---- in-flight calls and shutdown ------------------------------------------------- */
 
 typedef struct {
@@ -1104,6 +1170,8 @@ Suite *orcrt_suite_session(void) {
   tcase_add_test(TC, session_call_after_detach_is_dropped);
   tcase_add_test(TC, session_call_accepted_but_not_started_before_detach_is_dropped);
   tcase_add_test(TC, session_incoming_task_destroyed_unrun_releases_call);
+  tcase_add_test(TC, session_incoming_call_refused_by_dispatcher_is_answered_with_error);
+  tcase_add_test(TC, session_long_sync_call_does_not_starve_other_incoming_calls);
   TC = orcrt_test_case(S, "lifecycle", 30);
   tcase_add_test(TC, session_destroy_waits_for_in_flight_incoming_call);
   tcase_add_test(TC, session_shutdown_steps_run_in_order);

@@ -4,7 +4,7 @@
  * orcrt never prints on its own: every diagnostic goes to the log function
  * of the Session it concerns. The default function writes
  * "orcrt: <level>: <message>" lines to stderr. The default level is
- * ORC_RT_LOG_ERROR, or what the ORCRT_LOG environment variable names when the
+ * orc_rt_LogLevel_Error, or what the ORCRT_LOG environment variable names when the
  * Session is created ("error", "warning", "info", "debug", or 3, 4, 6, 7).
  */
 #ifndef ORCRT_LOG_H
