@@ -1,0 +1,57 @@
+#!/bin/bash
+# test.sh - the test command of orcrt, from a fresh Debian 12 machine (as
+# root): install the dependencies, fetch SQLite's source for the end-to-end
+# SQLite test, build in ./build, run every test (make check), then
+# make distcheck. Exits non-zero on any failure.
+#
+# Environment: ORCRT_BUILD_DIR (default: build/ at the top of the tree),
+# MAKEFLAGS as usual.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${ORCRT_BUILD_DIR:-$top/build}
+# The SQLite amalgamation ships in this npm package, as deps/sqlite3/.
+sqlite_pkg=better-sqlite3@12.11.1
+start=$(date +%s)
+
+step() { printf '\n=== %s (%ss)\n' "$1" "$(($(date +%s) - start))"; }
+
+step "dependencies"
+"$top/contrib/ci/deps.sh"
+
+step "SQLite source ($sqlite_pkg from the npm registry)"
+sqlite_dir=$build/sqlite/package/deps/sqlite3
+if [ -f "$sqlite_dir/sqlite3.c" ] && [ -f "$sqlite_dir/sqlite3.h" ]; then
+	echo "cached in $sqlite_dir"
+else
+	mkdir -p "$build/sqlite"
+	rm -f "$build"/sqlite/*.tgz
+	(cd "$build/sqlite" && npm pack --silent "$sqlite_pkg" >/dev/null)
+	tar -xzf "$build"/sqlite/*.tgz -C "$build/sqlite" \
+		package/deps/sqlite3/sqlite3.c package/deps/sqlite3/sqlite3.h
+	echo "unpacked into $sqlite_dir"
+fi
+grep -m1 '^#define SQLITE_VERSION ' "$sqlite_dir/sqlite3.h"
+
+step "autoreconf"
+(cd "$top" && autoreconf -fi >/dev/null 2>&1) || (cd "$top" && autoreconf -fi)
+
+step "configure"
+mkdir -p "$build"
+cd "$build"
+if ! "$top/configure" --with-sqlite-src="$sqlite_dir" >configure.out 2>&1; then
+	cat configure.out
+	exit 1
+fi
+# configure ends with a summary of what it chose.
+sed -n '/^  orcrt /,$p' configure.out
+
+step "make -j2 check"
+make -j2 check 2>&1 | tee check.out
+
+step "make -j2 distcheck"
+make -j2 distcheck
+
+step "done"
+# Check's summary of the full run above (distcheck's own run skips SQLite).
+grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$' check.out | tail -n 1

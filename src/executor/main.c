@@ -1,0 +1,403 @@
+/*
+ * main.c - orcrt-executor, the executor program LLVM 19's controllers launch
+ *
+ * llvm-jitlink-19 -oop-executor=orcrt-executor runs "orcrt-executor
+ * filedescs=R,W"; lli-19 -remote-mcjit -mcjit-remote-process=orcrt-executor
+ * runs "orcrt-executor R W". Either way the executor reads calls from R,
+ * writes results to W, and runs one Session with the memory, dylib and
+ * bootstrap Services until the controller goes away.
+ */
+#include "orcrt-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/dylib.h>
+#include <orcrt/memory.h>
+#include <orcrt/orcrt.h>
+#include <orcrt/pipe-access.h>
+
+#define PROGRAM "orcrt-executor"
+#define MAX_THREADS 1024
+
+struct settings {
+  unsigned Threads; /* 0: one per CPU */
+  orc_rt_MemoryStrategy Memory;
+  orc_rt_LogLevel LogLevel;
+  int InFd, OutFd;
+};
+
+static void usage(FILE *F) {
+  fputs("Usage: " PROGRAM " [OPTION]... filedescs=IN,OUT [IGNORED]...\n"
+        "  or:  " PROGRAM " [OPTION]... IN OUT [IGNORED]...\n"
+        "Run JIT'd code for an LLVM 19 out-of-process controller, which sends calls\n"
+        "on the inherited descriptor IN and reads results from descriptor OUT.\n"
+        "\n"
+        "Launch conventions:\n"
+        "  filedescs=IN,OUT   as llvm-jitlink-19 -oop-executor=" PROGRAM " passes them\n"
+        "  IN OUT             as lli-19 -jit-kind=mcjit -remote-mcjit\n"
+        "                     -mcjit-remote-process=" PROGRAM " passes them\n"
+        "Words after the descriptors are ignored; options go before them.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --threads=N        worker threads, 1 to 1024 (default: one per CPU,\n"
+        "                         at least 2)\n"
+        "  -m, --memory=STRATEGY  how JIT memory keeps W^X: memfd (default; mprotect\n"
+        "                         if the kernel has no memfd) or mprotect\n"
+        "  -l, --log-level=LEVEL  error (default), warning, info or debug\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "The controllers start the executor with fixed arguments, so the options can\n"
+        "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY and ORCRT_LOG\n"
+        "(the command line wins).\n"
+        "\n"
+        "The executor is killed if its controller dies without closing the\n"
+        "descriptors.\n"
+        "\n"
+        "Exit status:\n"
+        "  0  the controller ended the session in order (it closed the pipes at a\n"
+        "     frame boundary, or sent a Hangup)\n"
+        "  1  a protocol error, a usage error, or the session could not start\n",
+        F);
+}
+
+/* A one-line diagnostic on stderr, then Hint if it is not NULL. */
+static void vcomplain(const char *Hint, const char *Fmt, va_list Ap) ORC_RT_PRINTF(2, 0);
+static void vcomplain(const char *Hint, const char *Fmt, va_list Ap) {
+  fputs(PROGRAM ": ", stderr);
+  vfprintf(stderr, Fmt, Ap);
+  fputc('\n', stderr);
+  if (Hint)
+    fputs(Hint, stderr);
+}
+
+static void complain(const char *Fmt, ...) ORC_RT_PRINTF(1, 2);
+static void complain(const char *Fmt, ...) {
+  va_list Ap;
+  va_start(Ap, Fmt);
+  vcomplain(NULL, Fmt, Ap);
+  va_end(Ap);
+}
+
+static int usage_error(const char *Fmt, ...) ORC_RT_PRINTF(1, 2);
+static int usage_error(const char *Fmt, ...) {
+  va_list Ap;
+  va_start(Ap, Fmt);
+  vcomplain("Try '" PROGRAM " --help'.\n", Fmt, Ap);
+  va_end(Ap);
+  return EXIT_FAILURE;
+}
+
+/* A whole decimal number in [Min, Max]. */
+static bool parse_int(const char *S, long Min, long Max, long *Out) {
+  char *End;
+  if (!S || *S < '0' || *S > '9')
+    return false;
+  errno = 0;
+  long V = strtol(S, &End, 10);
+  if (errno || *End || V < Min || V > Max)
+    return false;
+  *Out = V;
+  return true;
+}
+
+static bool parse_threads(const char *S, unsigned *Out) {
+  long V;
+  if (!parse_int(S, 1, MAX_THREADS, &V))
+    return false;
+  *Out = (unsigned)V;
+  return true;
+}
+
+static bool parse_memory(const char *S, orc_rt_MemoryStrategy *Out) {
+  if (S && strcmp(S, "memfd") == 0)
+    *Out = orc_rt_MemoryStrategy_MemFD;
+  else if (S && strcmp(S, "mprotect") == 0)
+    *Out = orc_rt_MemoryStrategy_MProtect;
+  else
+    return false;
+  return true;
+}
+
+/* "R,W" into two descriptor numbers. */
+static bool parse_fd_pair(const char *S, int *In, int *Out) {
+  const char *Comma = strchr(S, ',');
+  char First[32];
+  long A, B;
+  if (!Comma || (size_t)(Comma - S) >= sizeof(First))
+    return false;
+  memcpy(First, S, (size_t)(Comma - S));
+  First[Comma - S] = '\0';
+  if (!parse_int(First, 0, INT_MAX, &A) || !parse_int(Comma + 1, 0, INT_MAX, &B))
+    return false;
+  *In = (int)A;
+  *Out = (int)B;
+  return true;
+}
+
+/*
+ * Check that Fd is open in a mode that allows reading (ForWriting false) or
+ * writing, and make it close-on-exec so that programs the JIT'd code starts
+ * do not inherit the channel. Returns NULL or a message.
+ */
+static const char *check_fd(int Fd, bool ForWriting) {
+  int Fl = fcntl(Fd, F_GETFL);
+  int FdFl = fcntl(Fd, F_GETFD);
+  if (Fl < 0 || FdFl < 0)
+    return "is not open";
+  int Mode = Fl & O_ACCMODE;
+  if (ForWriting ? Mode == O_RDONLY : Mode == O_WRONLY)
+    return ForWriting ? "is not open for writing" : "is not open for reading";
+  if (fcntl(Fd, F_SETFD, FdFl | FD_CLOEXEC) < 0)
+    return "cannot be made close-on-exec";
+  return NULL;
+}
+
+/*
+ * Fill *Set from the command line, then from the environment for what the
+ * command line left unset. Returns -1 to go on, or the exit status.
+ */
+static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
+  static const struct option Long[] = {
+      {"threads", required_argument, NULL, 'j'},   {"memory", required_argument, NULL, 'm'},
+      {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+  };
+  bool HaveThreads = false, HaveMemory = false, HaveLog = false;
+  int C;
+
+  /* '+': stop at the first word that is not an option, so that whatever
+     follows the descriptors is left alone. */
+  opterr = 0;
+  while ((C = getopt_long(Argc, Argv, "+:j:m:l:hV", Long, NULL)) != -1) {
+    switch (C) {
+    case 'j':
+      if (!parse_threads(optarg, &Set->Threads))
+        return usage_error("invalid thread count '%s' (expected 1 to 1024)", optarg);
+      HaveThreads = true;
+      break;
+    case 'm':
+      if (!parse_memory(optarg, &Set->Memory))
+        return usage_error("invalid memory strategy '%s' (expected memfd or mprotect)", optarg);
+      HaveMemory = true;
+      break;
+    case 'l':
+      if (!orc_rt_LogLevel_fromString(optarg, &Set->LogLevel))
+        return usage_error("invalid log level '%s' (expected error, warning, info or debug)",
+                           optarg);
+      HaveLog = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return EXIT_SUCCESS;
+    case 'V':
+      puts(PROGRAM " (" PACKAGE_NAME ") " PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    case ':':
+      return usage_error("option '%s' needs an argument", Argv[optind - 1]);
+    default:
+      return usage_error("unknown option '%s'", Argv[optind - 1]);
+    }
+  }
+
+  const char *Env;
+  if (!HaveThreads && (Env = getenv("ORCRT_THREADS")) && !parse_threads(Env, &Set->Threads))
+    return usage_error("invalid ORCRT_THREADS '%s' (expected 1 to 1024)", Env);
+  if (!HaveMemory && (Env = getenv("ORCRT_MEMORY")) && !parse_memory(Env, &Set->Memory))
+    return usage_error("invalid ORCRT_MEMORY '%s' (expected memfd or mprotect)", Env);
+  if (!HaveLog && (Env = getenv("ORCRT_LOG")) && !orc_rt_LogLevel_fromString(Env, &Set->LogLevel))
+    return usage_error("invalid ORCRT_LOG '%s' (expected error, warning, info or debug)", Env);
+
+  char **Words = Argv + optind;
+  int NWords = Argc - optind;
+  long In, Out;
+  if (NWords >= 1 && strncmp(Words[0], "filedescs=", 10) == 0) {
+    if (!parse_fd_pair(Words[0] + 10, &Set->InFd, &Set->OutFd))
+      return usage_error("invalid descriptors '%s' (expected filedescs=IN,OUT)", Words[0]);
+  } else if (NWords >= 2 && parse_int(Words[0], 0, INT_MAX, &In) &&
+             parse_int(Words[1], 0, INT_MAX, &Out)) {
+    Set->InFd = (int)In;
+    Set->OutFd = (int)Out;
+  } else if (NWords == 0) {
+    return usage_error("no descriptors given (expected filedescs=IN,OUT or IN OUT)");
+  } else {
+    return usage_error("invalid descriptors '%s' (expected filedescs=IN,OUT or IN OUT)", Words[0]);
+  }
+
+  int Bad = Set->InFd;
+  const char *Why = check_fd(Set->InFd, false);
+  if (!Why) {
+    Bad = Set->OutFd;
+    Why = check_fd(Set->OutFd, true);
+  }
+  if (Why)
+    return usage_error("descriptor %d %s", Bad, Why);
+  return -1;
+}
+
+/* Session log: "orcrt-executor: message" for errors, with the level else. */
+static void log_line(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
+  (void)Ctx;
+  switch (Level) {
+  case orc_rt_LogLevel_Error:
+    fprintf(stderr, PROGRAM ": %s\n", Msg);
+    break;
+  case orc_rt_LogLevel_Warning:
+    fprintf(stderr, PROGRAM ": warning: %s\n", Msg);
+    break;
+  case orc_rt_LogLevel_Info:
+    fprintf(stderr, PROGRAM ": info: %s\n", Msg);
+    break;
+  default:
+    fprintf(stderr, PROGRAM ": debug: %s\n", Msg);
+    break;
+  }
+}
+
+/*
+ * Dying with the controller. llvm-jitlink and lli never kill their executor,
+ * and a controller that dies normally closes the pipes, so the executor sees
+ * end of file and ends by itself. But if the controller's pipe ends live on
+ * in another process, no end of file ever comes. So the kernel signals the
+ * executor when its parent dies (PR_SET_PDEATHSIG), and the handler ends the
+ * process at once unless the channel has been closed, in which case the
+ * executor is already finishing in order: lli-19 exits without waiting for
+ * its executor, and killing it then would lose the JIT'd program's buffered
+ * output and the remaining deallocation actions. The state is the process's
+ * own (one parent, one channel), hence file-scope.
+ */
+static pid_t ParentPid;
+static int WatchFd = -1; /* a copy of the in-fd, readable for the handler */
+
+static bool controller_gone_without_closing(void) {
+  /* The signal follows the parent *thread*: if the controller process is
+     still there, only one of its threads ended. */
+  if (getppid() == ParentPid)
+    return false;
+  /* The kernel closes a dying process's descriptors before it signals the
+     children: hang-up here means no one can send to the executor any more,
+     so it sees end of file and finishes on its own. */
+  struct pollfd P = {.fd = WatchFd, .events = POLLIN};
+  return !(poll(&P, 1, 0) == 1 && (P.revents & POLLHUP));
+}
+
+static void on_parent_death(int Sig) {
+  (void)Sig;
+  int Saved = errno;
+  if (controller_gone_without_closing())
+    kill(getpid(), SIGKILL);
+  errno = Saved;
+}
+
+/* Returns 0, 1 if the controller is already gone, -1 on error (errno set). */
+static int follow_parent(int InFd) {
+#if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_PDEATHSIG)
+  struct sigaction Act = {.sa_handler = on_parent_death, .sa_flags = SA_RESTART};
+  ParentPid = getppid();
+  WatchFd = fcntl(InFd, F_DUPFD_CLOEXEC, 3);
+  if (WatchFd < 0 || sigemptyset(&Act.sa_mask) < 0 || sigaction(SIGHUP, &Act, NULL) < 0 ||
+      prctl(PR_SET_PDEATHSIG, SIGHUP) < 0)
+    return -1;
+  /* The parent may have died before the prctl took effect. */
+  if (controller_gone_without_closing())
+    return 1;
+#else
+  (void)InFd;
+#endif
+  return 0;
+}
+
+static int run(const struct settings *Set) {
+  orc_rt_TaskDispatcherRef D = NULL;
+  orc_rt_SessionRef S = NULL;
+  orc_rt_ErrorRef Err = NULL;
+  orc_rt_MemoryServiceRef M;
+  orc_rt_DylibServiceRef Dylibs;
+  orc_rt_PipeOptions Opts;
+  int Status = EXIT_FAILURE, Hold = -1;
+
+  if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)) ||
+      (Err = orc_rt_Session_create(D, &S)))
+    goto fail;
+  orc_rt_Session_setLogFn(S, log_line, NULL);
+  orc_rt_Session_setLogLevel(S, Set->LogLevel);
+  /* Libraries before memory: JIT memory, and the deallocation actions that
+     may call into the libraries, go first at shutdown. */
+  if ((Err = orc_rt_DylibService_add(S, &Dylibs)) ||
+      (Err = orc_rt_MemoryService_add(S, Set->Memory, &M)) || (Err = orc_rt_Bootstrap_add(S)))
+    goto fail;
+
+  /* The controller waits for the executor to close OUT before it exits. The
+     transport closes its descriptors at detach, so keep OUT open through a
+     copy until the Session has run its remaining deallocation actions and
+     the JIT'd program's output is flushed. */
+  Hold = fcntl(Set->OutFd, F_DUPFD_CLOEXEC, 3);
+  if (Hold < 0) {
+    Err = orc_rt_Error_fromErrno(errno, "cannot duplicate descriptor %d", Set->OutFd);
+    goto fail;
+  }
+  orc_rt_PipeOptions_init(&Opts);
+  if ((Err = orc_rt_PipeControllerAccess_attach(S, Set->InFd, Set->OutFd, &Opts)))
+    goto fail;
+
+  orc_rt_Session_waitForDetach(S);
+  /* The Session logged the error that ended the channel, if any. */
+  Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
+fail:
+  if (Err) {
+    complain("%s", orc_rt_Error_getMessage(Err));
+    orc_rt_Error_consume(Err);
+  }
+  /* Runs the deallocation actions of memory still held; the Session owns D
+     even if its creation failed. */
+  orc_rt_Session_destroy(S);
+  fflush(NULL);
+  if (Hold >= 0)
+    close(Hold);
+  return Status;
+}
+
+int main(int argc, char **argv) {
+  struct settings Set = {
+      .Threads = 0,
+      .Memory = orc_rt_MemoryStrategy_MemFD,
+      .LogLevel = orc_rt_LogLevel_Error,
+      .InFd = -1,
+      .OutFd = -1,
+  };
+  int Status = parse_arguments(argc, argv, &Set);
+  if (Status >= 0)
+    exit(Status);
+
+  /* A controller that went away must not kill the executor through a
+     write: the write fails and the session ends in order. */
+  signal(SIGPIPE, SIG_IGN);
+  switch (follow_parent(Set.InFd)) {
+  case 0:
+    break;
+  case 1:
+    complain("the controller is gone");
+    exit(EXIT_FAILURE);
+  default:
+    complain("cannot watch the controller: %s", strerror(errno));
+    exit(EXIT_FAILURE);
+  }
+  /* exit(), not return: JIT'd code may have registered atexit handlers and
+     left output in stdio buffers, as with LLVM's own executors. */
+  exit(run(&Set));
+}

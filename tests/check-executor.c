@@ -1,0 +1,16 @@
+/*
+ * check-executor.c - runs the suites of the executor side: the pipe
+ * transport, the executor's Services, and orcrt-executor itself, driven by
+ * the C test controller and by LLVM 19's tools
+ */
+#include "config.h"
+
+#include "test-util.h"
+
+int main(void) {
+  static Suite *(*const Suites[])(void) = {
+      orcrt_suite_pipe,      orcrt_suite_memory,   orcrt_suite_dylib,
+      orcrt_suite_bootstrap, orcrt_suite_executor, orcrt_suite_e2e,
+  };
+  return orcrt_test_run(Suites, sizeof(Suites) / sizeof(Suites[0]));
+}

@@ -1,0 +1,433 @@
+/*
+ * test-e2e.c - orcrt-executor driven by LLVM 19's own controllers
+ *
+ * Each program of tests/programs/ is compiled by the test with clang-19 into
+ * a temporary directory under the build tree and run twice, and the two runs
+ * must agree byte for byte on stdout, stderr and the exit status:
+ *  - llvm-jitlink-19 in process, against llvm-jitlink-19
+ *    -oop-executor=orcrt-executor;
+ *  - lli-19 -remote-mcjit with LLVM's own lli-child-target, against the same
+ *    with orcrt-executor.
+ * The reference run is also checked against what the program is known to
+ * print, so that two runs broken the same way do not pass.
+ *
+ * The tools come from configure (ORCRT_CLANG, ORCRT_LLVM_JITLINK, ORCRT_LLI,
+ * ORCRT_LLI_CHILD_TARGET); without them the suite has no tests. The SQLite
+ * test runs only when configure was given --with-sqlite-src (ORCRT_SQLITE_SRC).
+ */
+#include "config.h"
+
+#include "run-util.h"
+#include "test-util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * How long one compile or one JIT run may take before it counts as hung and
+ * is killed: less than the test case's own timeout, so that the test kills
+ * what it started rather than Check killing the test and leaving them.
+ */
+#define RUN_TIMEOUT 45.0
+#define CASE_TIMEOUT 60.0
+#define SQLITE_RUN_TIMEOUT 500.0
+#define SQLITE_CASE_TIMEOUT 600.0
+
+static double RunTimeout = RUN_TIMEOUT;
+
+static const char *required_env(const char *Var) {
+  const char *Path = orcrt_test_getenv(Var);
+  ck_assert_msg(Path != NULL, "%s is not set (run the tests through make check)", Var);
+  return Path;
+}
+
+static const char *program(const char *Name) {
+  return orcrt_test_format("%s/tests/programs/%s", required_env("ORCRT_TOP_SRCDIR"), Name);
+}
+
+/* Show a captured stream in a failure message (bounded). */
+static const char *shown(const char *S, size_t Size) {
+  return Size > 2000 ? orcrt_test_format("%.2000s... (%zu bytes)", S, Size) : S;
+}
+
+static void run(const char *const *Argv, const char *const *Env, orcrt_test_spawn_result *R) {
+  ck_assert_msg(orcrt_test_spawn(Argv, Env, RunTimeout, R) == 0, "cannot run %s: %m", Argv[0]);
+  ck_assert_msg(!R->TimedOut, "%s did not finish within %.0f s; stderr:\n%s", Argv[0], RunTimeout,
+                shown(R->Err, R->ErrSize));
+}
+
+/* Run a tool that must succeed (a compiler, a linker). */
+static void run_ok(const char *const *Argv) {
+  orcrt_test_spawn_result R;
+  run(Argv, NULL, &R);
+  ck_assert_msg(R.Status == 0, "%s failed with status %d:\n%s", Argv[0], R.Status,
+                shown(R.Err, R.ErrSize));
+  orcrt_test_spawn_result_free(&R);
+}
+
+/* Compile tests/programs/Src (or Src itself if absolute) into the scratch
+   directory with Flags (NULL-terminated, e.g. "-c" or "-S", "-emit-llvm"). */
+static const char *compile(const char *Src, const char *Out, const char *const *Flags) {
+  const char *Argv[24];
+  size_t N = 0;
+  const char *OutPath = orcrt_test_scratch_file(Out);
+  Argv[N++] = required_env("ORCRT_CLANG");
+  for (; *Flags; Flags++)
+    Argv[N++] = *Flags;
+  Argv[N++] = "-o";
+  Argv[N++] = OutPath;
+  Argv[N++] = Src[0] == '/' ? Src : program(Src);
+  Argv[N] = NULL;
+  ck_assert(N < sizeof(Argv) / sizeof(Argv[0]));
+  run_ok(Argv);
+  return OutPath;
+}
+
+static const char *const ObjectFlags[] = {"-c", "-O1", NULL};
+static const char *const IRFlags[] = {"-S", "-emit-llvm", "-O1", NULL};
+
+static const char *object(const char *Src, const char *Out) {
+  return compile(Src, Out, ObjectFlags);
+}
+
+static const char *ir(const char *Src, const char *Out) {
+  return compile(Src, Out, IRFlags);
+}
+
+/* Link objects into one relocatable object (ld -r, through the compiler
+   driver): llvm-jitlink-19 out of process can run main before another
+   object it calls is finalized (PROTOCOL-LLVM19.md, section 12). */
+static const char *link_relocatable(const char *Out, const char *const *Objects) {
+  const char *Argv[16];
+  size_t N = 0;
+  const char *OutPath = orcrt_test_scratch_file(Out);
+  Argv[N++] = required_env("ORCRT_CLANG");
+  Argv[N++] = "-r";
+  Argv[N++] = "-o";
+  Argv[N++] = OutPath;
+  for (; *Objects; Objects++)
+    Argv[N++] = *Objects;
+  Argv[N] = NULL;
+  run_ok(Argv);
+  return OutPath;
+}
+
+static void assert_same(const char *What, const char *RefName, const orcrt_test_spawn_result *Ref,
+                        const orcrt_test_spawn_result *Got) {
+  ck_assert_msg(Ref->OutSize == Got->OutSize && memcmp(Ref->Out, Got->Out, Ref->OutSize) == 0,
+                "%s: stdout differs.\n--- %s:\n%s\n--- orcrt-executor:\n%s", What, RefName,
+                shown(Ref->Out, Ref->OutSize), shown(Got->Out, Got->OutSize));
+  ck_assert_msg(Ref->ErrSize == Got->ErrSize && memcmp(Ref->Err, Got->Err, Ref->ErrSize) == 0,
+                "%s: stderr differs.\n--- %s:\n%s\n--- orcrt-executor:\n%s", What, RefName,
+                shown(Ref->Err, Ref->ErrSize), shown(Got->Err, Got->ErrSize));
+  ck_assert_msg(Ref->Status == Got->Status,
+                "%s: exit status differs: %d with %s, %d with orcrt-executor", What, Ref->Status,
+                RefName, Got->Status);
+}
+
+/*
+ * Run llvm-jitlink-19 with Args in process and then out of process through
+ * orcrt-executor (Env added to the environment of both), assert that the
+ * runs agree, and leave the reference run in *Ref (the caller frees it).
+ */
+static void jitlink_both(const char *const *Args, const char *const *Env,
+                         orcrt_test_spawn_result *Ref) {
+  const char *Argv[32];
+  size_t N = 0;
+  Argv[N++] = required_env("ORCRT_LLVM_JITLINK");
+  Argv[N++] = orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path());
+  for (; *Args; Args++)
+    Argv[N++] = *Args;
+  Argv[N] = NULL;
+  ck_assert(N < sizeof(Argv) / sizeof(Argv[0]));
+
+  orcrt_test_spawn_result Got;
+  run(Argv, Env, &Got);
+  Argv[1] = Argv[0]; /* the same command without -oop-executor */
+  run(Argv + 1, Env, Ref);
+  const char *What = "llvm-jitlink";
+  for (size_t I = 2; I < N; I++)
+    What = orcrt_test_format("%s %s", What, Argv[I]);
+  assert_same(What, "in process", Ref, &Got);
+  orcrt_test_spawn_result_free(&Got);
+}
+
+/*
+ * Run the IR file Ll with lli-19 -remote-mcjit, once with LLVM's
+ * lli-child-target and once with orcrt-executor, and compare as above.
+ */
+static void lli_both(const char *Ll, const char *const *Env, orcrt_test_spawn_result *Ref) {
+  const char *Argv[] = {
+      required_env("ORCRT_LLI"),
+      "-jit-kind=mcjit",
+      "-remote-mcjit",
+      orcrt_test_format("-mcjit-remote-process=%s", required_env("ORCRT_LLI_CHILD_TARGET")),
+      Ll,
+      NULL};
+  orcrt_test_spawn_result Got;
+  run(Argv, Env, Ref);
+  Argv[3] = orcrt_test_format("-mcjit-remote-process=%s", orcrt_test_executor_path());
+  run(Argv, Env, &Got);
+  assert_same(orcrt_test_format("lli %s", Ll), "lli-child-target", Ref, &Got);
+  orcrt_test_spawn_result_free(&Got);
+}
+
+static void assert_outcome(const orcrt_test_spawn_result *R, int Status, const char *OutSubstr,
+                           const char *ErrSubstr) {
+  ck_assert_msg(R->Status == Status, "expected exit status %d, got %d; stderr:\n%s", Status,
+                R->Status, shown(R->Err, R->ErrSize));
+  if (OutSubstr)
+    ck_assert_msg(strstr(R->Out, OutSubstr), "stdout lacks \"%s\":\n%s", OutSubstr,
+                  shown(R->Out, R->OutSize));
+  if (ErrSubstr)
+    ck_assert_msg(strstr(R->Err, ErrSubstr), "stderr lacks \"%s\":\n%s", ErrSubstr,
+                  shown(R->Err, R->ErrSize));
+}
+
+/* Compile Src, run it both ways under llvm-jitlink with Extra arguments
+   after the object, and check the reference outcome. */
+static void jitlink_program(const char *Src, const char *const *Extra, const char *const *Env,
+                            int Status, const char *OutSubstr, const char *ErrSubstr) {
+  const char *Args[16];
+  size_t N = 0;
+  Args[N++] = object(Src, "prog.o");
+  for (; Extra && *Extra; Extra++)
+    Args[N++] = *Extra;
+  Args[N] = NULL;
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, Env, &Ref);
+  assert_outcome(&Ref, Status, OutSubstr, ErrSubstr);
+  orcrt_test_spawn_result_free(&Ref);
+}
+
+static void lli_program(const char *Src, int Status, const char *OutSubstr) {
+  orcrt_test_spawn_result Ref;
+  lli_both(ir(Src, "prog.ll"), NULL, &Ref);
+  assert_outcome(&Ref, Status, OutSubstr, "remote mcjit does not support lazy compilation\n");
+  orcrt_test_spawn_result_free(&Ref);
+}
+
+/* ---- llvm-jitlink-19 ----------------------------------------------------- */
+
+START_TEST(e2e_jitlink_runs_the_bundled_example) {
+  const char *Example =
+      orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR"));
+  const char *Extra[] = {"-args", "orcrt", "two words", NULL};
+  jitlink_program(Example, Extra, NULL, 42, "Hello, orcrt!", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_passes_arguments_and_negative_status) {
+  const char *Extra[] = {"-args", "-3", "hello", "two words", "", NULL};
+  jitlink_program("args.c", Extra, NULL, 253, "argv[2]=\"two words\"\nargv[3]=\"\"\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_main_without_arguments) {
+  jitlink_program("args.c", NULL, NULL, 0, "argc=0\nargv[argc] is NULL\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_zero_fills_bss_and_copies_data) {
+  jitlink_program("bigdata.c", NULL, NULL, 0, "0 non-zero pages", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_resolves_libm) {
+  jitlink_program("mathlib.c", NULL, NULL, 0, "sqrt 2.000000000", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_threads) {
+  jitlink_program("threads.c", NULL, NULL, 0, "8 threads, total 1799986, joined 280", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_binds_weak_undefined_to_null) {
+  jitlink_program("weak.c", NULL, NULL, 5, "weak function is null\nweak data is null\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_throws_and_catches_cxx_exceptions) {
+  jitlink_program("exceptions.cpp", NULL, NULL, 12,
+                  "std::exception: runtime error at 3\n"
+                  "level3(4)\nCustom 4: custom at 4\n",
+                  NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_cxx_exceptions_with_mprotect_memory) {
+  const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
+  jitlink_program("exceptions.cpp", NULL, Env, 12, "out_of_range from std::vector::at\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_big_data_with_mprotect_memory) {
+  const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
+  jitlink_program("bigdata.c", NULL, Env, 0, "0 out of place", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_object_with_debug_info) {
+  static const char *const Flags[] = {"-c", "-O1", "-g", NULL};
+  const char *Args[] = {compile("debuginfo.c", "debuginfo.o", Flags), NULL};
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, NULL, &Ref);
+  assert_outcome(&Ref, 11, "distance 11\n", NULL);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_links_without_running_under_noexec) {
+  const char *Args[] = {"-noexec", object("args.c", "args.o"), NULL};
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, NULL, &Ref);
+  assert_outcome(&Ref, 0, NULL, NULL);
+  ck_assert_uint_eq(Ref.OutSize, 0);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_preloads_a_shared_library) {
+  static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
+  const char *Lib = compile("preload-lib.c", "libpreload.so", LibFlags);
+  const char *Extra[] = {orcrt_test_format("--preload=%s", Lib), NULL};
+  jitlink_program("preload-main.c", Extra, NULL, 41, "answer 41\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_forwards_stderr_and_status) {
+  jitlink_program("stderr.c", NULL, NULL, 3, "to stdout 1\nto stdout 2, no newline",
+                  "to stderr 1\nto stderr 2: 42 words 3.25\n");
+}
+END_TEST
+
+START_TEST(e2e_jitlink_fails_on_undefined_function) {
+  jitlink_program("undefined.c", NULL, NULL, 1, NULL,
+                  "Symbols not found: [ no_such_function_xyz ]");
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_objects_linked_with_ld_r) {
+  const char *Objects[] = {object("multi-main.c", "multi-main.o"),
+                           object("multi-util.c", "multi-util.o"), NULL};
+  const char *Args[] = {link_relocatable("multi.o", Objects), NULL};
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, NULL, &Ref);
+  assert_outcome(&Ref, 0, "from the other object: fib(20) = 6765", NULL);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_sqlite) {
+  /* Compiling the amalgamation takes a while. */
+  RunTimeout = SQLITE_RUN_TIMEOUT;
+  const char *Src = required_env("ORCRT_SQLITE_SRC");
+  const char *Include = orcrt_test_format("-I%s", Src);
+  const char *DriverFlags[] = {"-c", "-O1", Include, NULL};
+  const char *Objects[] = {
+      compile("sqlite-driver.c", "driver.o", DriverFlags),
+      compile(orcrt_test_format("%s/sqlite3.c", Src), "sqlite3.o", ObjectFlags), NULL};
+  const char *Args[] = {link_relocatable("sqlite.o", Objects), NULL};
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, NULL, &Ref);
+  assert_outcome(&Ref, 0, "count(*)=20000 sum(value)=99995000.0 sum(tag)=59997 max(id)=20000\n",
+                 NULL);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+/* ---- lli-19 -remote-mcjit ------------------------------------------------- */
+
+START_TEST(e2e_lli_runs_the_bundled_example) {
+  lli_program(orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR")),
+              42, "Hello, world!");
+}
+END_TEST
+
+START_TEST(e2e_lli_runs_main_without_arguments) {
+  lli_program("args.c", 0, "argc=0\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_zero_fills_bss_and_copies_data) {
+  lli_program("bigdata.c", 0, "0 non-zero pages");
+}
+END_TEST
+
+START_TEST(e2e_lli_resolves_libm) {
+  lli_program("mathlib.c", 0, "cos 0.877582562\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_runs_threads) {
+  lli_program("threads.c", 0, "joined 280\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_throws_and_catches_cxx_exceptions) {
+  lli_program("exceptions.cpp", 12, "level2 caught int 2 with guard 2\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_forwards_stderr_and_status) {
+  lli_program("stderr.c", 3, "to stdout 2, no newline");
+}
+END_TEST
+
+START_TEST(e2e_lli_runs_with_mprotect_memory) {
+  const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
+  orcrt_test_spawn_result Ref;
+  lli_both(ir("exceptions.cpp", "prog.ll"), Env, &Ref);
+  assert_outcome(&Ref, 12, "sum 12\n", NULL);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
+  TCase *TC = orcrt_test_case(S, Name, Timeout);
+  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
+  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
+  tcase_add_test(TC, Test);
+}
+
+Suite *orcrt_suite_e2e(void) {
+  Suite *S = suite_create("e2e");
+  static const char *const Tools[] = {"ORCRT_CLANG", "ORCRT_LLVM_JITLINK", "ORCRT_LLI",
+                                      "ORCRT_LLI_CHILD_TARGET"};
+  for (size_t I = 0; I < sizeof(Tools) / sizeof(Tools[0]); I++)
+    if (!orcrt_test_getenv(Tools[I])) {
+      fprintf(stderr, "e2e: %s is not set; configure found no LLVM 19 tools, skipping\n", Tools[I]);
+      return S;
+    }
+
+  add(S, "jitlink_example", e2e_jitlink_runs_the_bundled_example, CASE_TIMEOUT);
+  add(S, "jitlink_args", e2e_jitlink_passes_arguments_and_negative_status, CASE_TIMEOUT);
+  add(S, "jitlink_no_args", e2e_jitlink_runs_main_without_arguments, CASE_TIMEOUT);
+  add(S, "jitlink_bigdata", e2e_jitlink_zero_fills_bss_and_copies_data, CASE_TIMEOUT);
+  add(S, "jitlink_libm", e2e_jitlink_resolves_libm, CASE_TIMEOUT);
+  add(S, "jitlink_threads", e2e_jitlink_runs_threads, CASE_TIMEOUT);
+  add(S, "jitlink_weak", e2e_jitlink_binds_weak_undefined_to_null, CASE_TIMEOUT);
+  add(S, "jitlink_cxx", e2e_jitlink_throws_and_catches_cxx_exceptions, CASE_TIMEOUT);
+  add(S, "jitlink_cxx_mprotect", e2e_jitlink_runs_cxx_exceptions_with_mprotect_memory,
+      CASE_TIMEOUT);
+  add(S, "jitlink_bigdata_mprotect", e2e_jitlink_runs_big_data_with_mprotect_memory, CASE_TIMEOUT);
+  add(S, "jitlink_debuginfo", e2e_jitlink_runs_object_with_debug_info, CASE_TIMEOUT);
+  add(S, "jitlink_noexec", e2e_jitlink_links_without_running_under_noexec, CASE_TIMEOUT);
+  add(S, "jitlink_preload", e2e_jitlink_preloads_a_shared_library, CASE_TIMEOUT);
+  add(S, "jitlink_stderr", e2e_jitlink_forwards_stderr_and_status, CASE_TIMEOUT);
+  add(S, "jitlink_undefined", e2e_jitlink_fails_on_undefined_function, CASE_TIMEOUT);
+  add(S, "jitlink_ld_r", e2e_jitlink_runs_objects_linked_with_ld_r, CASE_TIMEOUT);
+  if (orcrt_test_getenv("ORCRT_SQLITE_SRC"))
+    add(S, "jitlink_sqlite", e2e_jitlink_runs_sqlite, SQLITE_CASE_TIMEOUT);
+  add(S, "lli_example", e2e_lli_runs_the_bundled_example, CASE_TIMEOUT);
+  add(S, "lli_no_args", e2e_lli_runs_main_without_arguments, CASE_TIMEOUT);
+  add(S, "lli_bigdata", e2e_lli_zero_fills_bss_and_copies_data, CASE_TIMEOUT);
+  add(S, "lli_libm", e2e_lli_resolves_libm, CASE_TIMEOUT);
+  add(S, "lli_threads", e2e_lli_runs_threads, CASE_TIMEOUT);
+  add(S, "lli_cxx", e2e_lli_throws_and_catches_cxx_exceptions, CASE_TIMEOUT);
+  add(S, "lli_stderr", e2e_lli_forwards_stderr_and_status, CASE_TIMEOUT);
+  add(S, "lli_mprotect", e2e_lli_runs_with_mprotect_memory, CASE_TIMEOUT);
+  return S;
+}
