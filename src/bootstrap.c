@@ -16,6 +16,8 @@
 #include <orcrt/sps.h>
 
 #include "memory-internal.h"
+#include "shared-memory-internal.h"
+#include "session-internal.h"
 
 /* A Session's part in the bootstrap: what its Service tracks. */
 struct bootstrap {
@@ -40,7 +42,12 @@ static orc_rt_MemoryServiceRef memory_of(orc_rt_SessionRef S) {
 }
 
 static orc_rt_ErrorRef check_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn) {
-  if (orcrt_memory_is_call_target(memory_of(S), Fn))
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* A fuzz input names every address (contrib/fuzz): run none of its code. */
+  if (!orcrt_fuzzing_may_call(Fn))
+    return orc_rt_Error_create("not called while fuzzing: 0x%" PRIx64, Fn);
+#endif
+  if (orcrt_memory_is_call_target(memory_of(S), Fn) || orcrt_shm_is_call_target(S, Fn))
     return NULL;
   return orc_rt_Error_create("no wrapper function at 0x%" PRIx64, Fn);
 }
@@ -95,6 +102,31 @@ static void *fn_ptr(orc_rt_ExecutorAddr A) {
   return orc_rt_ExecutorAddr_toPtr(A);
 }
 
+/*
+ * A JIT'd main runs on a thread of its own (orcrt_run_on_own_thread()), so
+ * that its thread-specific data is destroyed when it returns, and a main
+ * that calls pthread_exit() ends that thread, not a pool worker. The
+ * run-as-void/int calls, which controllers make again and again, run on the
+ * worker.
+ */
+struct main_call {
+  MainFn Main;
+  int Argc;
+  char **Argv;
+  int Ret;
+};
+
+static void main_call_run(void *Ctx) {
+  struct main_call *C = Ctx;
+  C->Ret = C->Main(C->Argc, C->Argv);
+}
+
+static int run_main(MainFn Main, int Argc, char **Argv) {
+  struct main_call C = {Main, Argc, Argv, 0};
+  orcrt_run_on_own_thread(main_call_run, &C);
+  return C.Ret;
+}
+
 /* (ExecutorAddr Fn, Sequence<String> Args) -> int64 */
 static void run_as_main_wrapper(orc_rt_SessionRef S, uint64_t CallId,
                                 orc_rt_WrapperFunctionReturn Return,
@@ -127,7 +159,7 @@ static void run_as_main_wrapper(orc_rt_SessionRef S, uint64_t CallId,
   }
   int Ret = 0;
   MainFn Main = (MainFn)(uintptr_t)fn_ptr(Fn);
-  RUN_BLOCKING(S, Ret = Main((int)Argc, Argv));
+  RUN_BLOCKING(S, Ret = run_main(Main, (int)Argc, Argv));
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_i64(&W, (int64_t)Ret);
   Result = orc_rt_SPSWriter_finish(&W);
@@ -240,7 +272,8 @@ mem_write(orc_rt_SessionRef S, const orc_rt_WrapperFunctionBuffer *Args, unsigne
   orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
   orc_rt_SPSReader_seqCount(&R, 8 + (Width ? Width : 8), &N);
   Start = R;
-  for (uint64_t I = 0; I < N && orc_rt_SPSReader_ok(&R); I++)
+  /* Integers make elements of one size, all of which the count check covered. */
+  for (uint64_t I = 0; Width == 0 && I < N && orc_rt_SPSReader_ok(&R); I++)
     read_write_elem(&R, Width, &Addr, &Value, &Data, &Size);
   if (!orc_rt_SPSReader_ok(&R))
     return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
@@ -357,6 +390,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
       {"__llvm_orc_bootstrap_mem_write_uint64s_wrapper", mem_write_uint64s_wrapper},
       {"__llvm_orc_bootstrap_mem_write_buffers_wrapper", mem_write_buffers_wrapper},
   };
+  enum { FirstMemWrite = 3 }; /* the run wrappers before it run JIT'd code */
   const struct {
     const char *Name;
     orc_rt_ExecutorAddr Addr;
@@ -395,6 +429,12 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
 
   for (size_t I = 0; I < ORCRT_ARRAY_SIZE(Wrappers); I++) {
     Err = orc_rt_Session_addWrapperFunction(S, Wrappers[I].Name, Wrappers[I].Fn);
+    if (Err)
+      return Err;
+  }
+  /* The memory writes are short: they may run on the transport's I/O thread. */
+  for (size_t I = FirstMemWrite; I < ORCRT_ARRAY_SIZE(Wrappers); I++) {
+    Err = orcrt_session_mark_short(S, Wrappers[I].Fn);
     if (Err)
       return Err;
   }

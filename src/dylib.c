@@ -27,6 +27,21 @@ struct symbol {
   orc_rt_ExecutorAddr Addr;
 };
 
+/*
+ * A name dlsym() found in the process. What it finds there cannot change
+ * while the Service lives: libraries are only closed at shutdown, and one
+ * loaded later (RTLD_GLOBAL) comes after those already searched. So a batch
+ * of names looked up again (lli asks for each symbol on its own, often
+ * repeatedly; every object of a program asks for printf) skips the loader.
+ * Only names found are kept, so the table is bounded by what the loaded
+ * libraries export.
+ */
+struct found {
+  char *Name; /* NULL: an empty slot */
+  uint64_t Hash;
+  orc_rt_ExecutorAddr Addr;
+};
+
 struct orc_rt_OpaqueDylibService {
   orc_rt_SessionRef S;
   pthread_mutex_t Lock; /* guards the fields up to ShutDown */
@@ -35,18 +50,21 @@ struct orc_rt_OpaqueDylibService {
   struct symbol *Syms;
   size_t NumSyms, CapSyms;
   void *ProcessHandle; /* dlopen(NULL), once open("") was called */
+  struct found *Found; /* names found in the process: an open-addressing table */
+  size_t FoundMask, NumFound;
   bool ShutDown;
-  pthread_mutex_t RuntimeLock; /* held while the runtimes are loaded */
-  bool RuntimesLoaded;
+  pthread_mutex_t RuntimeLock; /* held while a runtime is loaded */
+  size_t RuntimesLoaded;       /* how many of Runtimes, in order */
 };
 
 static const char DeserializeError[] = "Could not deserialize arguments for wrapper function call";
 
 /*
  * What LLVM's own executor links and JIT'd C and C++ expect to find in the
- * process: the C++ runtime, libm and the unwinder.
+ * process: libm, the unwinder and the C++ runtime, loaded in that order
+ * (cheapest first) as names are missed.
  */
-static const char *const Runtimes[] = {"libstdc++.so.6", "libm.so.6", "libgcc_s.so.1"};
+static const char *const Runtimes[] = {"libm.so.6", "libgcc_s.so.1", "libstdc++.so.6"};
 
 /* ---- the library list ----------------------------------------------------- */
 
@@ -103,28 +121,102 @@ static orc_rt_ErrorRef keep_lib(orc_rt_DylibServiceRef D, void *H, bool Issued) 
 }
 
 /*
- * Load the runtimes JIT'd code expects (see Runtimes), once per Service.
- * Failures only cost the names they would have defined.
+ * Load the next of the runtimes JIT'd code expects (see Runtimes), in
+ * order, each once per Service: a name missing from the process costs the
+ * loading of only as many as it takes to find it (libm is small, libstdc++
+ * is not). Returns false once all are loaded. A failure only costs the
+ * names that runtime would have defined.
  */
-static void load_runtimes(orc_rt_DylibServiceRef D) {
+static bool load_next_runtime(orc_rt_DylibServiceRef D, size_t Seen) {
+  bool More = true;
   pthread_mutex_lock(&D->RuntimeLock);
-  if (!D->RuntimesLoaded) {
-    D->RuntimesLoaded = true;
-    for (size_t I = 0; I < ORCRT_ARRAY_SIZE(Runtimes); I++) {
-      void *H = dlopen(Runtimes[I], RTLD_NOW | RTLD_GLOBAL);
+  /* Another thread may have loaded one since the caller looked: retry with that. */
+  if (D->RuntimesLoaded == Seen) {
+    if (D->RuntimesLoaded == ORCRT_ARRAY_SIZE(Runtimes)) {
+      More = false;
+    } else {
+      const char *Name = Runtimes[D->RuntimesLoaded++];
+      void *H = dlopen(Name, RTLD_NOW | RTLD_GLOBAL);
       if (!H) {
-        orc_rt_Session_log(D->S, orc_rt_LogLevel_Debug, "cannot load %s: %s", Runtimes[I],
-                           dlerror());
-        continue;
+        orc_rt_Session_log(D->S, orc_rt_LogLevel_Debug, "cannot load %s: %s", Name, dlerror());
+      } else {
+        orc_rt_ErrorRef Err = keep_lib(D, H, false);
+        if (Err)
+          orc_rt_Session_log(D->S, orc_rt_LogLevel_Debug, "cannot keep %s: %s", Name,
+                             orc_rt_Error_getMessage(Err));
+        orc_rt_Error_consume(Err);
       }
-      orc_rt_ErrorRef Err = keep_lib(D, H, false);
-      if (Err)
-        orc_rt_Session_log(D->S, orc_rt_LogLevel_Debug, "cannot keep %s: %s", Runtimes[I],
-                           orc_rt_Error_getMessage(Err));
-      orc_rt_Error_consume(Err);
     }
   }
   pthread_mutex_unlock(&D->RuntimeLock);
+  return More;
+}
+
+static size_t runtimes_loaded(orc_rt_DylibServiceRef D) {
+  pthread_mutex_lock(&D->RuntimeLock);
+  size_t N = D->RuntimesLoaded;
+  pthread_mutex_unlock(&D->RuntimeLock);
+  return N;
+}
+
+/* ---- the table of names found ------------------------------------------------ */
+
+static uint64_t name_hash(const char *Name) {
+  uint64_t H = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+  for (const unsigned char *P = (const unsigned char *)Name; *P; P++)
+    H = (H ^ *P) * UINT64_C(0x100000001b3);
+  return H;
+}
+
+/* The address found for Name earlier, or 0. Lock held. */
+static orc_rt_ExecutorAddr found_get(orc_rt_DylibServiceRef D, const char *Name, uint64_t Hash) {
+  if (!D->Found)
+    return 0;
+  for (size_t I = (size_t)Hash & D->FoundMask; D->Found[I].Name; I = (I + 1) & D->FoundMask)
+    if (D->Found[I].Hash == Hash && strcmp(D->Found[I].Name, Name) == 0)
+      return D->Found[I].Addr;
+  return 0;
+}
+
+/* Remember that Name is at Addr; out of memory, forget it. Lock held. */
+static void found_put(orc_rt_DylibServiceRef D, const char *Name, uint64_t Hash,
+                      orc_rt_ExecutorAddr Addr) {
+  if (D->ShutDown || found_get(D, Name, Hash))
+    return;
+  /* At most half full, so that probes stay short. */
+  if (!D->Found || (D->NumFound + 1) * 2 > D->FoundMask + 1) {
+    size_t Cap = D->Found ? (D->FoundMask + 1) * 2 : 1024;
+    struct found *New = calloc(Cap, sizeof(*New));
+    if (!New)
+      return;
+    for (size_t I = 0; D->Found && I <= D->FoundMask; I++) {
+      if (!D->Found[I].Name)
+        continue;
+      size_t J = (size_t)D->Found[I].Hash & (Cap - 1);
+      while (New[J].Name)
+        J = (J + 1) & (Cap - 1);
+      New[J] = D->Found[I];
+    }
+    free(D->Found);
+    D->Found = New;
+    D->FoundMask = Cap - 1;
+  }
+  char *Copy = strdup(Name);
+  if (!Copy)
+    return;
+  size_t I = (size_t)Hash & D->FoundMask;
+  while (D->Found[I].Name)
+    I = (I + 1) & D->FoundMask;
+  D->Found[I] = (struct found){Copy, Hash, Addr};
+  D->NumFound++;
+}
+
+static void found_free(orc_rt_DylibServiceRef D) {
+  for (size_t I = 0; D->Found && I <= D->FoundMask; I++)
+    free(D->Found[I].Name);
+  free(D->Found);
+  D->Found = NULL;
+  D->FoundMask = D->NumFound = 0;
 }
 
 /* ---- the C API -------------------------------------------------------------- */
@@ -158,39 +250,58 @@ static orc_rt_ExecutorAddr find_own_symbol(orc_rt_DylibServiceRef D, const char 
   return 0;
 }
 
+/*
+ * The library behind the issued handle Handle (NULL if there is none), and
+ * whether it is the process. It stays valid: libraries are only closed at
+ * shutdown, after the last call.
+ */
+static void *issued_handle(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr Handle, bool *Process) {
+  pthread_mutex_lock(&D->Lock);
+  struct lib *L = find_issued(D, Handle);
+  void *H = L ? L->Handle : NULL;
+  *Process = L && H == D->ProcessHandle;
+  pthread_mutex_unlock(&D->Lock);
+  return H;
+}
+
+/* Name in the library H (the process if Process), or 0. */
+static orc_rt_ExecutorAddr resolve(orc_rt_DylibServiceRef D, void *H, bool Process,
+                                   const char *Name) {
+  if (!Process)
+    return orc_rt_ExecutorAddr_fromPtr(dlsym(H, Name));
+  uint64_t Hash = name_hash(Name);
+  pthread_mutex_lock(&D->Lock);
+  orc_rt_ExecutorAddr Addr = find_own_symbol(D, Name);
+  if (!Addr)
+    Addr = found_get(D, Name, Hash);
+  pthread_mutex_unlock(&D->Lock);
+  if (Addr)
+    return Addr;
+  /* Not under the lock: dlsym may take the loader's lock. */
+  size_t Loaded = runtimes_loaded(D);
+  void *P = dlsym(H, Name);
+  while (!P && load_next_runtime(D, Loaded)) {
+    Loaded = runtimes_loaded(D);
+    P = dlsym(H, Name);
+  }
+  if (P) {
+    pthread_mutex_lock(&D->Lock);
+    found_put(D, Name, Hash, orc_rt_ExecutorAddr_fromPtr(P));
+    pthread_mutex_unlock(&D->Lock);
+  }
+  return orc_rt_ExecutorAddr_fromPtr(P);
+}
+
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_lookup(orc_rt_DylibServiceRef D,
                                                          orc_rt_ExecutorAddr Handle,
                                                          const char *Name,
                                                          orc_rt_ExecutorAddr *Addr) {
+  bool Process;
   *Addr = 0;
-  pthread_mutex_lock(&D->Lock);
-  struct lib *L = find_issued(D, Handle);
-  void *H = L ? L->Handle : NULL;
-  bool Process = L && H == D->ProcessHandle;
-  if (Process)
-    *Addr = find_own_symbol(D, Name);
-  pthread_mutex_unlock(&D->Lock);
-  if (!L)
+  void *H = issued_handle(D, Handle, &Process);
+  if (!H)
     return orc_rt_Error_create("Unknown dylib handle 0x%" PRIx64, Handle);
-  if (*Addr)
-    return NULL;
-
-  /*
-   * H stays valid: libraries are only closed at shutdown, after the last
-   * call. Not under the lock: dlsym may take the loader's lock.
-   */
-  void *P = dlsym(H, Name);
-  if (!P && Process) {
-    bool Retry;
-    pthread_mutex_lock(&D->RuntimeLock);
-    Retry = !D->RuntimesLoaded;
-    pthread_mutex_unlock(&D->RuntimeLock);
-    if (Retry) {
-      load_runtimes(D);
-      P = dlsym(H, Name);
-    }
-  }
-  *Addr = orc_rt_ExecutorAddr_fromPtr(P);
+  *Addr = resolve(D, H, Process, Name);
   return NULL;
 }
 
@@ -291,6 +402,12 @@ static void open_wrapper(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFun
  */
 static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr Handle,
                                   orc_rt_SPSReader *R, uint64_t Count, orc_rt_SPSWriter *W) {
+  /* The handle once for the batch (llvm-jitlink asks for all of a link's names in one call). */
+  bool Process;
+  void *H = issued_handle(D, Handle, &Process);
+  if (!H && Count)
+    return orc_rt_Error_create("Unknown dylib handle 0x%" PRIx64, Handle);
+  char Short[256]; /* most names fit: no allocation for them */
   orc_rt_SPSWriter_seqCount(W, Count);
   for (uint64_t I = 0; I < Count; I++) {
     const char *Name = NULL;
@@ -308,13 +425,16 @@ static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr 
         return orc_rt_Error_create("Required address for empty symbol \"\"");
       Flags = 0;
     } else if (!memchr(Name, '\0', NameSize)) {
-      char *N = strndup(Name, NameSize);
+      char *N = NameSize < sizeof(Short) ? Short : malloc(NameSize + 1);
       if (!N)
         return orc_rt_Error_create("out of memory");
-      orc_rt_ErrorRef Err = orc_rt_DylibService_lookup(D, Handle, N, &Addr);
-      if (!Err && !Addr && Required)
-        Err = orc_rt_Error_create("Missing definition for %s", N);
-      free(N);
+      memcpy(N, Name, NameSize);
+      N[NameSize] = '\0';
+      Addr = resolve(D, H, Process, N);
+      orc_rt_ErrorRef Err =
+          !Addr && Required ? orc_rt_Error_create("Missing definition for %s", N) : NULL;
+      if (N != Short)
+        free(N);
       if (Err)
         return Err;
     } else if (Required) {
@@ -373,9 +493,10 @@ static void dylib_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn D
                            void *DoneCtx) {
   orc_rt_DylibServiceRef D = Ctx;
   pthread_mutex_lock(&D->RuntimeLock); /* no runtime load is under way or will start */
-  D->RuntimesLoaded = true;
+  D->RuntimesLoaded = ORCRT_ARRAY_SIZE(Runtimes);
   pthread_mutex_lock(&D->Lock);
   D->ShutDown = true;
+  found_free(D);
   struct lib *Libs = D->Libs;
   size_t NumLibs = D->NumLibs;
   D->Libs = NULL;
@@ -398,6 +519,7 @@ static void dylib_destroy(void *Ctx) {
   for (size_t I = 0; I < D->NumSyms; I++)
     free(D->Syms[I].Name);
   free(D->Syms);
+  found_free(D);
   pthread_mutex_destroy(&D->RuntimeLock);
   pthread_mutex_destroy(&D->Lock);
   free(D);

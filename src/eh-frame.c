@@ -60,16 +60,24 @@ static uint32_t read_u32(uint64_t Addr) {
   return V;
 }
 
-static uint64_t read_u64(uint64_t Addr) {
-  uint64_t V;
-  memcpy(&V, (const void *)(uintptr_t)Addr, sizeof(V));
-  return V;
+/*
+ * Whether a record of the section starting at Start begins at Cie, before
+ * the record at P, and is a CIE. The records before P were checked.
+ */
+static bool is_cie_before(uint64_t Start, uint64_t P, uint64_t Cie) {
+  for (uint64_t Q = Start; Q < P && Q <= Cie; Q += 4 + read_u32(Q))
+    if (Q == Cie)
+      return read_u32(Q + 4) == 0;
+  return false;
 }
 
 /*
  * Check that [Start, End) is readable and that its CIE/FDE records end
  * inside it at a zero terminator, or exactly at End with a zero word right
- * after it, since libgcc reads until it finds one.
+ * after it, since libgcc reads until it finds one. libgcc trusts what it
+ * walks: it knows no 64-bit lengths, and follows an FDE's CIE pointer
+ * wherever it leads, so both are checked here rather than crash the next
+ * unwind.
  */
 static orc_rt_ErrorRef check_section(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
   if (Start == 0 || End <= Start)
@@ -78,24 +86,35 @@ static orc_rt_ErrorRef check_section(orc_rt_ExecutorAddr Start, orc_rt_ExecutorA
   if (!orcrt_is_readable(Start, End - Start))
     return orc_rt_Error_create(
         "EH frame section 0x%" PRIx64 " -- 0x%" PRIx64 " is not in readable memory", Start, End);
-  uint64_t P = Start;
+  uint64_t P = Start, LastCie = 0;
   while (P < End) {
     if (End - P < 4)
       break;
-    uint64_t Len = read_u32(P), Header = 4;
+    uint64_t Len = read_u32(P);
     if (Len == 0)
       return NULL;
-    if (Len == 0xffffffffu) {
-      if (End - P < 12)
-        break;
-      Len = read_u64(P + 4);
-      Header = 12;
-    }
-    if (Len > End - P - Header)
+    if (Len == 0xffffffffu)
+      return orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
+                                 ": record at 0x%" PRIx64
+                                 " has a 64-bit length, which the unwinder does not support",
+                                 Start, End, P);
+    if (Len > End - P - 4)
       return orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
                                  ": record at 0x%" PRIx64 " overruns it",
                                  Start, End, P);
-    P += Header + Len;
+    if (Len < 4)
+      return orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
+                                 ": record at 0x%" PRIx64 " is too short for its CIE id",
+                                 Start, End, P);
+    /* A CIE has id 0; an FDE's id is the distance back from the id to its CIE. */
+    uint64_t Id = read_u32(P + 4);
+    if (Id == 0)
+      LastCie = P;
+    else if (Id > P + 4 - Start || (P + 4 - Id != LastCie && !is_cie_before(Start, P, P + 4 - Id)))
+      return orc_rt_Error_create("EH frame section 0x%" PRIx64 " -- 0x%" PRIx64
+                                 ": the FDE at 0x%" PRIx64 " does not point to a CIE before it",
+                                 Start, End, P);
+    P += 4 + Len;
   }
   if (P == End && orcrt_is_readable(End, 4) && read_u32(End) == 0)
     return NULL;

@@ -29,7 +29,8 @@ bool orcrt_is_loaded_code(orc_rt_ExecutorAddr Addr);
 
 /*
  * Whether the Size bytes at Addr can be read: they lie in readable finalized
- * segments of a live memory Service of this process (any Session), or in a
+ * segments of a live memory Service of this process (any Session), in
+ * readable initialized segments of a live shared-memory Service, or in a
  * readable PT_LOAD segment of a loaded object. Memory being deallocated does
  * not count, so a registration checked with this is either seen by the
  * deallocation's purge or refused.
@@ -38,7 +39,8 @@ bool orcrt_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size);
 
 /*
  * Whether the Size bytes at Addr lie in JIT memory of a live memory Service
- * of this process (any state but being released).
+ * of this process (any state but being released), or in a reservation of a
+ * live shared-memory Service not being released.
  */
 bool orcrt_memory_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size);
 

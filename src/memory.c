@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <orcrt/memory.h>
@@ -17,6 +18,8 @@
 #include <orcrt/sps.h>
 
 #include "memory-internal.h"
+#include "shared-memory-internal.h"
+#include "session-internal.h"
 
 /* A segment given its protection by finalize. */
 struct segment {
@@ -43,7 +46,9 @@ struct alloc {
   struct alloc *Prev, *Next; /* in order of reservation */
   uint64_t Base;
   uint64_t Size; /* whole pages */
-  int Fd;        /* the memfd behind it, or -1 */
+  int Fd;        /* the memfd behind it until finalize, or -1 */
+  bool Written;  /* written through the memfd before finalize */
+  bool MemFD;    /* a memfd backs it (its view outside segments stays read-only) */
   enum alloc_state State;
   struct segment *Segs;
   size_t NumSegs;
@@ -57,6 +62,7 @@ struct orc_rt_OpaqueMemoryService {
   uint64_t PageSize;
   pthread_mutex_t Lock; /* guards the list and every alloc's State/Segs/Dealloc */
   struct alloc *First, *Last;
+  size_t NumFds; /* memfds held open by reserved allocations */
   struct orc_rt_OpaqueMemoryService *PrevLive, *NextLive;
 };
 
@@ -212,6 +218,11 @@ bool orcrt_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
   pthread_mutex_unlock(&LiveLock);
   if (InJIT)
     return Readable;
+  /* JIT memory the controller writes itself (llvm-jitlink -use-shared-memory). */
+  bool InShm = false;
+  Readable = orcrt_shm_is_readable(Addr, Size, &InShm);
+  if (InShm)
+    return Readable;
   return in_loaded_object(Addr, Size, PF_R);
 }
 
@@ -225,7 +236,7 @@ bool orcrt_memory_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {
     pthread_mutex_unlock(&M->Lock);
   }
   pthread_mutex_unlock(&LiveLock);
-  return Found;
+  return Found || orcrt_shm_is_jit_memory(Addr, Size);
 }
 
 ORC_RT_EXPORT bool orc_rt_MemoryService_isExecutable(orc_rt_MemoryServiceRef M,
@@ -294,11 +305,10 @@ static void free_alloc(struct alloc *A) {
 }
 
 /*
- * Forget and unmap A (RELEASING, its actions done). Unwind and debugger
- * registrations still inside it go first: the unwinder and the debugger
- * would otherwise read unmapped memory.
+ * Drop the unwind and debugger registrations still inside A (RELEASING):
+ * the unwinder and the debugger would otherwise read unmapped memory.
  */
-static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
+static void purge_registrations(orc_rt_MemoryServiceRef M, struct alloc *A) {
   size_t NumEH = orcrt_eh_frame_purge(A->Base, A->Base + A->Size);
   size_t NumGDB = orcrt_gdb_jit_purge(A->Base, A->Base + A->Size);
   /* The controller should have deregistered EH frames; debug objects have no deregistration. */
@@ -311,7 +321,22 @@ static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
     orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
                        "deallocating 0x%" PRIx64 ": removed %zu debug object(s) from the debugger",
                        A->Base, NumGDB);
+}
+
+/* Unmap A's memory and free A (no longer listed, or its Service going). */
+static void unmap_alloc(struct alloc *A) {
+  munmap((void *)(uintptr_t)A->Base, (size_t)A->Size);
+  if (A->Fd >= 0)
+    close(A->Fd);
+  free_alloc(A);
+}
+
+/* Forget and unmap A (RELEASING, its actions done), registrations first. */
+static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
+  purge_registrations(M, A);
   pthread_mutex_lock(&M->Lock);
+  if (A->Fd >= 0)
+    M->NumFds--;
   if (A->Prev)
     A->Prev->Next = A->Next;
   else
@@ -321,10 +346,7 @@ static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
   else
     M->Last = A->Prev;
   pthread_mutex_unlock(&M->Lock);
-  munmap((void *)(uintptr_t)A->Base, (size_t)A->Size);
-  if (A->Fd >= 0)
-    close(A->Fd);
-  free_alloc(A);
+  unmap_alloc(A);
 }
 
 /* ---- reserve / finalize / deallocate ------------------------------------- */
@@ -332,6 +354,24 @@ static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
 ORC_RT_EXPORT orc_rt_MemoryStrategy orc_rt_MemoryService_getStrategy(orc_rt_MemoryServiceRef M) {
   return M->Strategy;
 }
+
+#ifdef HAVE_MEMFD_CREATE
+/*
+ * Whether a new reservation may hold a memfd. A reserved allocation keeps
+ * its memfd open until it is finalized: at most a quarter of the descriptor
+ * limit, so that a controller reserving far ahead cannot take the
+ * descriptors JIT'd code needs. Past that, reservations use mprotect.
+ */
+static bool may_hold_fd(orc_rt_MemoryServiceRef M) {
+  struct rlimit L;
+  if (getrlimit(RLIMIT_NOFILE, &L) != 0 || L.rlim_cur == RLIM_INFINITY)
+    return true;
+  pthread_mutex_lock(&M->Lock);
+  size_t Held = M->NumFds;
+  pthread_mutex_unlock(&M->Lock);
+  return Held < L.rlim_cur / 4;
+}
+#endif
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceRef M, uint64_t Size,
                                                            orc_rt_ExecutorAddr *Base) {
@@ -346,25 +386,44 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceR
     return NULL;
   if (!align_up(Size, M->PageSize, &Rounded) || Rounded > SIZE_MAX || Rounded > INT64_MAX)
     return orc_rt_Error_create("Could not reserve %" PRIu64 " bytes: size too large", Size);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* A fuzz input's reservations stay small: finalize zero-fills them. */
+  if (Rounded > ((uint64_t)16 << 20))
+    return orc_rt_Error_create("Could not reserve %" PRIu64 " bytes while fuzzing", Size);
+#endif
 
   A = calloc(1, sizeof(*A));
   if (!A)
     return orc_rt_Error_create("Could not reserve %" PRIu64 " bytes: out of memory", Size);
 
+  /*
+   * Every reservation starts as the MProtect strategy's private anonymous
+   * mapping, which the kernel accounts for: one the system cannot back
+   * fails here under both strategies (a memfd's size is not accounted, and
+   * its zero-fill would later meet the OOM killer instead). A memfd view
+   * then replaces it; without a memfd it stays, and the allocation uses
+   * mprotect.
+   */
+  P = mmap(NULL, (size_t)Rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (P == MAP_FAILED) {
+    Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
+    goto fail;
+  }
 #ifdef HAVE_MEMFD_CREATE
-  if (M->Strategy == orc_rt_MemoryStrategy_MemFD) {
+  if (M->Strategy == orc_rt_MemoryStrategy_MemFD && may_hold_fd(M)) {
     Fd = memfd_create("orcrt-jit", MFD_CLOEXEC);
+    if (Fd >= 0 && ftruncate(Fd, (off_t)Rounded) != 0) {
+      int E = errno;
+      close(Fd);
+      Fd = -1;
+      errno = E;
+    }
     if (Fd < 0)
       orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
-                         "memfd_create failed (%s); reserving with mprotect instead",
-                         strerror(errno));
+                         "no memfd (%s); reserving with mprotect instead", strerror(errno));
   }
 #endif
   if (Fd >= 0) {
-    if (ftruncate(Fd, (off_t)Rounded) != 0) {
-      Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
-      goto fail;
-    }
     /*
      * The view JIT'd code uses is read-only until finalize gives it its
      * protections: readable, because LLVM's executor hands out readable
@@ -375,20 +434,20 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceR
      * still plant breakpoints in its code, which the kernel refuses for
      * read-only shared mappings.
      */
-    P = mmap(NULL, (size_t)Rounded, PROT_READ, MAP_PRIVATE, Fd, 0);
-  } else {
-    P = mmap(NULL, (size_t)Rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  }
-  if (P == MAP_FAILED) {
-    Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
-    goto fail;
+    if (mmap(P, (size_t)Rounded, PROT_READ, MAP_PRIVATE | MAP_FIXED, Fd, 0) == MAP_FAILED) {
+      Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
+      goto fail;
+    }
   }
 
   A->Base = orc_rt_ExecutorAddr_fromPtr(P);
   A->Size = Rounded;
   A->Fd = Fd;
+  A->MemFD = Fd >= 0;
   A->State = ALLOC_RESERVED;
   pthread_mutex_lock(&M->Lock);
+  if (Fd >= 0)
+    M->NumFds++;
   A->Prev = M->Last;
   if (M->Last)
     M->Last->Next = A;
@@ -400,6 +459,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceR
   return NULL;
 
 fail:
+  if (P != MAP_FAILED)
+    munmap(P, (size_t)Rounded);
   if (Fd >= 0)
     close(Fd);
   free(A);
@@ -441,6 +502,33 @@ static orc_rt_ErrorRef check_segments(const struct alloc *A,
 static orc_rt_ErrorRef copy_segments(orc_rt_MemoryServiceRef M, const struct alloc *A,
                                      const orc_rt_MemoryFinalizeRequest *Req) {
   uint64_t SpanStart = UINT64_MAX, SpanEnd = 0;
+
+  /*
+   * A memfd nobody wrote to reads as zeros: only the content needs writing,
+   * and pwrite() puts it into the memfd's pages without faulting each one
+   * into a temporary view first (and without the kernel zeroing them).
+   */
+  if (A->Fd >= 0 && !A->Written) {
+    for (size_t I = 0; I < Req->NumSegments; I++) {
+      const orc_rt_MemorySegment *G = &Req->Segments[I];
+      const char *P = G->Content;
+      size_t Left = G->Size ? G->ContentSize : 0;
+      off_t Off = (off_t)(G->Addr - A->Base);
+      while (Left) {
+        ssize_t N = pwrite(A->Fd, P, Left, Off);
+        if (N < 0 && errno == EINTR)
+          continue;
+        if (N <= 0)
+          return orc_rt_Error_fromErrno(N < 0 ? errno : EIO, "Could not write segment 0x%" PRIx64,
+                                        G->Addr);
+        P += N;
+        Left -= (size_t)N;
+        Off += N;
+      }
+    }
+    return NULL;
+  }
+
   for (size_t I = 0; I < Req->NumSegments; I++) {
     const orc_rt_MemorySegment *G = &Req->Segments[I];
     if (G->Size == 0)
@@ -610,7 +698,14 @@ orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M, const orc_rt_MemoryFina
   pthread_mutex_lock(&M->Lock);
   A->Segs = Segs;
   A->NumSegs = NumSegs;
+  /* Nothing writes through the memfd once its content is in: its descriptor goes. */
+  int Fd = A->Fd;
+  A->Fd = -1;
+  if (Fd >= 0)
+    M->NumFds--;
   pthread_mutex_unlock(&M->Lock);
+  if (Fd >= 0)
+    close(Fd);
   Segs = NULL;
   if (Err)
     goto fail;
@@ -646,8 +741,13 @@ fail:
   return Err;
 }
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_deallocate(orc_rt_MemoryServiceRef M,
-                                                              orc_rt_ExecutorAddr Base) {
+/*
+ * Take the allocation at Base for deallocation (RELEASING) into *Out; an
+ * error if there is none. Base 0 (what reserve(0) hands out) gives NULL.
+ */
+static orc_rt_ErrorRef claim_alloc(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Base,
+                                   struct alloc **Out) {
+  *Out = NULL;
   if (Base == 0)
     return NULL;
   pthread_mutex_lock(&M->Lock);
@@ -662,10 +762,43 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_deallocate(orc_rt_MemoryServi
   }
   A->State = ALLOC_RELEASING;
   pthread_mutex_unlock(&M->Lock);
+  *Out = A;
+  return NULL;
+}
 
+/* Run the deallocation actions of A (claimed) and release it. */
+static orc_rt_ErrorRef finish_dealloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
   orc_rt_ErrorRef Err = run_dealloc_actions(M, A);
   release_alloc(M, A);
   return Err;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_deallocate(orc_rt_MemoryServiceRef M,
+                                                              orc_rt_ExecutorAddr Base) {
+  struct alloc *A;
+  orc_rt_ErrorRef Err = claim_alloc(M, Base, &A);
+  return A ? finish_dealloc(M, A) : Err;
+}
+
+ORC_RT_EXPORT size_t orc_rt_MemoryService_releaseAbandoned(orc_rt_MemoryServiceRef M) {
+  size_t N = 0;
+  for (;;) {
+    pthread_mutex_lock(&M->Lock);
+    struct alloc *A = M->Last;
+    while (A && A->State != ALLOC_RESERVED && A->State != ALLOC_FINALIZED)
+      A = A->Prev;
+    if (A)
+      A->State = ALLOC_RELEASING;
+    pthread_mutex_unlock(&M->Lock);
+    if (!A)
+      break;
+    /* Listed and mapped as RELEASING: shutdown skips it, destroy unmaps it. */
+    orc_rt_ErrorRef Err = run_dealloc_actions(M, A);
+    if (Err)
+      orc_rt_Session_reportError(M->S, Err);
+    N++;
+  }
+  return N;
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_write(orc_rt_MemoryServiceRef M,
@@ -691,6 +824,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_write(orc_rt_MemoryServiceRef
                                 Size, Addr);
   } else if (Size && A->Fd >= 0) {
     /* Not finalized: the view is read-only (so never copied on write); the memfd is not. */
+    A->Written = true;
     const char *P = Data;
     size_t Left = Size;
     off_t Off = (off_t)(Addr - A->Base);
@@ -706,6 +840,10 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_write(orc_rt_MemoryServiceRef
       Left -= (size_t)N;
       Off += N;
     }
+  } else if (Size && A->MemFD) {
+    /* Finalized, outside every segment: the view is read-only and the memfd closed. */
+    Err = orc_rt_Error_create("Cannot write %zu byte(s) at 0x%" PRIx64 ": memory is not writable",
+                              Size, Addr);
   } else if (Size) {
     memcpy((void *)(uintptr_t)Addr, Data, Size);
   }
@@ -797,10 +935,59 @@ static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequ
   return orc_rt_SPSReader_ok(R);
 }
 
-/* (ExecutorAddr Instance, FinalizeRequest) -> SPSError */
-static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                             orc_rt_WrapperFunctionReturn Return,
-                             orc_rt_WrapperFunctionBuffer Args) {
+/*
+ * The wrappers are short (orcrt_session_mark_short()): they may run on the
+ * transport's I/O thread. Finalize and deallocate calls whose allocation
+ * actions would run code (which may block, or call the controller) are
+ * handed to the Session's dispatcher as ordinary Tasks instead.
+ */
+struct deferred_call {
+  orc_rt_SessionRef S;
+  uint64_t CallId;
+  orc_rt_WrapperFunctionReturn Return;
+  orc_rt_WrapperFunctionBuffer Args;
+  orc_rt_WrapperFunctionBuffer (*Body)(orc_rt_SessionRef S, const orc_rt_WrapperFunctionBuffer *);
+};
+
+static void deferred_run(void *Ctx) {
+  struct deferred_call *D = Ctx;
+  orc_rt_WrapperFunctionBuffer Result = D->Body(D->S, &D->Args);
+  orc_rt_WrapperFunctionBuffer_dispose(&D->Args);
+  D->Return(D->S, D->CallId, Result);
+  free(D);
+}
+
+static void deferred_destroy(void *Ctx) {
+  struct deferred_call *D = Ctx;
+  orc_rt_WrapperFunctionBuffer_dispose(&D->Args);
+  D->Return(D->S, D->CallId,
+            orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor could not run the call"));
+  free(D);
+}
+
+/* Run Body(S, Args) as a Task of S's dispatcher, which answers the call. */
+static void defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                  orc_rt_WrapperFunctionBuffer Args,
+                  orc_rt_WrapperFunctionBuffer (*Body)(orc_rt_SessionRef,
+                                                       const orc_rt_WrapperFunctionBuffer *)) {
+  struct deferred_call *D = malloc(sizeof(*D));
+  if (!D) {
+    orc_rt_WrapperFunctionBuffer_dispose(&Args);
+    Return(S, CallId, orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor out of memory"));
+    return;
+  }
+  *D = (struct deferred_call){S, CallId, Return, Args, Body};
+  orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(S),
+                                 (orc_rt_Task){deferred_run, deferred_destroy, D});
+}
+
+/*
+ * (ExecutorAddr Instance, FinalizeRequest) -> SPSError. With RunActions
+ * false a request with actions is not finalized: *HasActions says so.
+ */
+static orc_rt_WrapperFunctionBuffer finalize_call(orc_rt_SessionRef S,
+                                                  const orc_rt_WrapperFunctionBuffer *Args,
+                                                  bool RunActions, bool *HasActions) {
   orc_rt_SPSReader R;
   orc_rt_SPSWriter W;
   orc_rt_ExecutorAddr Instance = 0;
@@ -809,10 +996,14 @@ static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
   orc_rt_MemoryActionPair *Acts = NULL;
   orc_rt_WrapperFunctionBuffer Result;
 
-  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
+  *HasActions = false;
+  orc_rt_WrapperFunctionBuffer_init(&Result);
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
   orc_rt_SPSReader_addr(&R, &Instance);
   if (!orc_rt_SPSReader_ok(&R) || !read_finalize_request(&R, &Req, &Segs, &Acts)) {
     Result = orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
+  } else if (Req.NumActions && !RunActions) {
+    *HasActions = true;
   } else {
     orc_rt_MemoryServiceRef M = instance(S, Instance);
     orc_rt_SPSWriter_init(&W);
@@ -822,36 +1013,110 @@ static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
   }
   free(Segs);
   free(Acts);
+  return Result;
+}
+
+static orc_rt_WrapperFunctionBuffer finalize_body(orc_rt_SessionRef S,
+                                                  const orc_rt_WrapperFunctionBuffer *Args) {
+  bool HasActions;
+  return finalize_call(S, Args, true, &HasActions);
+}
+
+static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args) {
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Result = finalize_call(S, &Args, false, &HasActions);
+  if (HasActions) {
+    defer(S, CallId, Return, Args, finalize_body);
+    return;
+  }
   orc_rt_WrapperFunctionBuffer_dispose(&Args);
   Return(S, CallId, Result);
 }
 
-/* (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases) -> SPSError */
-static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                               orc_rt_WrapperFunctionReturn Return,
-                               orc_rt_WrapperFunctionBuffer Args) {
+/* Whether deallocating one of the N bases R holds next would run actions. */
+static bool any_dealloc_actions(orc_rt_MemoryServiceRef M, orc_rt_SPSReader R, uint64_t N) {
+  bool Any = false;
+  pthread_mutex_lock(&M->Lock);
+  for (uint64_t I = 0; !Any && I < N; I++) {
+    orc_rt_ExecutorAddr Base = 0;
+    orc_rt_SPSReader_addr(&R, &Base);
+    struct alloc *A = find_by_base(M, Base);
+    Any = A && A->NumDealloc;
+  }
+  pthread_mutex_unlock(&M->Lock);
+  return Any;
+}
+
+/*
+ * (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases) -> SPSError. With
+ * RunActions false nothing is deallocated if that would run actions:
+ * *HasActions says so.
+ */
+static orc_rt_WrapperFunctionBuffer deallocate_call(orc_rt_SessionRef S,
+                                                    const orc_rt_WrapperFunctionBuffer *Args,
+                                                    bool RunActions, bool *HasActions) {
   orc_rt_SPSReader R;
   orc_rt_SPSWriter W;
   orc_rt_ExecutorAddr Instance = 0;
   uint64_t N = 0;
   orc_rt_WrapperFunctionBuffer Result;
 
-  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
+  *HasActions = false;
+  orc_rt_WrapperFunctionBuffer_init(&Result);
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
   orc_rt_SPSReader_addr(&R, &Instance);
   orc_rt_SPSReader_seqCount(&R, 8, &N);
   if (!orc_rt_SPSReader_ok(&R)) {
     Result = orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
   } else {
     orc_rt_MemoryServiceRef M = instance(S, Instance);
-    orc_rt_ErrorRef Err = M ? NULL : unknown_instance(Instance);
-    for (uint64_t I = 0; M && I < N; I++) {
-      orc_rt_ExecutorAddr Base = 0;
-      orc_rt_SPSReader_addr(&R, &Base); /* cannot fail: the count was checked */
-      Err = orc_rt_Error_join(Err, orc_rt_MemoryService_deallocate(M, Base));
+    if (M && !RunActions && any_dealloc_actions(M, R, N)) {
+      *HasActions = true;
+      return Result;
     }
+    orc_rt_ErrorRef Err = M ? NULL : unknown_instance(Instance);
+    /*
+     * As LLVM does: take the allocations in the order listed, then
+     * deallocate them last first. N is bounded by the input's size.
+     */
+    struct alloc **Claimed = M && N ? calloc((size_t)N, sizeof(*Claimed)) : NULL;
+    size_t NumClaimed = 0;
+    if (M && N && !Claimed)
+      Err = orc_rt_Error_create("out of memory");
+    for (uint64_t I = 0; Claimed && I < N; I++) {
+      orc_rt_ExecutorAddr Base = 0;
+      struct alloc *A;
+      orc_rt_SPSReader_addr(&R, &Base); /* cannot fail: the count was checked */
+      Err = orc_rt_Error_join(Err, claim_alloc(M, Base, &A));
+      if (A)
+        Claimed[NumClaimed++] = A;
+    }
+    while (NumClaimed > 0)
+      Err = orc_rt_Error_join(Err, finish_dealloc(M, Claimed[--NumClaimed]));
+    free(Claimed);
     orc_rt_SPSWriter_init(&W);
     orc_rt_SPSWriter_error(&W, Err);
     Result = orc_rt_SPSWriter_finish(&W);
+  }
+  return Result;
+}
+
+static orc_rt_WrapperFunctionBuffer deallocate_body(orc_rt_SessionRef S,
+                                                    const orc_rt_WrapperFunctionBuffer *Args) {
+  bool HasActions;
+  return deallocate_call(S, Args, true, &HasActions);
+}
+
+static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
+                               orc_rt_WrapperFunctionReturn Return,
+                               orc_rt_WrapperFunctionBuffer Args) {
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Result = deallocate_call(S, &Args, false, &HasActions);
+  if (HasActions) {
+    defer(S, CallId, Return, Args, deallocate_body);
+    return;
   }
   orc_rt_WrapperFunctionBuffer_dispose(&Args);
   Return(S, CallId, Result);
@@ -862,9 +1127,17 @@ static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
 static void memory_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn Done,
                             void *DoneCtx) {
   orc_rt_MemoryServiceRef M = Ctx;
+  /*
+   * Newest first, each allocation's actions run and its registrations go,
+   * but it stays listed (RELEASING) and mapped until memory_destroy(): the
+   * dispatcher's workers exit only after this, and as they do, glibc runs
+   * the destructors of thread-specific data that JIT'd code (or the ORC
+   * runtime's TLS) registered, which live in this memory.
+   */
+  struct alloc *Last = NULL; /* the last one done here: it stays listed */
   for (;;) {
     pthread_mutex_lock(&M->Lock);
-    struct alloc *A = M->Last;
+    struct alloc *A = Last ? Last->Prev : M->Last;
     while (A && A->State == ALLOC_RELEASING)
       A = A->Prev;
     if (A)
@@ -875,7 +1148,8 @@ static void memory_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn 
     orc_rt_ErrorRef Err = run_dealloc_actions(M, A);
     if (Err)
       orc_rt_Session_reportError(S, Err);
-    release_alloc(M, A);
+    purge_registrations(M, A);
+    Last = A;
   }
   if (Done)
     Done(DoneCtx);
@@ -891,7 +1165,11 @@ static void memory_destroy(void *Ctx) {
   if (M->NextLive)
     M->NextLive->PrevLive = M->PrevLive;
   pthread_mutex_unlock(&LiveLock);
-  /* Shutdown released everything; anything left was being released by a stray caller. */
+  /* After the dispatcher's shutdown: no worker can still run code in the memory shutdown kept. */
+  for (struct alloc *A = M->First, *Next; A; A = Next) {
+    Next = A->Next;
+    unmap_alloc(A);
+  }
   pthread_mutex_destroy(&M->Lock);
   free(M);
 }
@@ -959,6 +1237,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
                                           orc_rt_ExecutorAddr_fromPtr(M));
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Wrappers); I++)
     Err = orc_rt_Session_addWrapperFunction(S, Wrappers[I].Name, Wrappers[I].Fn);
+  for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Wrappers); I++)
+    Err = orcrt_session_mark_short(S, Wrappers[I].Fn);
   if (Err)
     return Err;
   *Out = M;

@@ -30,4 +30,16 @@ void orcrt_log_init(struct orcrt_log *L);
 void orcrt_log_vprintf(struct orcrt_log *L, orc_rt_LogLevel Level, const char *Fmt,
                        va_list Ap) ORC_RT_PRINTF(3, 0);
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#include <stdbool.h>
+
+#include <orcrt/executor-addr.h>
+
+/*
+ * Only in the fuzzers' build (contrib/fuzz): whether Fn is one of the
+ * runtime's own synchronous wrappers, the only code a fuzz input may call.
+ */
+bool orcrt_fuzzing_may_call(orc_rt_ExecutorAddr Fn);
+#endif
+
 #endif /* ORCRT_INTERNAL_H */

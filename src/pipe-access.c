@@ -10,14 +10,20 @@
  */
 #include "orcrt-internal.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -90,12 +96,18 @@ enum { OpSetup = 0, OpHangup = 1, OpResult = 2, OpCallWrapper = 3 };
 #define RX_BUF_SIZE (64 * 1024)
 /* The first allocation for a large payload; it doubles as bytes arrive. */
 #define PAYLOAD_FIRST_CHUNK (64 * 1024)
+/* Payloads up to this size are allocated whole when they begin to arrive. */
+#define PAYLOAD_WHOLE_SIZE ((size_t)64 << 20)
+/* The most a read into a large payload asks for. */
+#define READ_CHUNK_SIZE (1024 * 1024)
 /* Frames gathered into one writev(). */
 #define FRAMES_PER_WRITE 64
 /* Queue nodes kept for reuse. */
 #define MAX_FREE_NODES 256
 /* Reads per readiness callback, so a flood of input cannot starve output. */
 #define READS_PER_CALLBACK 16
+/* Idle probes back off to at most this many times the first delay. */
+#define PROBE_BACKOFF_LIMIT 64
 
 static const char *opcode_name(uint64_t OpC) {
   switch (OpC) {
@@ -111,16 +123,16 @@ static const char *opcode_name(uint64_t OpC) {
   return "?";
 }
 
+/* One load or store on little-endian hosts (the headers of every frame go through these). */
 static void put_le64(unsigned char *P, uint64_t V) {
-  for (int I = 0; I < 8; I++)
-    P[I] = (unsigned char)(V >> (8 * I));
+  V = htole64(V);
+  memcpy(P, &V, sizeof(V));
 }
 
 static uint64_t get_le64(const unsigned char *P) {
-  uint64_t V = 0;
-  for (int I = 0; I < 8; I++)
-    V |= (uint64_t)P[I] << (8 * I);
-  return V;
+  uint64_t V;
+  memcpy(&V, P, sizeof(V));
+  return le64toh(V);
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -154,6 +166,13 @@ struct pipe_access {
   pthread_t Thread;
   /* Bytes queued or being written; read without Lock by the I/O thread. */
   atomic_size_t PendingOutput;
+  /* Calls read and not answered yet, by sequence number (under Lock); what
+     they weigh together, and the executor's calls not answered yet (read
+     without Lock). */
+  struct call_charge *Charges;
+  size_t ChargeMask, ChargeUsed;
+  atomic_size_t CallBytes;
+  atomic_uint CallsToController;
 
   /* I/O thread (and Connect/Destroy, when it is not running). */
   struct event_base *Base;
@@ -175,6 +194,15 @@ struct pipe_access {
   size_t PayloadSize, PayloadHave, PayloadCap;
   char *PayloadData; /* Payload.Data.Value for inline sizes, else malloc()ed */
   orc_rt_WrapperFunctionBuffer Payload;
+
+  /* Idle probing (I/O thread; see orc_rt_PipeOptions.IdleProbeMs). */
+  struct event *ProbeEv; /* NULL when probing is off */
+  unsigned IdleProbeMs, ProbeDelayMs;
+  bool ProbeArmed;
+  /* Frames read or written. */
+  uint64_t CallsIn, ResultsOut, CallsOut, ResultsIn;
+  bool SeenCall; /* the controller has made a call */
+  bool QuickAck; /* InFd is a TCP socket (see quick_ack()) */
 };
 
 /* The connection whose I/O thread this is, if any. */
@@ -322,16 +350,105 @@ static void take_queue_locked(struct pipe_access *P) {
   P->QueueTail = &P->QueueHead;
 }
 
-/* Pause reading while too much output waits; resume once it has drained. */
+/* ---- calls in flight ------------------------------------------------------ */
+
+/*
+ * What a call read from the controller weighs until it is answered: its
+ * frame, plus what the Session keeps for it. Calls with one sequence number
+ * share an entry (nothing stops a controller from reusing one).
+ */
+#define CALL_OVERHEAD 256
+
+struct call_charge {
+  uint64_t Seq;
+  size_t Bytes, Count; /* Count 0: a free slot */
+};
+
+static size_t charge_slot(uint64_t Seq, size_t Mask) {
+  return (size_t)((Seq * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & Mask;
+}
+
+/* Count call Seq of Bytes as in flight. Lock held. */
+static void charge_call_locked(struct pipe_access *P, uint64_t Seq, size_t Bytes) {
+  if ((P->ChargeUsed + 1) * 2 > (P->Charges ? P->ChargeMask + 1 : 0)) {
+    size_t Cap = P->Charges ? (P->ChargeMask + 1) * 2 : 64;
+    struct call_charge *New = calloc(Cap, sizeof(*New));
+    if (!New)
+      return; /* uncounted: the bound is only looser */
+    for (size_t I = 0; P->Charges && I <= P->ChargeMask; I++) {
+      if (!P->Charges[I].Count)
+        continue;
+      size_t J = charge_slot(P->Charges[I].Seq, Cap - 1);
+      while (New[J].Count)
+        J = (J + 1) & (Cap - 1);
+      New[J] = P->Charges[I];
+    }
+    free(P->Charges);
+    P->Charges = New;
+    P->ChargeMask = Cap - 1;
+  }
+  size_t I = charge_slot(Seq, P->ChargeMask);
+  while (P->Charges[I].Count && P->Charges[I].Seq != Seq)
+    I = (I + 1) & P->ChargeMask;
+  if (!P->Charges[I].Count) {
+    P->Charges[I].Seq = Seq;
+    P->ChargeUsed++;
+  }
+  P->Charges[I].Bytes += Bytes;
+  P->Charges[I].Count++;
+  atomic_fetch_add_explicit(&P->CallBytes, Bytes, memory_order_relaxed);
+}
+
+/* Call Seq has been answered: it no longer counts. Lock held. */
+static void discharge_call_locked(struct pipe_access *P, uint64_t Seq) {
+  if (!P->Charges)
+    return;
+  size_t I = charge_slot(Seq, P->ChargeMask);
+  while (P->Charges[I].Count && P->Charges[I].Seq != Seq)
+    I = (I + 1) & P->ChargeMask;
+  struct call_charge *C = &P->Charges[I];
+  if (!C->Count)
+    return;
+  size_t Share = C->Bytes / C->Count;
+  C->Bytes -= Share;
+  atomic_fetch_sub_explicit(&P->CallBytes, Share, memory_order_relaxed);
+  if (--C->Count)
+    return;
+  /* The last of them: free the slot, shifting later members of its run back. */
+  atomic_fetch_sub_explicit(&P->CallBytes, C->Bytes, memory_order_relaxed);
+  P->ChargeUsed--;
+  for (size_t J = I;;) {
+    J = (J + 1) & P->ChargeMask;
+    if (!P->Charges[J].Count)
+      break;
+    size_t K = charge_slot(P->Charges[J].Seq, P->ChargeMask);
+    if (I <= J ? (I < K && K <= J) : (I < K || K <= J))
+      continue;
+    P->Charges[I] = P->Charges[J];
+    I = J;
+  }
+  P->Charges[I].Count = 0;
+  P->Charges[I].Bytes = 0;
+}
+
+/*
+ * Pause reading while too much waits: output not yet written, and calls
+ * read but not yet answered (a controller that sends faster than the
+ * executor works). Resume once it has drained. The calls do not count while
+ * the executor itself waits for the controller: its answers must still be
+ * read.
+ */
 static void update_read_state(struct pipe_access *P) {
   if (P->ReadStopped)
     return;
   size_t Pending = atomic_load_explicit(&P->PendingOutput, memory_order_relaxed);
+  if (atomic_load_explicit(&P->CallsToController, memory_order_relaxed) == 0)
+    Pending += atomic_load_explicit(&P->CallBytes, memory_order_relaxed);
   if (!P->ReadPaused && Pending > P->MaxPendingOutput) {
     P->ReadPaused = true;
     event_del(P->ReadEv);
     orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
-                       "pipe: %zu bytes of output pending, input paused", Pending);
+                       "pipe: %zu bytes of output and calls pending, input paused", Pending);
   } else if (P->ReadPaused && Pending <= P->MaxPendingOutput) {
     P->ReadPaused = false;
     event_add(P->ReadEv, NULL);
@@ -339,6 +456,61 @@ static void update_read_state(struct pipe_access *P) {
     event_active(P->ReadEv, EV_READ, 0);
     orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: input resumed");
   }
+}
+
+/* ---- idle probing ---------------------------------------------------------- */
+
+static void discard_probe_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
+  (void)Ctx;
+  orc_rt_WrapperFunctionBuffer_dispose(&Result);
+}
+
+/*
+ * Whether the session is idle: every call answered both ways, nothing read
+ * in part, nothing waiting to be written. I/O thread.
+ */
+static bool is_idle(struct pipe_access *P) {
+  if (!P->SeenCall || P->CallsIn != P->ResultsOut || P->CallsOut != P->ResultsIn || P->OutHead ||
+      P->InPayload || P->HeaderHave || P->RxStart != P->RxEnd)
+    return false;
+  pthread_mutex_lock(&P->Lock);
+  bool Empty = P->QueueHead == NULL && !P->Stopping;
+  pthread_mutex_unlock(&P->Lock);
+  return Empty;
+}
+
+/* Arm the probe timer while idle, disarm it otherwise. I/O thread. */
+static void update_probe(struct pipe_access *P) {
+  if (!P->ProbeEv)
+    return;
+  bool Idle = !P->ReadStopped && !P->WriteBroken && is_idle(P);
+  if (Idle && !P->ProbeArmed) {
+    struct timeval Tv = {.tv_sec = P->ProbeDelayMs / 1000,
+                         .tv_usec = (suseconds_t)(P->ProbeDelayMs % 1000) * 1000};
+    P->ProbeArmed = evtimer_add(P->ProbeEv, &Tv) == 0;
+  } else if (!Idle && P->ProbeArmed) {
+    evtimer_del(P->ProbeEv);
+    P->ProbeArmed = false;
+  }
+}
+
+static void on_probe(evutil_socket_t Fd, short What, void *Arg) {
+  (void)Fd;
+  (void)What;
+  struct pipe_access *P = Arg;
+  P->ProbeArmed = false;
+  if (P->ReadStopped || P->WriteBroken || !is_idle(P))
+    return;
+  orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
+                     "pipe: idle for %u ms, probing the controller with an empty call",
+                     P->ProbeDelayMs);
+  if (P->ProbeDelayMs <= UINT_MAX / 2 &&
+      P->ProbeDelayMs * 2 <= P->IdleProbeMs * PROBE_BACKOFF_LIMIT)
+    P->ProbeDelayMs *= 2;
+  orc_rt_WrapperFunctionBuffer None;
+  orc_rt_WrapperFunctionBuffer_init(&None);
+  /* Queued like any call; the session is busy until it is answered. */
+  orc_rt_Session_callController(P->S, 0, None, discard_probe_result, NULL);
 }
 
 static void drop_output(struct pipe_access *P) {
@@ -427,6 +599,10 @@ static void flush_output(struct pipe_access *P) {
       }
       Left -= Rest;
       P->OutOffset = 0;
+      if (F->Header[8] == OpResult)
+        P->ResultsOut++;
+      else if (F->Header[8] == OpCallWrapper)
+        P->CallsOut++;
       P->OutHead = F->Next;
       F->Next = NULL;
       *DoneTail = F;
@@ -449,6 +625,7 @@ static void flush_output(struct pipe_access *P) {
   if (Written)
     atomic_fetch_sub_explicit(&P->PendingOutput, Written, memory_order_relaxed);
   update_read_state(P);
+  update_probe(P);
 }
 
 static void on_writable(evutil_socket_t Fd, short What, void *Arg) {
@@ -478,11 +655,18 @@ static void on_wake(evutil_socket_t Fd, short What, void *Arg) {
 
 /* ---- input -------------------------------------------------------------- */
 
-/* Make room for Need payload bytes, growing with what has arrived. */
+/*
+ * Make room for Need payload bytes. A payload of up to PAYLOAD_WHOLE_SIZE
+ * gets its whole size at once (growing it would copy it again and again);
+ * the kernel commits the pages only as bytes arrive. A larger one grows with
+ * what has arrived: the announced size alone is not trusted.
+ */
 static bool payload_reserve(struct pipe_access *P, size_t Need) {
   if (Need <= P->PayloadCap)
     return true;
   size_t Cap = P->PayloadCap ? P->PayloadCap * 2 : PAYLOAD_FIRST_CHUNK;
+  if (P->PayloadSize <= PAYLOAD_WHOLE_SIZE)
+    Cap = P->PayloadSize;
   if (Cap < Need)
     Cap = Need;
   if (Cap > P->PayloadSize)
@@ -519,9 +703,17 @@ static void frame_complete(struct pipe_access *P) {
 
   switch (P->FrameOpC) {
   case OpCallWrapper:
+    P->CallsIn++;
+    P->SeenCall = true;
+    P->ProbeDelayMs = P->IdleProbeMs;
+    /* Counted before it is handed over: a short call is answered inside. */
+    pthread_mutex_lock(&P->Lock);
+    charge_call_locked(P, P->FrameSeqNo, HEADER_SIZE + B.Size + CALL_OVERHEAD);
+    pthread_mutex_unlock(&P->Lock);
     orc_rt_Session_handleWrapperCall(P->S, P->FrameSeqNo, P->FrameTag, B);
     break;
   case OpResult: {
+    P->ResultsIn++;
     orc_rt_ErrorRef E = orc_rt_Session_handleCallResult(P->S, P->FrameSeqNo, B);
     if (E) {
       orc_rt_ErrorRef Wrapped =
@@ -531,6 +723,7 @@ static void frame_complete(struct pipe_access *P) {
       end_input(P, Wrapped);
       return;
     }
+    atomic_fetch_sub_explicit(&P->CallsToController, 1, memory_order_relaxed);
     break;
   }
   case OpHangup:
@@ -624,17 +817,44 @@ static bool consume_buffered(struct pipe_access *P) {
   }
 }
 
+/*
+ * On TCP, acknowledge what was read at once. LLVM's controllers write a
+ * frame's header and payload with two write()s and leave Nagle's algorithm
+ * on, so the payload waits for the header's acknowledgement, which a
+ * delayed ACK holds back some 40 ms: every call would take that long.
+ * Linux leaves quick-ACK mode by itself, hence after every read.
+ */
+static void quick_ack(struct pipe_access *P) {
+#ifdef TCP_QUICKACK
+  int One = 1;
+  if (P->QuickAck)
+    setsockopt(P->InFd, IPPROTO_TCP, TCP_QUICKACK, &One, sizeof(One));
+#else
+  (void)P;
+#endif
+}
+
 static void read_input(struct pipe_access *P) {
+  /* A read that returned less than it asked for emptied the descriptor:
+     the loop says when more comes, so no read is spent on EAGAIN. */
+  bool Drained = false;
   for (int I = 0; I < READS_PER_CALLBACK; I++) {
-    if (!consume_buffered(P))
+    if (!consume_buffered(P) || Drained)
       return;
     ssize_t R;
     if (P->InPayload && P->PayloadSize - P->PayloadHave >= RX_BUF_SIZE) {
-      /* A large payload: read straight into it, never past its end. */
-      if (!payload_reserve(P, P->PayloadHave + 1))
+      /* A large payload: read straight into it, never past its end, up to
+         READ_CHUNK_SIZE at a time. */
+      size_t Next = P->PayloadSize - P->PayloadHave < READ_CHUNK_SIZE
+                        ? P->PayloadSize
+                        : P->PayloadHave + READ_CHUNK_SIZE;
+      if (!payload_reserve(P, Next))
         return;
-      R = read(P->InFd, P->PayloadData + P->PayloadHave, P->PayloadCap - P->PayloadHave);
+      size_t Want = P->PayloadCap - P->PayloadHave;
+      R = read(P->InFd, P->PayloadData + P->PayloadHave, Want);
+      quick_ack(P);
       if (R > 0) {
+        Drained = (size_t)R < Want;
         P->PayloadHave += (size_t)R;
         if (P->PayloadHave == P->PayloadSize)
           frame_complete(P);
@@ -642,7 +862,9 @@ static void read_input(struct pipe_access *P) {
       }
     } else {
       R = read(P->InFd, P->Rx, RX_BUF_SIZE);
+      quick_ack(P);
       if (R > 0) {
+        Drained = (size_t)R < RX_BUF_SIZE;
         P->RxStart = 0;
         P->RxEnd = (size_t)R;
         continue;
@@ -659,6 +881,12 @@ static void read_input(struct pipe_access *P) {
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       return;
+    if (errno == ECONNRESET && !P->InPayload && !P->HeaderHave) {
+      /* A socket whose peer closed with data unread: it is gone, as with end of file. */
+      orc_rt_Session_log(P->S, orc_rt_LogLevel_Info, "pipe: the controller reset the connection");
+      end_input(P, NULL);
+      return;
+    }
     end_input(P, orc_rt_Error_fromErrno(errno, "reading from the controller"));
     return;
   }
@@ -681,6 +909,7 @@ static void on_readable(evutil_socket_t Fd, short What, void *Arg) {
     pthread_mutex_unlock(&P->Lock);
     flush_output(P);
   }
+  update_probe(P);
 }
 
 /* ---- the I/O thread ----------------------------------------------------- */
@@ -704,6 +933,39 @@ static void *io_thread(void *Arg) {
 }
 
 /* ---- the ops ------------------------------------------------------------ */
+
+/*
+ * Write the Setup frame from Connect, before the I/O thread exists: the
+ * controller waits for nothing else, and a thread takes a while to start.
+ * What the descriptor does not take now (or a failure) is left to the I/O
+ * thread's first flush.
+ */
+static void send_setup_now(struct pipe_access *P) {
+  pthread_mutex_lock(&P->Lock);
+  take_queue_locked(P);
+  pthread_mutex_unlock(&P->Lock);
+  struct out_frame *F = P->OutHead;
+  if (!F || P->OutOffset)
+    return;
+  struct iovec Iov[2] = {{F->Header, HEADER_SIZE},
+                         {orc_rt_WrapperFunctionBuffer_data(&F->Payload), F->Payload.Size}};
+  ssize_t R;
+  do
+    R = writev(P->OutFd, Iov, F->Payload.Size ? 2 : 1);
+  while (R < 0 && errno == EINTR);
+  if (R <= 0)
+    return;
+  atomic_fetch_sub_explicit(&P->PendingOutput, (size_t)R, memory_order_relaxed);
+  if ((size_t)R < frame_bytes(F)) {
+    P->OutOffset = (size_t)R;
+    return;
+  }
+  P->OutHead = F->Next;
+  if (!P->OutHead)
+    P->OutTail = &P->OutHead;
+  F->Next = NULL;
+  release_frames(P, F);
+}
 
 static orc_rt_ErrorRef set_fd_flags(int Fd, int *SavedFl, int *SavedFdFl) {
   int Fl = fcntl(Fd, F_GETFL);
@@ -792,8 +1054,17 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
       goto fail;
     OutSet = true;
   }
+#ifdef TCP_QUICKACK
+  {
+    /* Only a TCP socket has the option (see quick_ack()). */
+    int V = 0;
+    socklen_t Len = sizeof(V);
+    P->QuickAck = getsockopt(P->InFd, IPPROTO_TCP, TCP_QUICKACK, &V, &Len) == 0;
+  }
+#endif
   enqueue_frame(P, OpSetup, 0, 0, Setup);
   orc_rt_WrapperFunctionBuffer_init(&Setup);
+  send_setup_now(P);
 
   /* The I/O thread takes no signals: they belong to the embedding program. */
   sigset_t All, Old;
@@ -815,6 +1086,7 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
 fail:
   orc_rt_WrapperFunctionBuffer_dispose(&Setup);
   drop_queue(P);
+  drop_output(P);
   if (OutSet)
     restore_fd_flags(P->OutFd, P->SavedOutFl, P->SavedOutFdFl);
   if (InSet)
@@ -824,12 +1096,18 @@ fail:
 
 static void pipe_call_controller(void *Ctx, uint64_t CallId, orc_rt_ExecutorAddr HandlerTag,
                                  orc_rt_WrapperFunctionBuffer ArgBytes) {
+  struct pipe_access *P = Ctx;
+  atomic_fetch_add_explicit(&P->CallsToController, 1, memory_order_relaxed);
   /* The Session numbers its calls from 0, as LLVM expects of the executor. */
-  enqueue_frame(Ctx, OpCallWrapper, CallId, HandlerTag, ArgBytes);
+  enqueue_frame(P, OpCallWrapper, CallId, HandlerTag, ArgBytes);
 }
 
 static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionBuffer Result) {
-  enqueue_frame(Ctx, OpResult, CallId, 0, Result);
+  struct pipe_access *P = Ctx;
+  pthread_mutex_lock(&P->Lock);
+  discharge_call_locked(P, CallId);
+  pthread_mutex_unlock(&P->Lock);
+  enqueue_frame(P, OpResult, CallId, 0, Result);
 }
 
 /* After the I/O thread has exited: close the channel and drop its traffic. */
@@ -843,8 +1121,10 @@ static void close_channel(struct pipe_access *P) {
   event_free(P->ReadEv);
   event_free(P->WriteEv);
   event_free(P->WakeEv);
+  if (P->ProbeEv)
+    event_free(P->ProbeEv);
   event_base_free(P->Base);
-  P->ReadEv = P->WriteEv = P->WakeEv = NULL;
+  P->ReadEv = P->WriteEv = P->WakeEv = P->ProbeEv = NULL;
   P->Base = NULL;
 }
 
@@ -924,12 +1204,15 @@ void orcrt_pipe_destroy_unconnected(void *Ctx) {
     event_free(P->WriteEv);
   if (P->WakeEv)
     event_free(P->WakeEv);
+  if (P->ProbeEv)
+    event_free(P->ProbeEv);
   if (P->Base)
     event_base_free(P->Base);
   if (P->WakeFd >= 0)
     close(P->WakeFd);
   pthread_cond_destroy(&P->Joined_Cond);
   pthread_mutex_destroy(&P->Lock);
+  free(P->Charges);
   free(P->Rx);
   free(P->Triple);
   free(P);
@@ -966,6 +1249,8 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P->QueueTail = &P->QueueHead;
   P->OutTail = &P->OutHead;
   atomic_init(&P->PendingOutput, 0);
+  atomic_init(&P->CallBytes, 0);
+  atomic_init(&P->CallsToController, 0);
   pthread_mutex_init(&P->Lock, NULL);
   pthread_cond_init(&P->Joined_Cond, NULL);
 
@@ -994,6 +1279,11 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
     Err = orc_rt_Error_create("out of memory");
     goto fail;
   }
+  P->IdleProbeMs = P->ProbeDelayMs = Opts->IdleProbeMs;
+  if (P->IdleProbeMs && !(P->ProbeEv = evtimer_new(P->Base, on_probe, P))) {
+    Err = orc_rt_Error_create("out of memory");
+    goto fail;
+  }
   event_config_free(Cfg);
   *Out = P;
   return NULL;
@@ -1013,6 +1303,7 @@ ORC_RT_EXPORT void orc_rt_PipeOptions_init(orc_rt_PipeOptions *O) {
   O->MaxPendingOutput = (size_t)64 << 20;
   O->TargetTriple = ORCRT_HOST_TRIPLE;
   O->PageSize = PageSize > 0 ? (uint64_t)PageSize : 4096;
+  O->IdleProbeMs = 0;
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_PipeControllerAccess_attach(orc_rt_SessionRef S, int InFd,

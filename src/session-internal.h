@@ -66,4 +66,28 @@ void orcrt_waiter_complete(void *Ctx, orc_rt_WrapperFunctionBuffer Result);
  */
 orc_rt_WrapperFunctionBuffer orcrt_waiter_wait(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D);
 
+/*
+ * Mark Fn, one of S's own asynchronous wrapper functions (already added
+ * with orc_rt_Session_addWrapperFunction()), as short: every call of it
+ * returns promptly, having called Return or handed its work to S's
+ * dispatcher as an ordinary Task, and never blocks (it never waits for the
+ * controller, for another call or for a lock held across such a wait, and
+ * runs no JIT'd code and no code it was handed). Calls to a short wrapper
+ * go to the dispatcher as short tasks (orcrt_task_dispatcher_dispatch_short()),
+ * which the pool runs on the thread that delivers the call: for the pipe
+ * transport its I/O thread. Only before attach. Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn);
+
+/*
+ * Run Fn(Arg) on a thread of its own and wait until it ends (on the calling
+ * thread if no thread can be started). JIT'd programs run this way, as
+ * every call does on LLVM's executors: the destructors of the
+ * thread-specific data they set (pthread keys, the ORC runtime's TLS) run
+ * when that thread ends, while their code is still mapped, not when a pool
+ * worker exits at shutdown, after the controller deallocated the code. The
+ * thread starts with the caller's signal mask.
+ */
+void orcrt_run_on_own_thread(void (*Fn)(void *), void *Arg);
+
 #endif /* ORCRT_SESSION_INTERNAL_H */

@@ -20,6 +20,7 @@
 #include <orcrt/session.h>
 
 #include "session-internal.h"
+#include "task-dispatcher-internal.h"
 
 /* The states are ordered: later states compare greater. */
 enum session_state {
@@ -80,6 +81,8 @@ struct orc_rt_OpaqueSession {
 
   orc_rt_ExecutorAddr *Wrappers; /* sorted, unique */
   size_t NumWrappers, CapWrappers;
+  orc_rt_ExecutorAddr *ShortWrappers; /* marked short: a subset, sorted, unique */
+  size_t NumShort, CapShort;
 
   orc_rt_CallTargetCheckFn CheckFn;
   void *CheckCtx;
@@ -327,6 +330,7 @@ ORC_RT_EXPORT void orc_rt_Session_destroy(orc_rt_SessionRef S) {
     free((char *)S->Symbols[I].Name);
   free(S->Symbols);
   free(S->Wrappers);
+  free(S->ShortWrappers);
   free(S->DisconnectMsg);
   free(S->Pending.Slots);
   pthread_cond_destroy(&S->Cond);
@@ -432,6 +436,24 @@ static bool is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
   return I < S->NumWrappers && S->Wrappers[I] == Addr;
 }
 
+/* Index of the first short wrapper >= Addr. */
+static size_t short_lower_bound(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
+  size_t Lo = 0, Hi = S->NumShort;
+  while (Lo < Hi) {
+    size_t Mid = Lo + (Hi - Lo) / 2;
+    if (S->ShortWrappers[Mid] < Addr)
+      Lo = Mid + 1;
+    else
+      Hi = Mid;
+  }
+  return Lo;
+}
+
+static bool is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
+  size_t I = short_lower_bound(S, Addr);
+  return I < S->NumShort && S->ShortWrappers[I] == Addr;
+}
+
 /*
  * Add Name (may be NULL) as a bootstrap symbol at Addr and, if IsWrapper,
  * Addr to the wrapper set; all or nothing.
@@ -494,6 +516,32 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_addWrapperFunction(orc_rt_SessionRe
   if (!Fn)
     return orc_rt_Error_create("wrapper function \"%s\" is NULL", Name ? Name : "(unnamed)");
   return add_symbol(S, Name, (orc_rt_ExecutorAddr)(uintptr_t)Fn, true);
+}
+
+orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn) {
+  orc_rt_ExecutorAddr Addr = (orc_rt_ExecutorAddr)(uintptr_t)Fn;
+  orc_rt_ErrorRef Err = NULL;
+  lock(S);
+  if (frozen_locked(S))
+    Err =
+        orc_rt_Error_create("cannot mark a wrapper function short: the session has been attached");
+  else if (!is_wrapper_locked(S, Addr))
+    Err = orc_rt_Error_create(
+        "cannot mark %#" PRIx64 " short: not a wrapper function of the session", Addr);
+  else if (!is_short_locked(S, Addr)) {
+    if (!reserve((void **)&S->ShortWrappers, &S->CapShort, S->NumShort + 1,
+                 sizeof(*S->ShortWrappers))) {
+      Err = orc_rt_Error_create("cannot mark a wrapper function short: out of memory");
+    } else {
+      size_t I = short_lower_bound(S, Addr);
+      memmove(S->ShortWrappers + I + 1, S->ShortWrappers + I,
+              (S->NumShort - I) * sizeof(*S->ShortWrappers));
+      S->ShortWrappers[I] = Addr;
+      S->NumShort++;
+    }
+  }
+  unlock(S);
+  return Err;
 }
 
 ORC_RT_EXPORT const orc_rt_BootstrapSymbol *orc_rt_Session_getBootstrapSymbols(orc_rt_SessionRef S,
@@ -928,6 +976,40 @@ static void session_return(orc_rt_SessionRef S, uint64_t CallId,
   send_result(S, CallId, ResultBytes, true);
 }
 
+struct own_thread {
+  void (*Fn)(void *);
+  void *Arg;
+};
+
+static void *own_thread_main(void *Ctx) {
+  struct own_thread *T = Ctx;
+  T->Fn(T->Arg);
+  return NULL;
+}
+
+void orcrt_run_on_own_thread(void (*Fn)(void *), void *Arg) {
+  struct own_thread T = {Fn, Arg};
+  pthread_t Thread;
+  if (pthread_create(&Thread, NULL, own_thread_main, &T) != 0) {
+    Fn(Arg);
+    return;
+  }
+  pthread_join(Thread, NULL);
+}
+
+/* A call with LLVM's synchronous ABI, run by orcrt_run_on_own_thread(). */
+struct sync_call {
+  orc_rt_ExecutorAddr Fn;
+  const orc_rt_WrapperFunctionBuffer *Args;
+  orc_rt_WrapperFunctionBuffer Result;
+};
+
+static void sync_call_run(void *Ctx) {
+  struct sync_call *C = Ctx;
+  C->Result = orc_rt_WrapperFunctionBuffer_callSync(
+      C->Fn, orc_rt_WrapperFunctionBuffer_constData(C->Args), C->Args->Size);
+}
+
 static void incoming_run(void *Ctx) {
   struct incoming C = *(struct incoming *)Ctx;
   free(Ctx);
@@ -960,10 +1042,11 @@ static void incoming_run(void *Ctx) {
     R = orc_rt_WrapperFunctionBuffer_fromError(Err);
   } else {
     /* JIT'd code may run long or call back into the controller. */
+    struct sync_call Call = {.Fn = C.Fn, .Args = &C.Args};
     orc_rt_TaskDispatcher_blockingBegin(S->Dispatcher);
-    R = orc_rt_WrapperFunctionBuffer_callSync(C.Fn, orc_rt_WrapperFunctionBuffer_constData(&C.Args),
-                                              C.Args.Size);
+    orcrt_run_on_own_thread(sync_call_run, &Call);
     orc_rt_TaskDispatcher_blockingEnd(S->Dispatcher);
+    R = Call.Result;
   }
   orc_rt_WrapperFunctionBuffer_dispose(&C.Args);
   session_return(S, C.CallId, R);
@@ -988,6 +1071,7 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
                                                     orc_rt_ExecutorAddr Fn,
                                                     orc_rt_WrapperFunctionBuffer ArgBytes) {
   struct incoming *C = malloc(sizeof(*C));
+  bool Short = false;
   lock(S);
   if (S->State >= SESSION_DETACHING) {
     unlock(S);
@@ -1002,6 +1086,7 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
     C->Fn = Fn;
     C->Args = ArgBytes;
     C->Async = is_wrapper_locked(S, Fn);
+    Short = C->Async && S->NumShort && is_short_locked(S, Fn);
     C->Check = S->CheckFn;
     C->CheckCtx = S->CheckCtx;
   }
@@ -1013,7 +1098,15 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
     return;
   }
   orc_rt_Task T = {incoming_run, incoming_destroy, C};
-  orc_rt_TaskDispatcher_dispatch(S->Dispatcher, T);
+  /*
+   * Still a Task of the dispatcher (DESIGN S12), but a short wrapper's may
+   * run right here, on the ControllerAccess's thread: it never blocks, so
+   * S14 holds; nothing called with LLVM's ABI ever runs here.
+   */
+  if (Short)
+    orcrt_task_dispatcher_dispatch_short(S->Dispatcher, T);
+  else
+    orc_rt_TaskDispatcher_dispatch(S->Dispatcher, T);
 }
 
 /* ---- outgoing calls ---------------------------------------------------------- */

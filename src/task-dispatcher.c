@@ -59,6 +59,8 @@ struct orc_rt_OpaqueTaskDispatcher {
   atomic_int State;
   pthread_mutex_t Lock;
   pthread_cond_t Closed; /* State reached DISPATCHER_CLOSED */
+  /* The implementation's short dispatch (see task-dispatcher-internal.h); NULL: as Dispatch. */
+  void (*DispatchShort)(void *Ctx, orc_rt_Task T);
 };
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_TaskDispatcher_create(const orc_rt_TaskDispatcherOps *Ops,
@@ -80,6 +82,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_TaskDispatcher_create(const orc_rt_TaskDisp
   }
   D->Ops = Ops;
   D->Ctx = Ctx;
+  D->DispatchShort = NULL;
   atomic_init(&D->State, DISPATCHER_OPEN);
   *Out = D;
   return NULL;
@@ -95,6 +98,22 @@ ORC_RT_EXPORT void orc_rt_TaskDispatcher_dispatch(orc_rt_TaskDispatcherRef D, or
     return;
   }
   D->Ops->Dispatch(D->Ctx, Task);
+}
+
+void orcrt_task_dispatcher_dispatch_short(orc_rt_TaskDispatcherRef D, orc_rt_Task Task) {
+  if (atomic_load_explicit(&D->State, memory_order_acquire) == DISPATCHER_CLOSED) {
+    orcrt_task_destroy(Task);
+    return;
+  }
+  if (D->DispatchShort)
+    D->DispatchShort(D->Ctx, Task);
+  else
+    D->Ops->Dispatch(D->Ctx, Task);
+}
+
+void orcrt_task_dispatcher_set_short(orc_rt_TaskDispatcherRef D,
+                                     void (*DispatchShort)(void *Ctx, orc_rt_Task T)) {
+  D->DispatchShort = DispatchShort;
 }
 
 ORC_RT_EXPORT void orc_rt_TaskDispatcher_shutdown(orc_rt_TaskDispatcherRef D) {

@@ -20,6 +20,15 @@
  * that deadlock back. Workers above the target exit as soon as they find the
  * queue empty.
  *
+ * Short tasks (orcrt_task_dispatcher_dispatch_short(): the caller vouches
+ * that they return promptly and never block) run at once on the thread that
+ * dispatches them, counted in Inline so that shutdown waits for them too.
+ * The pipe transport's I/O thread dispatches the calls to the Session's
+ * short wrapper functions (a memory write, a reservation) that way: a
+ * hand-off to a worker and back costs two thread wake-ups, many times what
+ * such a call costs to run. Anything that may block, JIT'd code above all,
+ * is dispatched normally and never runs there.
+ *
  * Every worker is joined: an exiting worker records itself as the pool's
  * last exited thread and joins the one recorded before it, and shutdown
  * joins the last. Shutdown called from one of the pool's own tasks (outside
@@ -50,15 +59,19 @@ struct thread_pool {
   pthread_cond_t ExitCond; /* shutdown waits here for workers to exit */
   struct orcrt_task_queue Queue;
   struct worker *IdleTop; /* sleeping workers, not yet woken, last in first */
-  unsigned Target;        /* runnable workers wanted when there is work */
+  unsigned Target;        /* runnable workers wanted when there is work; 0: not yet known */
   unsigned Threads;       /* workers started and not yet exited */
   unsigned Waking;        /* woken or started, not yet back under Lock */
   unsigned Blocked;       /* workers inside a blocking stretch */
   bool Closed;            /* shutdown has begun */
-  bool Orphaned;          /* destroyed while a worker still runs: it frees */
+  /* Short tasks take no lock: these two, sequentially consistent, instead. */
+  atomic_uint Inline;      /* short tasks running on their dispatching threads */
+  atomic_bool ShortClosed; /* Closed, for them */
+  bool Orphaned;           /* destroyed while a worker still runs: it frees */
   bool HaveLast;
   pthread_t Last; /* the most recently exited worker, not yet joined */
   pthread_attr_t Attr;
+  sigset_t Mask; /* the signal mask of the creating thread, every worker's */
 };
 
 /* What a worker thread knows about itself; lives on its stack. */
@@ -73,6 +86,9 @@ struct worker {
 
 /* The worker running on this thread, if it is one. */
 static _Thread_local struct worker *CurrentWorker;
+/* The short tasks of a pool running on this thread (outside its workers). */
+static _Thread_local struct thread_pool *InlinePool;
+static _Thread_local unsigned InlineDepth;
 
 static void *worker_main(void *Arg);
 
@@ -94,9 +110,8 @@ static void pool_start_worker_locked(struct thread_pool *P, struct orcrt_task_qu
 #ifdef HAVE_ATTR_SIGMASK
   int Err = pthread_create(&T, &P->Attr, worker_main, P);
 #else
-  sigset_t All, Old;
-  sigfillset(&All);
-  pthread_sigmask(SIG_SETMASK, &All, &Old);
+  sigset_t Old;
+  pthread_sigmask(SIG_SETMASK, &P->Mask, &Old);
   int Err = pthread_create(&T, &P->Attr, worker_main, P);
   pthread_sigmask(SIG_SETMASK, &Old, NULL);
 #endif
@@ -133,9 +148,18 @@ static void pool_wake_one_locked(struct thread_pool *P) {
 static void pool_kick_locked(struct thread_pool *P, struct orcrt_task_queue *Doomed) {
   if (P->Queue.Len <= P->Waking)
     return;
-  if (P->IdleTop)
+  if (P->IdleTop) {
     pool_wake_one_locked(P);
-  else if (P->Threads - P->Blocked < P->Target)
+    return;
+  }
+  /* The default size is counted when the first worker starts, not at
+     creation: counting CPUs reads a file, and an executor's start-up is on
+     its controller's clock. */
+  if (!P->Target) {
+    long N = sysconf(_SC_NPROCESSORS_ONLN);
+    P->Target = N < 2 ? 2 : (unsigned)N;
+  }
+  if (P->Threads - P->Blocked < P->Target)
     pool_start_worker_locked(P, Doomed);
 }
 
@@ -207,6 +231,39 @@ static void pool_dispatch(void *Ctx, orc_rt_Task T) {
     orcrt_task_queue_destroy_all(&Doomed);
 }
 
+/* A short task is over: wake a shutdown waiting for the last one. */
+static void pool_short_done(struct thread_pool *P) {
+  if (atomic_fetch_sub(&P->Inline, 1) == 1 && atomic_load(&P->ShortClosed)) {
+    pthread_mutex_lock(&P->Lock);
+    pthread_cond_broadcast(&P->ExitCond);
+    pthread_mutex_unlock(&P->Lock);
+  }
+}
+
+/*
+ * Run a short task on the calling thread, unless shutdown has begun. It
+ * counts itself in, then looks; shutdown marks itself, then counts: one of
+ * the two sees the other.
+ */
+static void pool_dispatch_short(void *Ctx, orc_rt_Task T) {
+  struct thread_pool *P = Ctx;
+  atomic_fetch_add(&P->Inline, 1);
+  if (atomic_load(&P->ShortClosed)) {
+    pool_short_done(P);
+    orcrt_task_destroy(T);
+    return;
+  }
+
+  struct thread_pool *OuterPool = InlinePool;
+  unsigned OuterDepth = InlineDepth;
+  InlinePool = P;
+  InlineDepth = OuterPool == P ? OuterDepth + 1 : 1;
+  T.Run(T.Ctx);
+  InlinePool = OuterPool;
+  InlineDepth = OuterDepth;
+  pool_short_done(P);
+}
+
 static void pool_blocking_begin(void *Ctx) {
   struct thread_pool *P = Ctx;
   struct worker *W = CurrentWorker;
@@ -241,6 +298,7 @@ static void pool_shutdown(void *Ctx) {
 
   pthread_mutex_lock(&P->Lock);
   P->Closed = true;
+  atomic_store(&P->ShortClosed, true);
   while (P->IdleTop)
     pool_wake_one_locked(P);
   if (Self) {
@@ -256,7 +314,9 @@ static void pool_shutdown(void *Ctx) {
       pthread_mutex_lock(&P->Lock);
     }
   }
-  while (P->Threads > (Self ? 1u : 0u))
+  /* A short task that shuts its own pool down (outside the contract) cannot wait for itself. */
+  unsigned MineInline = InlinePool == P ? InlineDepth : 0;
+  while (P->Threads > (Self ? 1u : 0u) || atomic_load(&P->Inline) > MineInline)
     pthread_cond_wait(&P->ExitCond, &P->Lock);
   if (Self && --Self->Depth == 0)
     P->Blocked--;
@@ -296,30 +356,32 @@ orc_rt_ThreadPoolTaskDispatcher_create(unsigned NumThreads, orc_rt_TaskDispatche
   int Err = 0;
   if (!Out)
     return orc_rt_Error_create("thread pool task dispatcher: Out is required");
-  if (NumThreads == 0) {
-    long N = sysconf(_SC_NPROCESSORS_ONLN);
-    NumThreads = N < 2 ? 2 : (unsigned)N;
-  }
   struct thread_pool *P = calloc(1, sizeof(*P));
   if (!P)
     return orc_rt_Error_create("thread pool task dispatcher: out of memory");
   P->Target = NumThreads;
+  atomic_init(&P->Inline, 0);
+  atomic_init(&P->ShortClosed, false);
   if ((Err = pthread_mutex_init(&P->Lock, NULL)))
     goto fail_free;
   if ((Err = pthread_cond_init(&P->ExitCond, NULL)))
     goto fail_mutex;
   if ((Err = pthread_attr_init(&P->Attr)))
     goto fail_exit_cond;
+  /*
+   * Workers run JIT'd code, which may handle its own signals (a SIGSEGV
+   * handler, raise()): they start with the signal mask of this thread, as
+   * its code would run in process, whichever thread later starts them.
+   */
+  pthread_sigmask(SIG_SETMASK, NULL, &P->Mask);
 #ifdef HAVE_ATTR_SIGMASK
-  /* Signals belong to the process's main thread, never to a worker. */
-  sigset_t All;
-  sigfillset(&All);
-  if ((Err = pthread_attr_setsigmask_np(&P->Attr, &All)))
+  if ((Err = pthread_attr_setsigmask_np(&P->Attr, &P->Mask)))
     goto fail_attr;
 #endif
   E = orc_rt_TaskDispatcher_create(&PoolOps, P, Out);
   if (E)
     goto fail_attr;
+  orcrt_task_dispatcher_set_short(*Out, pool_dispatch_short);
   return NULL;
 
 fail_attr:

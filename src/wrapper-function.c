@@ -7,6 +7,17 @@
 #include <string.h>
 
 #include <orcrt/wrapper-function.h>
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#include <orcrt/bootstrap.h>
+
+bool orcrt_fuzzing_may_call(orc_rt_ExecutorAddr Fn) {
+  return Fn == orc_rt_ExecutorAddr_fromPtr(
+                   (void *)(uintptr_t)llvm_orc_registerEHFrameSectionWrapper) ||
+         Fn == orc_rt_ExecutorAddr_fromPtr(
+                   (void *)(uintptr_t)llvm_orc_deregisterEHFrameSectionWrapper) ||
+         Fn == orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderGDBWrapper);
+}
+#endif
 
 /*
  * The message of an out-of-band error that could not be allocated. dispose()
@@ -79,6 +90,12 @@ __attribute__((no_sanitize("function")))
 #endif
 ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
 orc_rt_WrapperFunctionBuffer_callSync(orc_rt_ExecutorAddr Fn, const char *ArgData, size_t ArgSize) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* Under a fuzzer (contrib/fuzz) the input names every address: call only
+     the runtime's own synchronous wrappers, never code it points at. */
+  if (!orcrt_fuzzing_may_call(Fn))
+    return orc_rt_WrapperFunctionBuffer_fromOutOfBandError("not called while fuzzing");
+#endif
   orc_rt_SyncWrapperFunction F =
       (orc_rt_SyncWrapperFunction)(uintptr_t)orc_rt_ExecutorAddr_toPtr(Fn);
   return F(ArgData, ArgSize);

@@ -319,6 +319,67 @@ START_TEST(run_wrappers_refuse_targets_that_are_not_code) {
 }
 END_TEST
 
+/*
+ * Thread-specific data with a destructor, set by code standing in for a
+ * JIT'd program: its destructor must have run when the call is answered,
+ * as the controller may deallocate the code right after.
+ */
+static pthread_key_t DataKey;
+static pthread_mutex_t DataLock = PTHREAD_MUTEX_INITIALIZER;
+static int DataDestroyed;
+
+static void data_destroy(void *P) {
+  pthread_mutex_lock(&DataLock);
+  DataDestroyed++;
+  pthread_mutex_unlock(&DataLock);
+}
+
+static int data_destroyed(void) {
+  pthread_mutex_lock(&DataLock);
+  int N = DataDestroyed;
+  pthread_mutex_unlock(&DataLock);
+  return N;
+}
+
+static int data_main(int Argc, char **Argv) {
+  pthread_setspecific(DataKey, &DataKey);
+  return 9;
+}
+
+static orc_rt_WrapperFunctionBuffer data_wrapper(const char *ArgData, size_t ArgSize) {
+  pthread_setspecific(DataKey, &DataKey);
+  return orc_rt_WrapperFunctionBuffer_fromBytes("ok", 2);
+}
+
+START_TEST(run_as_main_destroys_thread_data_before_answering) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  ck_assert_int_eq(pthread_key_create(&DataKey, data_destroy), 0);
+  ck_assert_int_eq(take_i64(run_main(&E, FN(data_main), NULL, 0)), 9);
+  ck_assert_int_eq(data_destroyed(), 1);
+  ck_assert_int_eq(take_i64(run_main(&E, FN(data_main), NULL, 0)), 9);
+  ck_assert_int_eq(data_destroyed(), 2);
+  env_fini(&E);
+  pthread_key_delete(DataKey);
+}
+END_TEST
+
+START_TEST(sync_abi_call_destroys_thread_data_before_answering) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  ck_assert_int_eq(pthread_key_create(&DataKey, data_destroy), 0);
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_WrapperFunctionBuffer R = call_addr(&E, FN(data_wrapper), &W);
+  ck_assert_uint_eq(R.Size, 2);
+  ck_assert_int_eq(memcmp(orc_rt_WrapperFunctionBuffer_constData(&R), "ok", 2), 0);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  ck_assert_int_eq(data_destroyed(), 1);
+  env_fini(&E);
+  pthread_key_delete(DataKey);
+}
+END_TEST
+
 /* ---- the call-target check ------------------------------------------------------------ */
 
 /* A sync-ABI wrapper in this binary: answers "ok". */
@@ -716,6 +777,96 @@ START_TEST(eh_frame_wrappers_as_allocation_actions) {
 }
 END_TEST
 
+/* An FDE at Off of a section at At: CIE pointer Id, covering 16 bytes at Code. */
+static void put_fde(unsigned char *Sec, orc_rt_ExecutorAddr At, size_t Off, uint32_t Id,
+                    orc_rt_ExecutorAddr Code) {
+  unsigned char *F = Sec + Off;
+  memset(F, 0, 24);
+  put32(F, 20);
+  put32(F + 4, Id);
+  put32(F + 8, (uint32_t)(int32_t)(Code - (At + Off + 8)));
+  put32(F + 12, 16);
+}
+
+START_TEST(eh_frame_register_refuses_records_the_unwinder_would_misread) {
+  void *Lib;
+  FindFDEFn F = find_fde_fn(&Lib);
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  enum { Slot = 128, NumSlots = 7 };
+  static const char *const Expected[NumSlots - 1] = {
+      "64-bit length",           "does not point to a CIE", "does not point to a CIE",
+      "does not point to a CIE", "does not point to a CIE", "too short",
+  };
+  unsigned char Sec[NumSlots * Slot] = {0}, Good[52];
+  size_t Size[NumSlots];
+  orc_rt_ExecutorAddr Base = jit_alloc(&E, 2 * Page), Code = Base + Page;
+  build_eh_frame(Good, 0, 0, 0); /* only its CIE (the first 24 bytes) is used */
+  for (size_t I = 0; I < NumSlots; I++) {
+    unsigned char *S = Sec + I * Slot;
+    orc_rt_ExecutorAddr At = Base + I * Slot;
+    switch (I) {
+    case 0: /* a 64-bit length (libgcc reads only 32-bit ones) */
+      put32(S, 0xffffffffu);
+      S[4] = 16;
+      Size[I] = 28;
+      break;
+    case 1: /* a CIE pointer far before the section */
+      put32(S, 12);
+      put32(S + 4, 0x40000000);
+      Size[I] = 16;
+      break;
+    case 2: /* into the middle of the CIE */
+      memcpy(S, Good, 24);
+      put_fde(S, At, 24, 24, Code);
+      Size[I] = 48;
+      break;
+    case 3: /* at an FDE */
+      memcpy(S, Good, 24);
+      put_fde(S, At, 24, 28, Code);
+      put_fde(S, At, 48, 28, Code);
+      Size[I] = 72;
+      break;
+    case 4: /* at a CIE after the FDE */
+      put_fde(S, At, 0, (uint32_t)(4 - 24), Code);
+      memcpy(S + 24, Good, 24);
+      Size[I] = 48;
+      break;
+    case 5: /* a record too short to hold its id */
+      put32(S, 2);
+      S[4] = 1;
+      Size[I] = 8;
+      break;
+    default: /* good: an FDE of the first of two CIEs */
+      memcpy(S, Good, 24);
+      memcpy(S + 24, Good, 24);
+      put_fde(S, At, 48, 52, Code);
+      Size[I] = 72;
+      break;
+    }
+  }
+  orc_rt_MemorySegment Segs[] = {
+      {orc_rt_MemProt_Read, Base, Page, (const char *)Sec, sizeof(Sec)},
+      {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, Code, Page, "\xc3", 1},
+  };
+  jit_finalize(&E, Segs, 2);
+  orc_rt_SPSWriter W;
+  for (size_t I = 0; I + 1 < NumSlots; I++) {
+    range_args(&W, Base + I * Slot, Base + I * Slot + Size[I]);
+    assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), Expected[I]);
+  }
+  ck_assert_ptr_null(find_fde(F, Code + 1));
+  orc_rt_ExecutorAddr GoodAt = Base + (NumSlots - 1) * Slot;
+  range_args(&W, GoodAt, GoodAt + Size[NumSlots - 1]);
+  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  ck_assert_ptr_eq(find_fde(F, Code + 1), orc_rt_ExecutorAddr_toPtr(GoodAt + 48));
+  range_args(&W, GoodAt, GoodAt + Size[NumSlots - 1]);
+  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  env_fini(&E);
+  dlclose(Lib);
+}
+END_TEST
+
 /* ---- GDB ---------------------------------------------------------------------------------- */
 
 static orc_rt_WrapperFunctionBuffer gdb_register(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End,
@@ -878,6 +1029,8 @@ Suite *orcrt_suite_bootstrap(void) {
   tcase_add_test(TC, run_as_void_and_int_functions_return_int32);
   tcase_add_test(TC, run_wrappers_refuse_targets_that_are_not_code);
   tcase_add_test(TC, call_target_check_allows_only_code);
+  tcase_add_test(TC, run_as_main_destroys_thread_data_before_answering);
+  tcase_add_test(TC, sync_abi_call_destroys_thread_data_before_answering);
   TC = orcrt_test_case(S, "mem-write", 30);
   tcase_add_test(TC, mem_write_stores_values_inside_jit_memory);
   tcase_add_test(TC, mem_write_outside_jit_memory_fails_without_writing);
@@ -888,6 +1041,7 @@ Suite *orcrt_suite_bootstrap(void) {
   tcase_add_test(TC, eh_frame_register_bad_range_is_an_error);
   tcase_add_test(TC, eh_frame_registration_left_in_memory_is_removed_when_it_goes);
   tcase_add_test(TC, eh_frame_wrappers_as_allocation_actions);
+  tcase_add_test(TC, eh_frame_register_refuses_records_the_unwinder_would_misread);
   TC = orcrt_test_case(S, "gdb", 30);
   tcase_add_test(TC, gdb_registration_links_an_entry_into_the_descriptor);
   tcase_add_test(TC, gdb_registration_of_a_bad_range_is_an_error);

@@ -17,6 +17,8 @@
 
 #include <orcrt/task-dispatcher.h>
 
+#include "task-dispatcher-internal.h"
+
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 
@@ -733,45 +735,60 @@ END_TEST
 
 struct mask_check {
   orc_rt_TaskDispatcherRef D;
-  atomic_uint Unblocked; /* signals found deliverable on a worker */
+  atomic_uint Wrong; /* signals whose blocked state on a worker differs from the creator's */
   orcrt_test_latch Done;
 };
 
+/* The creator's mask: these blocked, the others not. */
+static const int BlockedSignals[] = {SIGUSR2, SIGTERM};
+static const int OpenSignals[] = {SIGINT, SIGHUP, SIGUSR1, SIGSEGV, SIGFPE, SIGALRM};
+
 static void mask_check_run(void *Ctx) {
   struct mask_check *M = Ctx;
-  static const int Signals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1, SIGPIPE};
   sigset_t Set;
   pthread_sigmask(SIG_BLOCK, NULL, &Set);
-  for (size_t I = 0; I < sizeof(Signals) / sizeof(Signals[0]); I++)
-    if (!sigismember(&Set, Signals[I]))
-      atomic_fetch_add(&M->Unblocked, 1);
+  for (size_t I = 0; I < sizeof(BlockedSignals) / sizeof(BlockedSignals[0]); I++)
+    if (!sigismember(&Set, BlockedSignals[I]))
+      atomic_fetch_add(&M->Wrong, 1);
+  for (size_t I = 0; I < sizeof(OpenSignals) / sizeof(OpenSignals[0]); I++)
+    if (sigismember(&Set, OpenSignals[I]))
+      atomic_fetch_add(&M->Wrong, 1);
   orcrt_test_latch_signal(&M->Done);
 }
 
 static void mask_check_nested_run(void *Ctx) {
   struct mask_check *M = Ctx;
-  /* A worker started on behalf of a blocked worker, from a worker thread. */
+  /* A worker started on behalf of a blocked worker, from a worker thread whose mask differs. */
+  sigset_t All, Old;
+  sigfillset(&All);
+  pthread_sigmask(SIG_SETMASK, &All, &Old);
   orc_rt_TaskDispatcher_dispatch(M->D, (orc_rt_Task){mask_check_run, NULL, M});
   orc_rt_TaskDispatcher_blockingBegin(M->D);
   orcrt_test_latch_wait(&M->Done, 2);
   orc_rt_TaskDispatcher_blockingEnd(M->D);
+  pthread_sigmask(SIG_SETMASK, &Old, NULL);
   mask_check_run(M);
 }
 
-START_TEST(pool_workers_run_with_signals_blocked) {
+START_TEST(pool_workers_start_with_the_signal_mask_of_the_creating_thread) {
   struct mask_check M = {0};
-  sigset_t None, Old;
+  sigset_t Creator, None, Old;
+  sigemptyset(&Creator);
+  for (size_t I = 0; I < sizeof(BlockedSignals) / sizeof(BlockedSignals[0]); I++)
+    sigaddset(&Creator, BlockedSignals[I]);
   sigemptyset(&None);
-  pthread_sigmask(SIG_SETMASK, &None, &Old);
+  pthread_sigmask(SIG_SETMASK, &Creator, &Old);
   orcrt_test_latch_init(&M.Done);
   ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(1, &M.D));
+  /* Workers start lazily, here from a thread that blocks nothing. */
+  pthread_sigmask(SIG_SETMASK, &None, NULL);
   orc_rt_TaskDispatcher_dispatch(M.D, (orc_rt_Task){mask_check_run, NULL, &M});
   orcrt_test_latch_wait(&M.Done, 1);
   orc_rt_TaskDispatcher_dispatch(M.D, (orc_rt_Task){mask_check_nested_run, NULL, &M});
   orcrt_test_latch_wait(&M.Done, 3);
   orc_rt_TaskDispatcher_destroy(M.D);
   pthread_sigmask(SIG_SETMASK, &Old, NULL);
-  ck_assert_uint_eq(atomic_load(&M.Unblocked), 0);
+  ck_assert_uint_eq(atomic_load(&M.Wrong), 0);
   orcrt_test_latch_destroy(&M.Done);
 }
 END_TEST
@@ -852,6 +869,99 @@ START_TEST(pool_shutdown_from_own_task_runs_the_queue_without_deadlock) {
 }
 END_TEST
 
+/* ---- short tasks ------------------------------------------------------------ */
+
+/* Records the thread it ran on. */
+struct where {
+  atomic_uint Ran;
+  pthread_t Thread;
+};
+
+static void where_run(void *Ctx) {
+  struct where *W = Ctx;
+  W->Thread = pthread_self();
+  atomic_fetch_add(&W->Ran, 1);
+}
+
+START_TEST(pool_runs_short_task_on_the_dispatching_thread_before_returning) {
+  struct where W = {0};
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &D));
+  orcrt_task_dispatcher_dispatch_short(D, (orc_rt_Task){where_run, NULL, &W});
+  ck_assert_uint_eq(atomic_load(&W.Ran), 1);
+  ck_assert(pthread_equal(W.Thread, pthread_self()));
+  orc_rt_TaskDispatcher_destroy(D);
+}
+END_TEST
+
+START_TEST(queue_queues_short_task_like_any_other) {
+  struct where W = {0};
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_QueueTaskDispatcher_create(false, &D));
+  orcrt_task_dispatcher_dispatch_short(D, (orc_rt_Task){where_run, NULL, &W});
+  ck_assert_uint_eq(atomic_load(&W.Ran), 0);
+  ck_assert_uint_eq(orc_rt_QueueTaskDispatcher_runPending(D), 1);
+  ck_assert_uint_eq(atomic_load(&W.Ran), 1);
+  orc_rt_TaskDispatcher_destroy(D);
+}
+END_TEST
+
+START_TEST(pool_destroys_short_task_dispatched_after_shutdown) {
+  struct counter C = {0};
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &D));
+  orc_rt_TaskDispatcher_shutdown(D);
+  orcrt_task_dispatcher_dispatch_short(D, counter_task(&C));
+  orc_rt_TaskDispatcher_destroy(D);
+  ck_assert_uint_eq(atomic_load(&C.Ran), 0);
+  ck_assert_uint_eq(atomic_load(&C.Destroyed), 1);
+}
+END_TEST
+
+/*
+ * A short task on another thread that goes on until shutdown has begun (it
+ * sees its own short dispatches refused), then marks itself finished.
+ */
+struct late_short {
+  orc_rt_TaskDispatcherRef D;
+  orcrt_test_latch Started;
+  atomic_bool Finished;
+  atomic_bool FinishedWhenShutdownReturned;
+};
+
+static void late_short_run(void *Ctx) {
+  struct late_short *L = Ctx;
+  orcrt_test_latch_signal(&L->Started);
+  struct counter Probe = {0};
+  while (atomic_load(&Probe.Destroyed) == 0) {
+    orcrt_task_dispatcher_dispatch_short(L->D, counter_task(&Probe));
+    sched_yield();
+  }
+  atomic_store(&L->Finished, true);
+}
+
+static void *late_short_dispatcher(void *Arg) {
+  struct late_short *L = Arg;
+  orcrt_task_dispatcher_dispatch_short(L->D, (orc_rt_Task){late_short_run, NULL, L});
+  return NULL;
+}
+
+START_TEST(pool_shutdown_waits_for_short_task_running_on_another_thread) {
+  struct late_short L = {0};
+  orcrt_test_latch_init(&L.Started);
+  ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &L.D));
+  pthread_t T;
+  ck_assert_int_eq(pthread_create(&T, NULL, late_short_dispatcher, &L), 0);
+  orcrt_test_latch_wait(&L.Started, 1);
+  orc_rt_TaskDispatcher_shutdown(L.D);
+  atomic_store(&L.FinishedWhenShutdownReturned, atomic_load(&L.Finished));
+  pthread_join(T, NULL);
+  ck_assert(atomic_load(&L.FinishedWhenShutdownReturned));
+  orc_rt_TaskDispatcher_destroy(L.D);
+  orcrt_test_latch_destroy(&L.Started);
+}
+END_TEST
+
 /* One case per test, named for the behaviour it shows. */
 #define ADD_TEST(S, Fn, Timeout) tcase_add_test(orcrt_test_case((S), #Fn, (Timeout)), Fn)
 
@@ -878,9 +988,13 @@ Suite *orcrt_suite_dispatcher(void) {
   ADD_TEST(S, pool_concurrent_and_repeated_shutdowns_all_wait, 30);
   ADD_TEST(S, pool_destroy_without_shutdown_runs_queued_tasks, 10);
   ADD_TEST(S, pool_run_pending_returns_zero_and_runs_nothing, 10);
-  ADD_TEST(S, pool_workers_run_with_signals_blocked, 10);
+  ADD_TEST(S, pool_workers_start_with_the_signal_mask_of_the_creating_thread, 10);
   ADD_TEST(S, pool_starts_threads_only_when_work_arrives, 10);
   ADD_TEST(S, pool_default_size_runs_one_task_per_cpu_at_once, 10);
   ADD_TEST(S, pool_shutdown_from_own_task_runs_the_queue_without_deadlock, 10);
+  ADD_TEST(S, pool_runs_short_task_on_the_dispatching_thread_before_returning, 10);
+  ADD_TEST(S, queue_queues_short_task_like_any_other, 10);
+  ADD_TEST(S, pool_destroys_short_task_dispatched_after_shutdown, 10);
+  ADD_TEST(S, pool_shutdown_waits_for_short_task_running_on_another_thread, 10);
   return S;
 }

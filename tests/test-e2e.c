@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * How long one compile or one JIT run may take before it counts as hung and
@@ -338,6 +339,51 @@ START_TEST(e2e_jitlink_runs_sqlite) {
 }
 END_TEST
 
+/* LLVM's ORC runtime for this target, where clang-19 keeps it. */
+static const char *orc_runtime(void) {
+  const char *Argv[] = {required_env("ORCRT_CLANG"), "-print-file-name=liborc_rt-x86_64.a", NULL};
+  orcrt_test_spawn_result R;
+  run(Argv, NULL, &R);
+  ck_assert_msg(R.Status == 0 && R.OutSize > 1, "clang cannot name the ORC runtime");
+  const char *Path = orcrt_test_format("%.*s", (int)(R.OutSize - 1), R.Out);
+  orcrt_test_spawn_result_free(&R);
+  ck_assert_msg(Path[0] == '/' && access(Path, R_OK) == 0,
+                "no ORC runtime at \"%s\" (install libclang-rt-19-dev)", Path);
+  return Path;
+}
+
+START_TEST(e2e_jitlink_runs_thread_data_destructors_of_jit_code) {
+  jitlink_program("tls-key.c", NULL, NULL, 3, "value 42 set\n", NULL);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_thread_locals_with_the_orc_runtime) {
+  /* The ORC runtime never frees its state: an executor built with AddressSanitizer would
+     report the JIT'd program's allocations as leaks at exit. */
+  const char *Old = orcrt_test_getenv("ASAN_OPTIONS");
+  const char *Env[] = {
+      orcrt_test_format("ASAN_OPTIONS=%s%sdetect_leaks=0", Old ? Old : "", Old ? ":" : ""), NULL};
+  const char *PicFlags[] = {"-c", "-O1", "-fPIC", NULL};
+  const char *Args[] = {compile("tls-var.c", "prog.o", PicFlags),
+                        orcrt_test_format("-orc-runtime=%s", orc_runtime()), NULL};
+  orcrt_test_spawn_result Ref;
+  jitlink_both(Args, Env, &Ref);
+  assert_outcome(&Ref, 7, "tls! counter 7\n", NULL);
+  orcrt_test_spawn_result_free(&Ref);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_a_sigsegv_handler_of_jit_code) {
+  jitlink_program("segv-handler.c", NULL, NULL, 11, "recovered from signal 11\n",
+                  "handler ran once\n");
+}
+END_TEST
+
+START_TEST(e2e_jitlink_delivers_a_raised_signal_to_jit_code) {
+  jitlink_program("raise.c", NULL, NULL, 0, "handler saw signal 10\n", NULL);
+}
+END_TEST
+
 /* ---- lli-19 -remote-mcjit ------------------------------------------------- */
 
 START_TEST(e2e_lli_runs_the_bundled_example) {
@@ -385,6 +431,21 @@ START_TEST(e2e_lli_runs_with_mprotect_memory) {
 }
 END_TEST
 
+START_TEST(e2e_lli_runs_thread_data_destructors_of_jit_code) {
+  lli_program("tls-key.c", 3, "value 42 set\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_runs_a_sigsegv_handler_of_jit_code) {
+  lli_program("segv-handler.c", 11, "recovered from signal 11\n");
+}
+END_TEST
+
+START_TEST(e2e_lli_delivers_a_raised_signal_to_jit_code) {
+  lli_program("raise.c", 0, "handler saw signal 10\n");
+}
+END_TEST
+
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
   TCase *TC = orcrt_test_case(S, Name, Timeout);
   tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
@@ -429,5 +490,13 @@ Suite *orcrt_suite_e2e(void) {
   add(S, "lli_cxx", e2e_lli_throws_and_catches_cxx_exceptions, CASE_TIMEOUT);
   add(S, "lli_stderr", e2e_lli_forwards_stderr_and_status, CASE_TIMEOUT);
   add(S, "lli_mprotect", e2e_lli_runs_with_mprotect_memory, CASE_TIMEOUT);
+  add(S, "jitlink_tls_key", e2e_jitlink_runs_thread_data_destructors_of_jit_code, CASE_TIMEOUT);
+  add(S, "jitlink_tls_orc_runtime", e2e_jitlink_runs_thread_locals_with_the_orc_runtime,
+      CASE_TIMEOUT);
+  add(S, "jitlink_sigsegv", e2e_jitlink_runs_a_sigsegv_handler_of_jit_code, CASE_TIMEOUT);
+  add(S, "jitlink_raise", e2e_jitlink_delivers_a_raised_signal_to_jit_code, CASE_TIMEOUT);
+  add(S, "lli_tls_key", e2e_lli_runs_thread_data_destructors_of_jit_code, CASE_TIMEOUT);
+  add(S, "lli_sigsegv", e2e_lli_runs_a_sigsegv_handler_of_jit_code, CASE_TIMEOUT);
+  add(S, "lli_raise", e2e_lli_delivers_a_raised_signal_to_jit_code, CASE_TIMEOUT);
   return S;
 }

@@ -9,11 +9,14 @@
 
 #include "test-util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <orcrt/bootstrap.h>
@@ -290,6 +293,27 @@ static orc_rt_WrapperFunctionBuffer failing_action(const char *ArgData, size_t A
 /* Fails out of band. */
 static orc_rt_WrapperFunctionBuffer oob_action(const char *ArgData, size_t ArgSize) {
   return orc_rt_WrapperFunctionBuffer_fromOutOfBandError("out-of-band failure");
+}
+
+/* Records the thread it runs on and how often it ran; succeeds. */
+static pthread_t ActionThread;
+static unsigned ActionRuns;
+
+static orc_rt_WrapperFunctionBuffer thread_action(const char *ArgData, size_t ArgSize) {
+  pthread_mutex_lock(&LogLock);
+  ActionThread = pthread_self();
+  ActionRuns++;
+  pthread_mutex_unlock(&LogLock);
+  return success_result();
+}
+
+/* Whether thread_action ran Runs times in all, last on the calling thread. */
+static bool thread_action_ran_here(unsigned Runs) {
+  pthread_mutex_lock(&LogLock);
+  ck_assert_uint_eq(ActionRuns, Runs);
+  bool Here = pthread_equal(ActionThread, pthread_self());
+  pthread_mutex_unlock(&LogLock);
+  return Here;
 }
 
 static orc_rt_MemoryAction act(orc_rt_SyncWrapperFunction Fn, const char *Arg) {
@@ -650,6 +674,25 @@ START_TEST(memory_finalize_actions_run_in_order_and_dealloc_actions_in_reverse) 
 }
 END_TEST
 
+START_TEST(memory_actions_never_run_on_the_thread_delivering_the_call) {
+  /*
+   * The memory wrappers may run on the thread that delivers the call (the
+   * transport's I/O thread; here the loopback's caller), but allocation
+   * actions run code that may block, so they run on the pool.
+   */
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  orc_rt_ExecutorAddr B = reserve(&E, Page);
+  orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "x", 1);
+  orc_rt_MemoryActionPair P = pair(thread_action, "f", thread_action, "d");
+  assert_success(finalize(&E, &G, 1, &P, 1));
+  ck_assert(!thread_action_ran_here(1));
+  assert_success(deallocate(&E, &B, 1));
+  ck_assert(!thread_action_ran_here(2));
+  env_fini(&E);
+}
+END_TEST
+
 START_TEST(memory_dealloc_actions_run_at_shutdown_newest_allocation_first) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MemFD);
@@ -879,6 +922,204 @@ START_TEST(memory_c_api_reserve_finalize_write_deallocate) {
 }
 END_TEST
 
+/* ---- lifetime, descriptors, accounting, order ------------------------------------------- */
+
+/* A thread-specific value whose destructor reads JIT memory, as JIT'd code's would. */
+static pthread_key_t TsdKey;
+static char TsdSeen;
+static orcrt_test_latch TsdSet;
+
+static void tsd_destroy(void *P) {
+  pthread_mutex_lock(&LogLock);
+  TsdSeen = *(volatile const char *)P;
+  pthread_mutex_unlock(&LogLock);
+}
+
+static void tsd_set(void *P) {
+  pthread_setspecific(TsdKey, P);
+  orcrt_test_latch_signal(&TsdSet);
+}
+
+START_TEST(memory_stays_mapped_at_shutdown_until_the_workers_have_exited) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  ck_assert_int_eq(pthread_key_create(&TsdKey, tsd_destroy), 0);
+  orcrt_test_latch_init(&TsdSet);
+  orc_rt_ExecutorAddr B = reserve(&E, Page);
+  orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "k", 1);
+  assert_success(finalize(&E, &G, 1, NULL, 0));
+  /* A pool worker keeps the value until it exits, which is after the memory Service's shutdown. */
+  orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(E.S),
+                                 (orc_rt_Task){tsd_set, NULL, orc_rt_ExecutorAddr_toPtr(B)});
+  orcrt_test_latch_wait(&TsdSet, 1);
+  env_fini(&E);
+  pthread_mutex_lock(&LogLock);
+  char Seen = TsdSeen;
+  pthread_mutex_unlock(&LogLock);
+  ck_assert_int_eq(Seen, 'k');
+  pthread_key_delete(TsdKey);
+  orcrt_test_latch_destroy(&TsdSet);
+}
+END_TEST
+
+/* Lower the soft descriptor limit to what is open now plus Spare; returns the old limit. */
+static struct rlimit lower_fd_limit(int Spare) {
+  struct rlimit Old, New;
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &Old), 0);
+  New = Old;
+  New.rlim_cur = (rlim_t)(orcrt_test_count_fds() + Spare);
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &New), 0);
+  return Old;
+}
+
+/* Whether the process can still open a descriptor (JIT'd code's fopen). */
+static bool can_open_a_file(void) {
+  int Fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (Fd < 0)
+    return false;
+  close(Fd);
+  return true;
+}
+
+enum { FdSpare = 64, ManyAllocs = 3 * FdSpare };
+
+START_TEST(memory_memfd_allocations_hold_no_descriptor_once_finalized) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  struct rlimit Old = lower_fd_limit(FdSpare);
+  static orc_rt_ExecutorAddr Bases[ManyAllocs];
+  for (size_t I = 0; I < ManyAllocs; I++) {
+    Bases[I] = reserve(&E, Page);
+    orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "m", 1);
+    assert_success(finalize(&E, &G, 1, NULL, 0));
+  }
+  /* Every one still got a memfd, and descriptors are left. */
+  assert_perms(Bases[ManyAllocs - 1], "r--p", true);
+  ck_assert(can_open_a_file());
+  assert_success(deallocate(&E, Bases, ManyAllocs));
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(memory_memfd_reservations_leave_descriptors_for_jit_code) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  struct rlimit Old = lower_fd_limit(FdSpare);
+  static orc_rt_ExecutorAddr Bases[ManyAllocs];
+  /* Reserved, not finalized: each holds its memfd, up to a share of the limit. */
+  for (size_t I = 0; I < ManyAllocs; I++)
+    Bases[I] = reserve(&E, Page);
+  ck_assert(can_open_a_file());
+  /* Past that share they use mprotect, and finalize all the same. */
+  assert_perms(Bases[0], "r--p", true);
+  assert_perms(Bases[ManyAllocs - 1], "rw-p", false);
+  for (size_t I = 0; I < ManyAllocs; I++) {
+    orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "r", 1);
+    assert_success(finalize(&E, &G, 1, NULL, 0));
+    ck_assert_int_eq(*(const char *)(uintptr_t)Bases[I], 'r');
+  }
+  assert_success(deallocate(&E, Bases, ManyAllocs));
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(memory_memfd_reserve_falls_back_to_mprotect_without_descriptors) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  struct rlimit Old = lower_fd_limit(FdSpare);
+  static int Fds[4096];
+  int N = 0;
+  while (N < 4096 && (Fds[N] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    N++;
+  ck_assert_int_lt(N, 4096);
+  ck_assert_int_eq(errno, EMFILE);
+  orc_rt_ExecutorAddr B = reserve(&E, Page);
+  orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B, Page, "\xc3", 1);
+  assert_success(finalize(&E, &G, 1, NULL, 0));
+  ck_assert(orc_rt_MemoryService_isExecutable(E.M, B));
+  while (N > 0)
+    close(Fds[--N]);
+  assert_perms(B, "r-xp", false);
+  assert_success(deallocate(&E, &B, 1));
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
+  env_fini(&E);
+}
+END_TEST
+
+START_TEST(memory_reserve_beyond_what_the_system_can_back_fails_with_either_strategy) {
+  struct sysinfo Info;
+  ck_assert_int_eq(sysinfo(&Info), 0);
+  uint64_t Backing = ((uint64_t)Info.totalram + Info.totalswap) * Info.mem_unit;
+  uint64_t Size = UINT64_C(1) << 40;
+  while (Size < 4 * Backing)
+    Size *= 2;
+  /* With overcommit always on (mode 1) the kernel refuses nothing: the strategies still agree. */
+  FILE *F = fopen("/proc/sys/vm/overcommit_memory", "re");
+  int Mode = 0;
+  if (F) {
+    if (fscanf(F, "%d", &Mode) != 1)
+      Mode = 0;
+    fclose(F);
+  }
+  char *Msg[2];
+  orc_rt_ExecutorAddr B[2];
+  for (int I = 0; I < 2; I++) {
+    env E;
+    env_init(&E, I ? orc_rt_MemoryStrategy_MemFD : orc_rt_MemoryStrategy_MProtect);
+    B[I] = try_reserve(&E, Size, &Msg[I]);
+    env_fini(&E);
+  }
+  ck_assert_msg((Msg[0] == NULL) == (Msg[1] == NULL), "mprotect: %s; memfd: %s",
+                Msg[0] ? Msg[0] : "reserved", Msg[1] ? Msg[1] : "reserved");
+  if (Mode != 1) {
+    ck_assert_msg(Msg[1] && strstr(Msg[1], "Could not reserve"), "memfd: %s",
+                  Msg[1] ? Msg[1] : "reserved");
+    ck_assert_uint_eq(B[1], 0);
+  }
+  free(Msg[0]);
+  free(Msg[1]);
+}
+END_TEST
+
+START_TEST(memory_deallocate_releases_the_listed_bases_last_first) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  log_reset();
+  orc_rt_ExecutorAddr Bases[3];
+  const char *Tags[3] = {"a", "b", "c"};
+  for (size_t I = 0; I < 3; I++) {
+    Bases[I] = reserve(&E, Page);
+    orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "x", 1);
+    orc_rt_MemoryActionPair P = pair(NULL, NULL, log_action, Tags[I]);
+    assert_success(finalize(&E, &G, 1, &P, 1));
+  }
+  orc_rt_ExecutorAddr List[] = {Bases[1], 0xdead0000, Bases[0], Bases[2]};
+  assert_failure(deallocate(&E, List, 4), "No allocation entry found for 0xdead0000");
+  assert_log("cab");
+  env_fini(&E);
+  assert_log("cab");
+}
+END_TEST
+
+START_TEST(memory_write_outside_segments_of_a_finalized_memfd_allocation_fails) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  orc_rt_ExecutorAddr B;
+  ck_assert_no_error(orc_rt_MemoryService_reserve(E.M, 2 * Page, &B));
+  orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, B, Page, "rw", 2);
+  orc_rt_MemoryFinalizeRequest Req = {&G, 1, NULL, 0};
+  ck_assert_no_error(orc_rt_MemoryService_finalize(E.M, &Req));
+  /* The page no segment covers stays read-only, and its memfd is gone. */
+  ck_assert_error_contains(orc_rt_MemoryService_write(E.M, B + Page, "no", 2), "not writable");
+  ck_assert_int_eq(*(const char *)(uintptr_t)(B + Page), 0);
+  ck_assert_no_error(orc_rt_MemoryService_write(E.M, B + 2, "ok", 2));
+  ck_assert_int_eq(memcmp((const char *)(uintptr_t)B, "rwok", 4), 0);
+  env_fini(&E);
+}
+END_TEST
+
 Suite *orcrt_suite_memory(void) {
   Suite *S = suite_create("memory");
   TCase *TC = orcrt_test_case(S, "reserve", 30);
@@ -905,6 +1146,7 @@ Suite *orcrt_suite_memory(void) {
   tcase_add_test(TC, memory_wrong_instance_fails);
   TC = orcrt_test_case(S, "actions", 30);
   tcase_add_test(TC, memory_finalize_actions_run_in_order_and_dealloc_actions_in_reverse);
+  tcase_add_test(TC, memory_actions_never_run_on_the_thread_delivering_the_call);
   tcase_add_test(TC, memory_dealloc_actions_run_at_shutdown_newest_allocation_first);
   tcase_add_test(TC, memory_failing_finalize_action_fails_and_rolls_back);
   tcase_add_test(TC, memory_out_of_band_finalize_action_error_fails_finalize);
@@ -914,5 +1156,13 @@ Suite *orcrt_suite_memory(void) {
   tcase_add_test(TC, memory_double_deallocate_fails);
   tcase_add_test(TC, memory_concurrent_finalizes_of_different_allocations);
   tcase_add_test(TC, memory_c_api_reserve_finalize_write_deallocate);
+  TC = orcrt_test_case(S, "lifetime-and-limits", 60);
+  tcase_add_test(TC, memory_stays_mapped_at_shutdown_until_the_workers_have_exited);
+  tcase_add_test(TC, memory_memfd_allocations_hold_no_descriptor_once_finalized);
+  tcase_add_test(TC, memory_memfd_reservations_leave_descriptors_for_jit_code);
+  tcase_add_test(TC, memory_memfd_reserve_falls_back_to_mprotect_without_descriptors);
+  tcase_add_test(TC, memory_reserve_beyond_what_the_system_can_back_fails_with_either_strategy);
+  tcase_add_test(TC, memory_deallocate_releases_the_listed_bases_last_first);
+  tcase_add_test(TC, memory_write_outside_segments_of_a_finalized_memfd_allocation_fails);
   return S;
 }

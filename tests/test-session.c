@@ -10,6 +10,8 @@
 
 #include "test-util.h"
 
+#include "session-internal.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +377,87 @@ START_TEST(session_incoming_calls_run_as_tasks_of_the_dispatcher) {
   ck_assert_uint_eq(F.NumResults, 2);
   ck_assert_buffer_str(fake_result(&F, 1), "async:x");
   ck_assert_buffer_str(fake_result(&F, 2), "Y");
+  orc_rt_Session_destroy(S);
+  fake_fini(&F);
+}
+END_TEST
+
+/* The thread the last of the two wrappers below ran on. */
+static pthread_t RanOn;
+
+static void async_note_thread(orc_rt_SessionRef S, uint64_t CallId,
+                              orc_rt_WrapperFunctionReturn Return,
+                              orc_rt_WrapperFunctionBuffer Args) {
+  RanOn = pthread_self();
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  Return(S, CallId, str_buffer("noted"));
+}
+
+static orc_rt_WrapperFunctionBuffer sync_note_thread(const char *Data, size_t Size) {
+  (void)Data;
+  (void)Size;
+  RanOn = pthread_self();
+  return str_buffer("noted");
+}
+
+START_TEST(session_short_wrapper_runs_on_the_delivering_thread) {
+  fake_ca F;
+  fake_init(&F);
+  orc_rt_SessionRef S = session_pool(2);
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_note_thread));
+  ck_assert_no_error(orcrt_session_mark_short(S, async_note_thread));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 4, addr_of_async(async_note_thread), str_buffer("x"));
+  /* Answered before handleWrapperCall returned, on this very thread. */
+  ck_assert_uint_eq(F.NumResults, 1);
+  ck_assert(pthread_equal(RanOn, pthread_self()));
+  ck_assert_buffer_str(fake_result(&F, 4), "noted");
+  orc_rt_Session_destroy(S);
+  fake_fini(&F);
+}
+END_TEST
+
+START_TEST(session_wrapper_not_marked_short_runs_on_a_pool_thread) {
+  fake_ca F;
+  fake_init(&F);
+  orc_rt_SessionRef S = session_pool(2);
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_note_thread));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 1, addr_of_async(async_note_thread), str_buffer("x"));
+  fake_wait_results(&F, 1);
+  ck_assert(!pthread_equal(RanOn, pthread_self()));
+  orc_rt_Session_destroy(S);
+  fake_fini(&F);
+}
+END_TEST
+
+START_TEST(session_sync_abi_call_never_runs_on_the_delivering_thread) {
+  /* Code called with LLVM's ABI (JIT'd code) may block: never on the transport's thread. */
+  fake_ca F;
+  fake_init(&F);
+  orc_rt_SessionRef S = session_pool(2);
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_note_thread));
+  ck_assert_no_error(orcrt_session_mark_short(S, async_note_thread));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 2, addr_of_sync(sync_note_thread), str_buffer("x"));
+  fake_wait_results(&F, 1);
+  ck_assert(!pthread_equal(RanOn, pthread_self()));
+  ck_assert_buffer_str(fake_result(&F, 2), "noted");
+  orc_rt_Session_destroy(S);
+  fake_fini(&F);
+}
+END_TEST
+
+START_TEST(session_mark_short_needs_a_wrapper_of_the_session_before_attach) {
+  fake_ca F;
+  fake_init(&F);
+  orc_rt_SessionRef S = session_inline();
+  ck_assert_error_contains(orcrt_session_mark_short(S, async_note_thread),
+                           "not a wrapper function of the session");
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_note_thread));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  ck_assert_error_contains(orcrt_session_mark_short(S, async_note_thread),
+                           "the session has been attached");
   orc_rt_Session_destroy(S);
   fake_fini(&F);
 }
@@ -1172,6 +1255,10 @@ Suite *orcrt_suite_session(void) {
   tcase_add_test(TC, session_incoming_task_destroyed_unrun_releases_call);
   tcase_add_test(TC, session_incoming_call_refused_by_dispatcher_is_answered_with_error);
   tcase_add_test(TC, session_long_sync_call_does_not_starve_other_incoming_calls);
+  tcase_add_test(TC, session_short_wrapper_runs_on_the_delivering_thread);
+  tcase_add_test(TC, session_wrapper_not_marked_short_runs_on_a_pool_thread);
+  tcase_add_test(TC, session_sync_abi_call_never_runs_on_the_delivering_thread);
+  tcase_add_test(TC, session_mark_short_needs_a_wrapper_of_the_session_before_attach);
   TC = orcrt_test_case(S, "lifecycle", 30);
   tcase_add_test(TC, session_destroy_waits_for_in_flight_incoming_call);
   tcase_add_test(TC, session_shutdown_steps_run_in_order);

@@ -65,6 +65,8 @@ Suite *orcrt_suite_bootstrap(void);
 Suite *orcrt_suite_pipe(void);
 Suite *orcrt_suite_executor(void);
 Suite *orcrt_suite_e2e(void);
+Suite *orcrt_suite_faults(void);
+Suite *orcrt_suite_bidir(void);
 
 /* Run the given suites; returns the process exit status. */
 int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites);

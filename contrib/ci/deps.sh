@@ -7,10 +7,12 @@ set -eu
 # Building: the toolchain, autotools, libevent, Check. The end-to-end tests
 # and the demo: LLVM 19 (llvm-jitlink-19, lli-19, lli-child-target), clang-19
 # (with libstdc++ headers for the C++ test program) and clang's runtime
-# libraries. The manual pages' lint test: groff. The SQLite test fetches its
-# source with npm.
+# libraries (libclang-rt-19-dev also has libFuzzer, for the fuzzers). The
+# manual pages' lint test: groff. The executor's leak check: valgrind. The
+# debugger test: gdb. The SQLite test fetches its source with npm.
 packages="build-essential autoconf automake libtool autoconf-archive pkg-config
-libevent-dev check llvm-19 clang-19 libclang-rt-19-dev groff-base"
+libevent-dev check llvm-19 clang-19 libclang-rt-19-dev groff-base valgrind
+gdb"
 
 missing=""
 for p in $packages; do

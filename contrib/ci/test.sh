@@ -1,11 +1,13 @@
 #!/bin/bash
 # test.sh - the test command of orcrt, from a fresh Debian 12 machine (as
 # root): install the dependencies, fetch SQLite's source for the end-to-end
-# SQLite test, build in ./build, run every test (make check), then
+# SQLite test, build in ./build, run every test (make check), run the
+# executor under valgrind and each fuzzer briefly, run every test again
+# under ASan+UBSan (build/asan) and under TSan (build/tsan), then
 # make distcheck. Exits non-zero on any failure.
 #
 # Environment: ORCRT_BUILD_DIR (default: build/ at the top of the tree),
-# MAKEFLAGS as usual.
+# ORCRT_FUZZ_SECONDS (each fuzzer's run, default 20), MAKEFLAGS as usual.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,9 +51,45 @@ sed -n '/^  orcrt /,$p' configure.out
 step "make -j2 check"
 make -j2 check 2>&1 | tee check.out
 
+step "valgrind: llvm-jitlink-19 sessions through orcrt-executor under valgrind"
+"$top/contrib/ci/valgrind.sh" "$build"
+
+step "fuzz smoke: each fuzzer for ${ORCRT_FUZZ_SECONDS:-20} s (make fuzz)"
+make fuzz FUZZ_SECONDS="${ORCRT_FUZZ_SECONDS:-20}"
+
+# Every suite again under AddressSanitizer with UndefinedBehaviorSanitizer,
+# and under ThreadSanitizer, each in its own build directory; any report
+# fails the test that caused it (the sanitizers stop the process at the
+# first one). Without the SQLite test: JIT-linking SQLite is slow there.
+sanitized_check() {
+	name=$1
+	shift
+	step "make -j2 check under $name (build dir $build/$name)"
+	mkdir -p "$build/$name"
+	(
+		cd "$build/$name"
+		if ! "$top/configure" "$@" >configure.out 2>&1; then
+			cat configure.out
+			exit 1
+		fi
+		make -j2 check 2>&1 | tee check.out
+	)
+}
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	sanitized_check asan \
+	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	sanitized_check tsan CFLAGS="-O1 -g -fsanitize=thread"
+
 step "make -j2 distcheck"
 make -j2 distcheck
 
 step "done"
 # Check's summary of the full run above (distcheck's own run skips SQLite).
 grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$' check.out | tail -n 1
+for name in asan tsan; do
+	printf '%s: ' "$name"
+	grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$' "$build/$name/check.out" |
+		tail -n 1
+done
+echo "total: $(($(date +%s) - start)) s"

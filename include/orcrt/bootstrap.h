@@ -11,6 +11,9 @@
  *       int64; run_as_void calls int Fn(void), run_as_int int Fn(int), both
  *       returning int32. The code runs as a blocking stretch of the Session's
  *       dispatcher, so it may run long or call back into the controller.
+ *       A main runs on a thread of its own that ends when it returns, so
+ *       that the destructors of its thread-specific data run before the
+ *       call is answered, while its code is still mapped.
  *   __llvm_orc_bootstrap_mem_write_{uint8s,uint16s,uint32s,uint64s,buffers}_wrapper
  *       store values or byte buffers at addresses inside the Session's JIT
  *       memory (see orc_rt_MemoryService_write()). They stop at the first
@@ -23,10 +26,10 @@
  *
  * It also makes the Session check every call to an address that is not one
  * of its own wrapper functions: the address must lie in an executable
- * segment finalized by the Session's memory Service or in an executable
- * segment of a loaded object, else the call is answered with the error
- * "no wrapper function at 0x...". The run wrappers check their target the
- * same way.
+ * segment finalized by the Session's memory Service, initialized by its
+ * shared-memory Service, or of a loaded object, else the call is answered
+ * with the error "no wrapper function at 0x...". The run wrappers check
+ * their target the same way.
  *
  * Arguments that do not decode get an out-of-band error, as from LLVM's
  * executor. Other bad requests get an SPSError where the LLVM return type

@@ -73,6 +73,14 @@ typedef struct {
  * SendResult with CallId. Fn is called with the asynchronous orcrt ABI if it
  * is one of the Session's own wrapper functions, else with LLVM's
  * synchronous ABI. After detach the call is dropped. Any thread.
+ *
+ * The few wrapper functions of the library's own Services that are short
+ * and never block (memory writes, reserve, and finalize and deallocate
+ * without allocation actions) run as short Tasks: with the thread pool, on
+ * the calling thread before this returns, so that SendResult may be called
+ * from inside this call. Everything else, and above all any code called
+ * with LLVM's ABI (JIT'd code, allocation actions), runs on a dispatcher
+ * thread, never on the calling one.
  */
 void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_t CallId,
                                       orc_rt_ExecutorAddr Fn,

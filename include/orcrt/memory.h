@@ -14,14 +14,20 @@
  *                unmaps it and forgets it.
  *
  * At Service shutdown every allocation still held is deallocated, the most
- * recently reserved first.
+ * recently reserved first: its deallocation actions run and its unwind and
+ * debugger registrations go, but its memory stays mapped until the Session
+ * is destroyed, after the dispatcher's threads have exited (their
+ * thread-specific data destructors may be JIT'd code).
  *
  * W^X: no page of JIT memory is ever writable and executable at once. With
  * the MProtect strategy content is written while the pages are read/write
  * and then given their final protection; with MemFD the allocation is a
  * memfd whose view (a private mapping, so that debuggers can still set
  * breakpoints in it) stays read-only until finalize, and content goes
- * through a separate, temporary read/write mapping of the same memfd.
+ * through a separate, temporary read/write mapping of the same memfd. The
+ * memfd's descriptor is closed once the allocation is finalized; a
+ * reservation that cannot have one (descriptors exhausted, or reserved
+ * allocations already holding a quarter of RLIMIT_NOFILE) uses MProtect.
  *
  * Every address and size is checked (overflow included) against the
  * allocation it claims to lie in; a bad request is an error, never a fault.
@@ -132,7 +138,9 @@ orc_rt_MemoryStrategy orc_rt_MemoryService_getStrategy(orc_rt_MemoryServiceRef M
  * *Base. Size 0 succeeds with base 0 and records nothing. The memory is
  * readable and writable (MProtect) or read-only until finalize (MemFD; write
  * it with orc_rt_MemoryService_write()).
- * Returns an error if the size overflows or the memory cannot be mapped.
+ * Returns an error if the size overflows or the memory cannot be mapped; a
+ * size the system cannot back is refused the same way under both
+ * strategies.
  */
 orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceRef M, uint64_t Size,
                                              orc_rt_ExecutorAddr *Base);
@@ -159,6 +167,20 @@ orc_rt_ErrorRef orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M,
  */
 orc_rt_ErrorRef orc_rt_MemoryService_deallocate(orc_rt_MemoryServiceRef M,
                                                 orc_rt_ExecutorAddr Base);
+
+/**
+ * For a process that ends while calls may still be running in it (an
+ * executor giving up on JIT'd code that outlived its controller): run the
+ * deallocation actions of every allocation M still holds, the most recently
+ * reserved first, but leave the memory mapped and its unwind and debugger
+ * registrations in place, since the running code may still execute, unwind
+ * or be debugged there. Allocations being finalized are skipped. The
+ * allocations count as deallocated from then on (the Service's shutdown
+ * does not run their actions again). Errors of the actions go to the
+ * Session's error reporter. Returns how many allocations were released.
+ * Any thread, including while the Session's shutdown waits for calls.
+ */
+size_t orc_rt_MemoryService_releaseAbandoned(orc_rt_MemoryServiceRef M);
 
 /**
  * Whether Addr lies in a segment of M that has been given executable

@@ -18,5 +18,6 @@
 #include <orcrt/memory.h>
 #include <orcrt/dylib.h>
 #include <orcrt/bootstrap.h>
+#include <orcrt/shared-memory.h>
 
 #endif /* ORCRT_ORCRT_H */

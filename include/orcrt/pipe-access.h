@@ -18,7 +18,8 @@
  *
  * How the session ends:
  *  - End of file at a frame boundary, a Hangup frame, or the controller
- *    closing its end of OutFd (a write failing with EPIPE): an orderly end,
+ *    closing its end of OutFd (a write failing with EPIPE, or on a socket a
+ *    read or write failing with ECONNRESET): an orderly end,
  *    orc_rt_Session_handleDisconnect(S, NULL).
  *  - A malformed stream (a frame smaller than its header or larger than
  *    MaxFrameSize, an unknown opcode, a Setup from the controller, a Result
@@ -29,9 +30,11 @@
  * detaches (for that reason or any other) the I/O thread stops, queued
  * output is dropped and both descriptors are closed.
  *
- * While more than MaxPendingOutput bytes wait to be written, no new frame is
- * read, so a controller that sends calls but does not read their results
- * cannot make the executor's memory grow without bound.
+ * While more than MaxPendingOutput bytes wait to be written (or wait, as
+ * calls read and not yet answered, to be worked on), no new frame is read,
+ * so a controller that sends calls but does not read their results, or
+ * sends them faster than the executor works, cannot make the executor's
+ * memory grow without bound.
  *
  * SIGPIPE: writing to a pipe whose reader has gone raises SIGPIPE, which
  * kills the process by default. The embedding process must ignore it
@@ -60,7 +63,9 @@ typedef struct {
   size_t MaxFrameSize;
   /**
    * How many bytes of output may wait to be written before reading of new
-   * frames pauses. Default 64 MiB.
+   * frames pauses. Calls read but not yet answered count too (their frames
+   * and a little more each), except while an executor -> controller call is
+   * pending, whose Result must still be read. Default 64 MiB.
    */
   size_t MaxPendingOutput;
   /**
@@ -70,6 +75,27 @@ typedef struct {
   const char *TargetTriple;
   /** The page size sent in the Setup frame. Default: sysconf(_SC_PAGESIZE). */
   uint64_t PageSize;
+  /**
+   * Idle probing, for a controller connected over a socket. When non-zero:
+   * once the controller has made a call and the session has then been idle
+   * (no call in flight in either direction, nothing waiting to be written)
+   * for IdleProbeMs milliseconds, the transport calls the controller with
+   * handler tag 0 and no arguments, and ignores the answer. While the
+   * session stays idle it probes again, doubling the delay each time up to
+   * 64 times IdleProbeMs; a call from the controller restarts at
+   * IdleProbeMs. Default 0: never.
+   *
+   * Why: at teardown llvm-jitlink-19 -oop-executor-connect only close()s
+   * its socket while its reader thread is blocked in read() on it, so the
+   * kernel sends no FIN and llvm-jitlink waits for the executor to close
+   * first, which the executor cannot see. The probe's frame wakes that
+   * read; the reader then sees that it was disconnected and ends, the socket
+   * closes, and the executor sees end of file. A controller that is still
+   * there answers the probe (llvm-jitlink-19 answers a tag it does not know
+   * with an empty Result). Do not use it with lli-19, which crashes on any
+   * call from the executor.
+   */
+  unsigned IdleProbeMs;
 } orc_rt_PipeOptions;
 
 /** Fill O with the defaults listed above. Any thread. */
@@ -89,7 +115,9 @@ void orc_rt_PipeOptions_init(orc_rt_PipeOptions *O);
  *
  * The I/O thread blocks every signal. It delivers incoming calls to
  * orc_rt_Session_handleWrapperCall() on itself, so S's dispatcher should not
- * run tasks inline there if they may block on the controller.
+ * run tasks inline there if they may block on the controller. (The thread
+ * pool runs only the Services' short, non-blocking wrapper functions there,
+ * and sends their results with the same write as the others of that read.)
  */
 orc_rt_ErrorRef orc_rt_PipeControllerAccess_attach(orc_rt_SessionRef S, int InFd, int OutFd,
                                                    const orc_rt_PipeOptions *Opts);

@@ -63,7 +63,8 @@ orc_rt_ErrorRef orc_rt_TaskDispatcher_create(const orc_rt_TaskDispatcherOps *Ops
 /**
  * A pool of NumThreads worker threads (0: one per online CPU, at least 2).
  * Threads beyond NumThreads are started only while tasks are blocked in a
- * blocking stretch and work is waiting; they exit when idle.
+ * blocking stretch and work is waiting; they exit when idle. Every worker
+ * starts with the signal mask of the thread calling this function.
  */
 orc_rt_ErrorRef orc_rt_ThreadPoolTaskDispatcher_create(unsigned NumThreads,
                                                        orc_rt_TaskDispatcherRef *Out);

@@ -5,7 +5,10 @@
  * filedescs=R,W"; lli-19 -remote-mcjit -mcjit-remote-process=orcrt-executor
  * runs "orcrt-executor R W". Either way the executor reads calls from R,
  * writes results to W, and runs one Session with the memory, dylib and
- * bootstrap Services until the controller goes away.
+ * bootstrap Services until the controller goes away. Started by hand as
+ * "orcrt-executor listen=HOST:PORT", it instead waits for one controller
+ * (llvm-jitlink-19 -oop-executor-connect=HOST:PORT) to connect over TCP and
+ * serves it on that one socket.
  */
 #include "orcrt-internal.h"
 
@@ -13,13 +16,19 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -30,27 +39,50 @@
 #include <orcrt/memory.h>
 #include <orcrt/orcrt.h>
 #include <orcrt/pipe-access.h>
+#include <orcrt/shared-memory.h>
 
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
+/* The host a listen= without one binds: loopback only, unless told otherwise. */
+#define DEFAULT_LISTEN_HOST "127.0.0.1"
+/* How long a TCP session must have been idle before the executor probes the
+   controller (see --idle-probe). */
+#define DEFAULT_PROBE_MS 100
+#define MAX_PROBE_MS 3600000
 
 struct settings {
   unsigned Threads; /* 0: one per CPU */
   orc_rt_MemoryStrategy Memory;
   orc_rt_LogLevel LogLevel;
   int InFd, OutFd;
+  /* listen=HOST:PORT: where to wait for the controller (NULL: descriptors). */
+  char ListenHost[256];
+  char ListenPort[8];
+  bool Listen;
+  unsigned ProbeMs; /* for a TCP controller, 0: never probe */
 };
 
 static void usage(FILE *F) {
   fputs("Usage: " PROGRAM " [OPTION]... filedescs=IN,OUT [IGNORED]...\n"
         "  or:  " PROGRAM " [OPTION]... IN OUT [IGNORED]...\n"
+        "  or:  " PROGRAM " [OPTION]... listen=[HOST:]PORT [IGNORED]...\n"
         "Run JIT'd code for an LLVM 19 out-of-process controller, which sends calls\n"
-        "on the inherited descriptor IN and reads results from descriptor OUT.\n"
+        "on the inherited descriptor IN and reads results from descriptor OUT, or\n"
+        "which connects over TCP.\n"
         "\n"
         "Launch conventions:\n"
         "  filedescs=IN,OUT   as llvm-jitlink-19 -oop-executor=" PROGRAM " passes them\n"
         "  IN OUT             as lli-19 -jit-kind=mcjit -remote-mcjit\n"
         "                     -mcjit-remote-process=" PROGRAM " passes them\n"
+        "  listen=[HOST:]PORT wait for one controller to connect over TCP, as\n"
+        "                     llvm-jitlink-19 -oop-executor-connect=HOST:PORT does,\n"
+        "                     and serve it on that socket. HOST defaults to\n"
+        "                     127.0.0.1 (loopback only; listen=:PORT and\n"
+        "                     listen=PORT mean the same); name another address,\n"
+        "                     e.g. 0.0.0.0, to accept connections from elsewhere.\n"
+        "                     PORT 0 picks a free port. Once listening, the\n"
+        "                     executor prints \"" PROGRAM ": listening on ADDR:PORT\"\n"
+        "                     on stderr.\n"
         "Words after the descriptors are ignored; options go before them.\n"
         "\n"
         "Options:\n"
@@ -59,6 +91,10 @@ static void usage(FILE *F) {
         "  -m, --memory=STRATEGY  how JIT memory keeps W^X: memfd (default; mprotect\n"
         "                         if the kernel has no memfd) or mprotect\n"
         "  -l, --log-level=LEVEL  error (default), warning, info or debug\n"
+        "  -p, --idle-probe=MS    with listen=: once a session has been idle for MS\n"
+        "                         milliseconds (default 100; 0: never), send the\n"
+        "                         controller an empty call, which ends\n"
+        "                         llvm-jitlink-19's teardown over TCP\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
@@ -67,7 +103,12 @@ static void usage(FILE *F) {
         "(the command line wins).\n"
         "\n"
         "The executor is killed if its controller dies without closing the\n"
-        "descriptors.\n"
+        "descriptors (not with listen=: it is not the controller's child).\n"
+        "\n"
+        "When the controller goes away, calls still running (JIT'd code) get 1 s to\n"
+        "return. Then the deallocation actions of the JIT memory left run, and if\n"
+        "code is still running the executor gives up on it: it flushes what output\n"
+        "it can within another 0.5 s and exits without waiting for that code.\n"
         "\n"
         "Exit status:\n"
         "  0  the controller ended the session in order (it closed the pipes at a\n"
@@ -151,6 +192,41 @@ static bool parse_fd_pair(const char *S, int *In, int *Out) {
 }
 
 /*
+ * "[HOST:]PORT", "[IPV6]:PORT" or ":PORT" into Set->ListenHost/ListenPort.
+ * An empty or missing host is the loopback address: a JIT executor runs
+ * whatever it is sent, so it is reachable from elsewhere only if asked.
+ */
+static bool parse_listen(const char *Spec, struct settings *Set) {
+  const char *Colon = strrchr(Spec, ':');
+  const char *Host = "", *Port = Spec;
+  size_t HostLen = 0;
+  long V;
+  if (Colon) {
+    Host = Spec;
+    HostLen = (size_t)(Colon - Spec);
+    Port = Colon + 1;
+    /* An IPv6 address in brackets: drop them. */
+    if (HostLen >= 2 && Host[0] == '[' && Host[HostLen - 1] == ']') {
+      Host++;
+      HostLen -= 2;
+    } else if (memchr(Host, ':', HostLen) || memchr(Host, '[', HostLen)) {
+      return false;
+    }
+  }
+  if (!parse_int(Port, 0, 65535, &V) || HostLen >= sizeof(Set->ListenHost))
+    return false;
+  if (HostLen == 0) {
+    Host = DEFAULT_LISTEN_HOST;
+    HostLen = strlen(Host);
+  }
+  memcpy(Set->ListenHost, Host, HostLen);
+  Set->ListenHost[HostLen] = '\0';
+  snprintf(Set->ListenPort, sizeof(Set->ListenPort), "%ld", V);
+  Set->Listen = true;
+  return true;
+}
+
+/*
  * Check that Fd is open in a mode that allows reading (ForWriting false) or
  * writing, and make it close-on-exec so that programs the JIT'd code starts
  * do not inherit the channel. Returns NULL or a message.
@@ -174,9 +250,13 @@ static const char *check_fd(int Fd, bool ForWriting) {
  */
 static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   static const struct option Long[] = {
-      {"threads", required_argument, NULL, 'j'},   {"memory", required_argument, NULL, 'm'},
-      {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+      {"threads", required_argument, NULL, 'j'},
+      {"memory", required_argument, NULL, 'm'},
+      {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {"idle-probe", required_argument, NULL, 'p'},
+      {NULL, 0, NULL, 0},
   };
   bool HaveThreads = false, HaveMemory = false, HaveLog = false;
   int C;
@@ -184,7 +264,7 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   /* '+': stop at the first word that is not an option, so that whatever
      follows the descriptors is left alone. */
   opterr = 0;
-  while ((C = getopt_long(Argc, Argv, "+:j:m:l:hV", Long, NULL)) != -1) {
+  while ((C = getopt_long(Argc, Argv, "+:j:m:l:p:hV", Long, NULL)) != -1) {
     switch (C) {
     case 'j':
       if (!parse_threads(optarg, &Set->Threads))
@@ -202,6 +282,14 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
                            optarg);
       HaveLog = true;
       break;
+    case 'p': {
+      long V;
+      if (!parse_int(optarg, 0, MAX_PROBE_MS, &V))
+        return usage_error("invalid idle probe delay '%s' (expected 0 to %d milliseconds)", optarg,
+                           MAX_PROBE_MS);
+      Set->ProbeMs = (unsigned)V;
+      break;
+    }
     case 'h':
       usage(stdout);
       return EXIT_SUCCESS;
@@ -226,7 +314,11 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   char **Words = Argv + optind;
   int NWords = Argc - optind;
   long In, Out;
-  if (NWords >= 1 && strncmp(Words[0], "filedescs=", 10) == 0) {
+  if (NWords >= 1 && strncmp(Words[0], "listen=", 7) == 0) {
+    if (!parse_listen(Words[0] + 7, Set))
+      return usage_error("invalid address '%s' (expected listen=[HOST:]PORT)", Words[0]);
+    return -1;
+  } else if (NWords >= 1 && strncmp(Words[0], "filedescs=", 10) == 0) {
     if (!parse_fd_pair(Words[0] + 10, &Set->InFd, &Set->OutFd))
       return usage_error("invalid descriptors '%s' (expected filedescs=IN,OUT)", Words[0]);
   } else if (NWords >= 2 && parse_int(Words[0], 0, INT_MAX, &In) &&
@@ -322,14 +414,195 @@ static int follow_parent(int InFd) {
   return 0;
 }
 
+/* Write "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of Sa into Buf. */
+static void format_address(const struct sockaddr *Sa, socklen_t Len, char *Buf, size_t Size) {
+  char Host[NI_MAXHOST], Port[NI_MAXSERV];
+  if (getnameinfo(Sa, Len, Host, sizeof(Host), Port, sizeof(Port),
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    snprintf(Buf, Size, "?");
+    return;
+  }
+  snprintf(Buf, Size, Sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", Host, Port);
+}
+
+/*
+ * listen=: bind a listening socket to Set's address, say where on stderr,
+ * accept one controller and close the listening socket, so that no second
+ * controller can connect. Returns the connected socket (close-on-exec, with
+ * Nagle's algorithm off: the protocol is small frames in turn), or -1 after
+ * a message.
+ */
+static int accept_controller(const struct settings *Set) {
+  struct addrinfo Hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *List = NULL;
+  struct sockaddr_storage Addr;
+  socklen_t Len = sizeof(Addr);
+  char Where[NI_MAXHOST + NI_MAXSERV + 4];
+  int Listener = -1, Conn = -1, E = 0, One = 1;
+
+  int Rc = getaddrinfo(Set->ListenHost, Set->ListenPort, &Hints, &List);
+  if (Rc != 0) {
+    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort,
+             Rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(Rc));
+    return -1;
+  }
+  for (struct addrinfo *A = List; A; A = A->ai_next) {
+    Listener = socket(A->ai_family, A->ai_socktype | SOCK_CLOEXEC, A->ai_protocol);
+    if (Listener < 0) {
+      E = errno;
+      continue;
+    }
+    /* A restarted executor may reuse the port at once. */
+    if (setsockopt(Listener, SOL_SOCKET, SO_REUSEADDR, &One, sizeof(One)) == 0 &&
+        bind(Listener, A->ai_addr, A->ai_addrlen) == 0 && listen(Listener, 1) == 0)
+      break;
+    E = errno;
+    close(Listener);
+    Listener = -1;
+  }
+  freeaddrinfo(List);
+  if (Listener < 0) {
+    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort, strerror(E));
+    return -1;
+  }
+  if (getsockname(Listener, (struct sockaddr *)&Addr, &Len) != 0) {
+    complain("cannot find the listening address: %s", strerror(errno));
+    close(Listener);
+    return -1;
+  }
+  /* With port 0 this is how whoever started the executor learns the port. */
+  format_address((struct sockaddr *)&Addr, Len, Where, sizeof(Where));
+  fprintf(stderr, PROGRAM ": listening on %s\n", Where);
+  fflush(stderr);
+
+  do {
+#ifdef HAVE_ACCEPT4
+    Conn = accept4(Listener, NULL, NULL, SOCK_CLOEXEC);
+#else
+    Conn = accept(Listener, NULL, NULL);
+    if (Conn >= 0)
+      fcntl(Conn, F_SETFD, FD_CLOEXEC);
+#endif
+    /* A connection reset before it was accepted: wait for the next one. */
+  } while (Conn < 0 && (errno == EINTR || errno == ECONNABORTED));
+  E = errno;
+  close(Listener);
+  if (Conn < 0) {
+    complain("cannot accept a controller: %s", strerror(E));
+    return -1;
+  }
+  setsockopt(Conn, IPPROTO_TCP, TCP_NODELAY, &One, sizeof(One));
+  return Conn;
+}
+
+/*
+ * The end of a session: the controller is gone, but JIT'd code may still be
+ * running (a main that loops or blocks). Calls get GRACE_MS to return; then
+ * the Session shuts down as usual. If some still run, the executor gives up
+ * on them: on a thread of its own it runs the deallocation actions of the
+ * JIT memory left (the memory stays: the code may still run there) and
+ * flushes stdio, waiting ABANDON_MS at most for that (an action or a flush
+ * may block on a lock the running code holds), and ends with _exit(): exit()
+ * would run atexit handlers and destructors under the running code.
+ */
+#define GRACE_MS 1000
+#define ABANDON_MS 500
+
+struct waiter {
+  pthread_mutex_t Lock;
+  pthread_cond_t Cond;
+  bool Done;
+};
+
+static void waiter_init(struct waiter *W) {
+  pthread_condattr_t A;
+  pthread_condattr_init(&A);
+  pthread_condattr_setclock(&A, CLOCK_MONOTONIC);
+  pthread_mutex_init(&W->Lock, NULL);
+  pthread_cond_init(&W->Cond, &A);
+  pthread_condattr_destroy(&A);
+  W->Done = false;
+}
+
+static void waiter_destroy(struct waiter *W) {
+  pthread_cond_destroy(&W->Cond);
+  pthread_mutex_destroy(&W->Lock);
+}
+
+static void waiter_done(void *Ctx) {
+  struct waiter *W = Ctx;
+  pthread_mutex_lock(&W->Lock);
+  W->Done = true;
+  pthread_cond_broadcast(&W->Cond);
+  pthread_mutex_unlock(&W->Lock);
+}
+
+/* Whether W is done, waiting Ms milliseconds at most. */
+static bool waiter_wait(struct waiter *W, long Ms) {
+  struct timespec T;
+  clock_gettime(CLOCK_MONOTONIC, &T);
+  T.tv_sec += Ms / 1000;
+  T.tv_nsec += (Ms % 1000) * 1000000L;
+  if (T.tv_nsec >= 1000000000L) {
+    T.tv_sec++;
+    T.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&W->Lock);
+  while (!W->Done && pthread_cond_timedwait(&W->Cond, &W->Lock, &T) != ETIMEDOUT)
+    ;
+  bool Done = W->Done;
+  pthread_mutex_unlock(&W->Lock);
+  return Done;
+}
+
+struct abandon {
+  orc_rt_SessionRef S;
+  orc_rt_MemoryServiceRef M;
+  struct waiter W;
+};
+
+static void *abandon_main(void *Arg) {
+  struct abandon *A = Arg;
+  orc_rt_Session_log(A->S, orc_rt_LogLevel_Warning,
+                     "JIT'd code still running %d ms after the controller went away: "
+                     "giving up on it",
+                     GRACE_MS);
+  orc_rt_MemoryService_releaseAbandoned(A->M);
+  fflush(NULL);
+  waiter_done(&A->W);
+  return NULL;
+}
+
+/* Give up on the calls still running and end the process (see above). */
+static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status)
+    __attribute__((noreturn));
+static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status) {
+  struct abandon A = {.S = S, .M = M};
+  pthread_t T;
+  waiter_init(&A.W);
+  if (pthread_create(&T, NULL, abandon_main, &A) == 0) {
+    if (waiter_wait(&A.W, ABANDON_MS))
+      pthread_join(T, NULL);
+    else
+      pthread_detach(T);
+  }
+  if (Hold >= 0)
+    close(Hold);
+  _exit(Status);
+}
+
 static int run(const struct settings *Set) {
   orc_rt_TaskDispatcherRef D = NULL;
   orc_rt_SessionRef S = NULL;
   orc_rt_ErrorRef Err = NULL;
   orc_rt_MemoryServiceRef M;
+  orc_rt_SharedMemoryServiceRef Shm;
   orc_rt_DylibServiceRef Dylibs;
   orc_rt_PipeOptions Opts;
   int Status = EXIT_FAILURE, Hold = -1;
+  bool Attached = false, Waited = false;
+  struct waiter ShutDown;
 
   if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)) ||
       (Err = orc_rt_Session_create(D, &S)))
@@ -339,7 +612,8 @@ static int run(const struct settings *Set) {
   /* Libraries before memory: JIT memory, and the deallocation actions that
      may call into the libraries, go first at shutdown. */
   if ((Err = orc_rt_DylibService_add(S, &Dylibs)) ||
-      (Err = orc_rt_MemoryService_add(S, Set->Memory, &M)) || (Err = orc_rt_Bootstrap_add(S)))
+      (Err = orc_rt_MemoryService_add(S, Set->Memory, &M)) ||
+      (Err = orc_rt_SharedMemoryService_add(S, &Shm)) || (Err = orc_rt_Bootstrap_add(S)))
     goto fail;
 
   /* The controller waits for the executor to close OUT before it exits. The
@@ -352,12 +626,22 @@ static int run(const struct settings *Set) {
     goto fail;
   }
   orc_rt_PipeOptions_init(&Opts);
+  /* Only llvm-jitlink-19 connects over TCP, and it needs the probe to end. */
+  if (Set->Listen)
+    Opts.IdleProbeMs = Set->ProbeMs;
   if ((Err = orc_rt_PipeControllerAccess_attach(S, Set->InFd, Set->OutFd, &Opts)))
     goto fail;
+  Attached = true;
 
   orc_rt_Session_waitForDetach(S);
   /* The Session logged the error that ended the channel, if any. */
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
+  /* Calls still running get GRACE_MS (see abandon()). */
+  waiter_init(&ShutDown);
+  Waited = true;
+  orc_rt_Session_shutdown(S, waiter_done, &ShutDown);
+  if (!waiter_wait(&ShutDown, GRACE_MS))
+    abandon(S, M, Hold, Status);
 fail:
   if (Err) {
     complain("%s", orc_rt_Error_getMessage(Err));
@@ -366,10 +650,34 @@ fail:
   /* Runs the deallocation actions of memory still held; the Session owns D
      even if its creation failed. */
   orc_rt_Session_destroy(S);
+  if (Waited)
+    waiter_destroy(&ShutDown);
   fflush(NULL);
   if (Hold >= 0)
     close(Hold);
+  /* The transport did not take the socket if attaching failed. */
+  if (Set->Listen && !Attached)
+    close(Set->InFd);
   return Status;
+}
+
+/*
+ * Descriptors 0-2 closed at launch would go to the first descriptors the
+ * executor opens (its eventfd, an epoll instance, a memfd of JIT memory),
+ * and JIT'd code writing to its standard output would write into those.
+ * Hold each closed one with /dev/null, as a shell does; not close-on-exec:
+ * they are the standard descriptors of what the JIT'd code starts.
+ */
+static void hold_stdio(void) {
+  for (int Fd = 0; Fd < 3; Fd++) {
+    if (fcntl(Fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    int N = open("/dev/null", Fd == 0 ? O_RDONLY : O_WRONLY);
+    if (N >= 0 && N != Fd) {
+      dup2(N, Fd);
+      close(N);
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -379,7 +687,9 @@ int main(int argc, char **argv) {
       .LogLevel = orc_rt_LogLevel_Error,
       .InFd = -1,
       .OutFd = -1,
+      .ProbeMs = DEFAULT_PROBE_MS,
   };
+  hold_stdio();
   int Status = parse_arguments(argc, argv, &Set);
   if (Status >= 0)
     exit(Status);
@@ -387,6 +697,13 @@ int main(int argc, char **argv) {
   /* A controller that went away must not kill the executor through a
      write: the write fails and the session ends in order. */
   signal(SIGPIPE, SIG_IGN);
+  if (Set.Listen) {
+    /* The controller is not our parent: nothing to follow. */
+    Set.InFd = Set.OutFd = accept_controller(&Set);
+    if (Set.InFd < 0)
+      exit(EXIT_FAILURE);
+    exit(run(&Set));
+  }
   switch (follow_parent(Set.InFd)) {
   case 0:
     break;
