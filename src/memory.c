@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -62,8 +63,8 @@ struct orc_rt_OpaqueMemoryService {
   uint64_t PageSize;
   pthread_mutex_t Lock; /* guards the list and every alloc's State/Segs/Dealloc */
   struct alloc *First, *Last;
-  size_t NumFds; /* memfds held open by reserved allocations */
-  struct orc_rt_OpaqueMemoryService *PrevLive, *NextLive;
+  size_t NumFds;                               /* memfds held open by reserved allocations */
+  LIST_ENTRY(orc_rt_OpaqueMemoryService) Live; /* in LiveServices */
 };
 
 /*
@@ -72,15 +73,11 @@ struct orc_rt_OpaqueMemoryService {
  * handed are JIT memory; the address space they check is the process's.
  */
 static pthread_mutex_t LiveLock = PTHREAD_MUTEX_INITIALIZER;
-static struct orc_rt_OpaqueMemoryService *LiveServices;
+static LIST_HEAD(, orc_rt_OpaqueMemoryService) LiveServices = LIST_HEAD_INITIALIZER(LiveServices);
 
 static const char DeserializeError[] = "Could not deserialize arguments for wrapper function call";
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static uint64_t align_down(uint64_t A, uint64_t Page) {
-  return A & ~(Page - 1);
-}
 
 /* Round A up to a page boundary; false if that overflows. */
 static bool align_up(uint64_t A, uint64_t Page, uint64_t *Out) {
@@ -88,22 +85,6 @@ static bool align_up(uint64_t A, uint64_t Page, uint64_t *Out) {
     return false;
   *Out = (A + Page - 1) & ~(Page - 1);
   return true;
-}
-
-/* The page end of an address inside an allocation (which ends on a page boundary). */
-static uint64_t page_end(uint64_t A, uint64_t Page) {
-  return (A + Page - 1) & ~(Page - 1);
-}
-
-static int to_mmap_prot(uint8_t Prot) {
-  int P = PROT_NONE;
-  if (Prot & orc_rt_MemProt_Read)
-    P |= PROT_READ;
-  if (Prot & orc_rt_MemProt_Write)
-    P |= PROT_WRITE;
-  if (Prot & orc_rt_MemProt_Exec)
-    P |= PROT_EXEC;
-  return P;
 }
 
 /* The allocation with base Base. Lock held. */
@@ -153,15 +134,6 @@ static bool span_touches_segment(const struct alloc *A, uint64_t Addr, uint64_t 
   return false;
 }
 
-static orc_rt_ErrorRef error_from_message(const char *Msg, size_t Size) {
-  char *Copy = strndup(Msg, Size);
-  if (!Copy)
-    return orc_rt_Error_create("out of memory");
-  orc_rt_ErrorRef E = orc_rt_Error_create("%s", Copy);
-  free(Copy);
-  return E;
-}
-
 /* ---- loaded objects ------------------------------------------------------ */
 
 struct phdr_query {
@@ -205,7 +177,7 @@ bool orcrt_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
     return false;
   bool InJIT = false, Readable = false;
   pthread_mutex_lock(&LiveLock);
-  for (orc_rt_MemoryServiceRef M = LiveServices; M && !InJIT; M = M->NextLive) {
+  for (orc_rt_MemoryServiceRef M = LIST_FIRST(&LiveServices); M && !InJIT; M = LIST_NEXT(M, Live)) {
     pthread_mutex_lock(&M->Lock);
     struct alloc *A = find_containing(M, Addr, Size);
     if (A) {
@@ -229,7 +201,7 @@ bool orcrt_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
 bool orcrt_memory_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {
   bool Found = false;
   pthread_mutex_lock(&LiveLock);
-  for (orc_rt_MemoryServiceRef M = LiveServices; M && !Found; M = M->NextLive) {
+  for (orc_rt_MemoryServiceRef M = LIST_FIRST(&LiveServices); M && !Found; M = LIST_NEXT(M, Live)) {
     pthread_mutex_lock(&M->Lock);
     struct alloc *A = find_containing(M, Addr, Size);
     Found = A && A->State != ALLOC_RELEASING;
@@ -259,12 +231,22 @@ bool orcrt_memory_is_call_target(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr 
 
 /* ---- actions ------------------------------------------------------------- */
 
-/* Run Fn(ArgData, ArgSize) with the synchronous ABI; decode an SPSError. */
-static orc_rt_ErrorRef run_action(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Fn,
-                                  const char *ArgData, size_t ArgSize) {
+/* The error an SPSError's message stands for. */
+static orc_rt_ErrorRef error_from_message(const char *Msg, size_t Size) {
+  char *Copy = strndup(Msg, Size);
+  if (!Copy)
+    return orc_rt_Error_create("out of memory");
+  orc_rt_ErrorRef E = orc_rt_Error_create("%s", Copy);
+  free(Copy);
+  return E;
+}
+
+orc_rt_ErrorRef orcrt_run_action(orc_rt_MemoryServiceRef Mem, orc_rt_SharedMemoryServiceRef Shm,
+                                 orc_rt_ExecutorAddr Fn, const char *ArgData, size_t ArgSize) {
   if (Fn == 0)
     return NULL;
-  if (!orcrt_memory_is_call_target(M, Fn))
+  if (!(Shm && orc_rt_SharedMemoryService_isExecutable(Shm, Fn)) &&
+      !orcrt_memory_is_call_target(Mem, Fn))
     return orc_rt_Error_create("Allocation action 0x%" PRIx64 " is not in executable memory", Fn);
   orc_rt_WrapperFunctionBuffer R = orc_rt_WrapperFunctionBuffer_callSync(Fn, ArgData, ArgSize);
   orc_rt_ErrorRef E = NULL;
@@ -285,6 +267,11 @@ static orc_rt_ErrorRef run_action(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr
   }
   orc_rt_WrapperFunctionBuffer_dispose(&R);
   return E;
+}
+
+static orc_rt_ErrorRef run_action(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Fn,
+                                  const char *ArgData, size_t ArgSize) {
+  return orcrt_run_action(M, NULL, Fn, ArgData, ArgSize);
 }
 
 /* Run A's deallocation actions, last first; join their errors. A is RELEASING. */
@@ -533,7 +520,8 @@ static orc_rt_ErrorRef copy_segments(orc_rt_MemoryServiceRef M, const struct all
     const orc_rt_MemorySegment *G = &Req->Segments[I];
     if (G->Size == 0)
       continue;
-    uint64_t PS = align_down(G->Addr, M->PageSize), PE = page_end(G->Addr + G->Size, M->PageSize);
+    uint64_t PS = orcrt_align_down(G->Addr, M->PageSize),
+             PE = orcrt_page_end(G->Addr + G->Size, M->PageSize);
     SpanStart = PS < SpanStart ? PS : SpanStart;
     SpanEnd = PE > SpanEnd ? PE : SpanEnd;
   }
@@ -572,11 +560,11 @@ static orc_rt_ErrorRef protect_segments(orc_rt_MemoryServiceRef M,
     if (G->Size == 0)
       continue;
     struct segment *S = &Segs[(*NumSegs)++];
-    S->PageStart = align_down(G->Addr, M->PageSize);
-    S->PageEnd = page_end(G->Addr + G->Size, M->PageSize);
+    S->PageStart = orcrt_align_down(G->Addr, M->PageSize);
+    S->PageEnd = orcrt_page_end(G->Addr + G->Size, M->PageSize);
     S->Prot = G->Prot & (orc_rt_MemProt_Read | orc_rt_MemProt_Write | orc_rt_MemProt_Exec);
     if (mprotect((void *)(uintptr_t)S->PageStart, (size_t)(S->PageEnd - S->PageStart),
-                 to_mmap_prot(S->Prot)) != 0)
+                 orcrt_to_mmap_prot(S->Prot)) != 0)
       return orc_rt_Error_fromErrno(errno, "Could not protect segment 0x%" PRIx64, G->Addr);
     /* x86 keeps instruction caches coherent; elsewhere this would flush them. */
     if (S->Prot & orc_rt_MemProt_Exec)
@@ -902,13 +890,30 @@ static void read_call(orc_rt_SPSReader *R, orc_rt_MemoryAction *A) {
   orc_rt_SPSReader_bytes(R, &A->ArgData, &A->ArgSize);
 }
 
+bool orcrt_read_action_pairs(orc_rt_SPSReader *R, orc_rt_MemoryActionPair **Acts, size_t *NumActs) {
+  uint64_t N = 0;
+  *Acts = NULL;
+  *NumActs = 0;
+  /* An action pair takes at least 32 bytes: the count is bounded by the input. */
+  if (!orc_rt_SPSReader_seqCount(R, 32, &N))
+    return false;
+  if (N && !(*Acts = calloc((size_t)N, sizeof(**Acts))))
+    return false;
+  *NumActs = (size_t)N;
+  for (size_t I = 0; I < *NumActs; I++) {
+    read_call(R, &(*Acts)[I].Finalize);
+    read_call(R, &(*Acts)[I].Dealloc);
+  }
+  return orc_rt_SPSReader_ok(R);
+}
+
 /* Decode a FinalizeRequest; arrays point into R's span and go to the caller. */
 static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequest *Req,
                                   orc_rt_MemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
   uint64_t N = 0;
   *Segs = NULL;
   *Acts = NULL;
-  /* A segment takes at least 25 bytes, an action pair 32: counts are bounded by the input. */
+  /* A segment takes at least 25 bytes: the count is bounded by the input. */
   if (!orc_rt_SPSReader_seqCount(R, 25, &N))
     return false;
   if (N && !(*Segs = calloc((size_t)N, sizeof(**Segs))))
@@ -922,17 +927,10 @@ static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequ
     orc_rt_SPSReader_u64(R, &G->Size);
     orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
   }
-  if (!orc_rt_SPSReader_seqCount(R, 32, &N))
-    return false;
-  if (N && !(*Acts = calloc((size_t)N, sizeof(**Acts))))
+  if (!orcrt_read_action_pairs(R, Acts, &Req->NumActions))
     return false;
   Req->Actions = *Acts;
-  Req->NumActions = (size_t)N;
-  for (size_t I = 0; I < Req->NumActions; I++) {
-    read_call(R, &(*Acts)[I].Finalize);
-    read_call(R, &(*Acts)[I].Dealloc);
-  }
-  return orc_rt_SPSReader_ok(R);
+  return true;
 }
 
 /*
@@ -941,17 +939,28 @@ static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequ
  * actions would run code (which may block, or call the controller) are
  * handed to the Session's dispatcher as ordinary Tasks instead.
  */
+
+/*
+ * What a wrapper does with the call in Args. With RunActions false it
+ * answers nothing (an empty buffer) if answering would run allocation
+ * actions: *HasActions says so.
+ */
+typedef orc_rt_WrapperFunctionBuffer (*call_body)(orc_rt_SessionRef S,
+                                                  const orc_rt_WrapperFunctionBuffer *Args,
+                                                  bool RunActions, bool *HasActions);
+
 struct deferred_call {
   orc_rt_SessionRef S;
   uint64_t CallId;
   orc_rt_WrapperFunctionReturn Return;
   orc_rt_WrapperFunctionBuffer Args;
-  orc_rt_WrapperFunctionBuffer (*Body)(orc_rt_SessionRef S, const orc_rt_WrapperFunctionBuffer *);
+  call_body Body;
 };
 
 static void deferred_run(void *Ctx) {
   struct deferred_call *D = Ctx;
-  orc_rt_WrapperFunctionBuffer Result = D->Body(D->S, &D->Args);
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Result = D->Body(D->S, &D->Args, true, &HasActions);
   orc_rt_WrapperFunctionBuffer_dispose(&D->Args);
   D->Return(D->S, D->CallId, Result);
   free(D);
@@ -967,9 +976,7 @@ static void deferred_destroy(void *Ctx) {
 
 /* Run Body(S, Args) as a Task of S's dispatcher, which answers the call. */
 static void defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
-                  orc_rt_WrapperFunctionBuffer Args,
-                  orc_rt_WrapperFunctionBuffer (*Body)(orc_rt_SessionRef,
-                                                       const orc_rt_WrapperFunctionBuffer *)) {
+                  orc_rt_WrapperFunctionBuffer Args, call_body Body) {
   struct deferred_call *D = malloc(sizeof(*D));
   if (!D) {
     orc_rt_WrapperFunctionBuffer_dispose(&Args);
@@ -979,6 +986,20 @@ static void defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionRe
   *D = (struct deferred_call){S, CallId, Return, Args, Body};
   orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(S),
                                  (orc_rt_Task){deferred_run, deferred_destroy, D});
+}
+
+/* Answer the call with Body here, or defer it if that would run allocation actions. */
+static void answer_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                            orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer Args,
+                            call_body Body) {
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Result = Body(S, &Args, false, &HasActions);
+  if (HasActions) {
+    defer(S, CallId, Return, Args, Body);
+    return;
+  }
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  Return(S, CallId, Result);
 }
 
 /*
@@ -1016,23 +1037,10 @@ static orc_rt_WrapperFunctionBuffer finalize_call(orc_rt_SessionRef S,
   return Result;
 }
 
-static orc_rt_WrapperFunctionBuffer finalize_body(orc_rt_SessionRef S,
-                                                  const orc_rt_WrapperFunctionBuffer *Args) {
-  bool HasActions;
-  return finalize_call(S, Args, true, &HasActions);
-}
-
 static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
                              orc_rt_WrapperFunctionReturn Return,
                              orc_rt_WrapperFunctionBuffer Args) {
-  bool HasActions;
-  orc_rt_WrapperFunctionBuffer Result = finalize_call(S, &Args, false, &HasActions);
-  if (HasActions) {
-    defer(S, CallId, Return, Args, finalize_body);
-    return;
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&Args);
-  Return(S, CallId, Result);
+  answer_or_defer(S, CallId, Return, Args, finalize_call);
 }
 
 /* Whether deallocating one of the N bases R holds next would run actions. */
@@ -1103,23 +1111,10 @@ static orc_rt_WrapperFunctionBuffer deallocate_call(orc_rt_SessionRef S,
   return Result;
 }
 
-static orc_rt_WrapperFunctionBuffer deallocate_body(orc_rt_SessionRef S,
-                                                    const orc_rt_WrapperFunctionBuffer *Args) {
-  bool HasActions;
-  return deallocate_call(S, Args, true, &HasActions);
-}
-
 static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
                                orc_rt_WrapperFunctionReturn Return,
                                orc_rt_WrapperFunctionBuffer Args) {
-  bool HasActions;
-  orc_rt_WrapperFunctionBuffer Result = deallocate_call(S, &Args, false, &HasActions);
-  if (HasActions) {
-    defer(S, CallId, Return, Args, deallocate_body);
-    return;
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&Args);
-  Return(S, CallId, Result);
+  answer_or_defer(S, CallId, Return, Args, deallocate_call);
 }
 
 /* ---- the Service ---------------------------------------------------------- */
@@ -1158,12 +1153,7 @@ static void memory_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn 
 static void memory_destroy(void *Ctx) {
   orc_rt_MemoryServiceRef M = Ctx;
   pthread_mutex_lock(&LiveLock);
-  if (M->PrevLive)
-    M->PrevLive->NextLive = M->NextLive;
-  else
-    LiveServices = M->NextLive;
-  if (M->NextLive)
-    M->NextLive->PrevLive = M->PrevLive;
+  LIST_REMOVE(M, Live);
   pthread_mutex_unlock(&LiveLock);
   /* After the dispatcher's shutdown: no worker can still run code in the memory shutdown kept. */
   for (struct alloc *A = M->First, *Next; A; A = Next) {
@@ -1227,10 +1217,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
   }
   /* S owns M from here on. */
   pthread_mutex_lock(&LiveLock);
-  M->NextLive = LiveServices;
-  if (LiveServices)
-    LiveServices->PrevLive = M;
-  LiveServices = M;
+  LIST_INSERT_HEAD(&LiveServices, M, Live);
   pthread_mutex_unlock(&LiveLock);
 
   Err = orc_rt_Session_addBootstrapSymbol(S, "__llvm_orc_SimpleExecutorMemoryManager_Instance",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ struct orc_rt_OpaqueSharedMemoryService {
   uint64_t PageSize;
   pthread_mutex_t Lock; /* the list, and every reservation's fields and allocations */
   struct reservation *First, *Last;
-  struct orc_rt_OpaqueSharedMemoryService *PrevLive, *NextLive;
+  LIST_ENTRY(orc_rt_OpaqueSharedMemoryService) Live; /* in LiveServices */
 };
 
 /*
@@ -73,7 +74,8 @@ struct orc_rt_OpaqueSharedMemoryService {
  * memory of the process (see memory-internal.h).
  */
 static pthread_mutex_t LiveLock = PTHREAD_MUTEX_INITIALIZER;
-static struct orc_rt_OpaqueSharedMemoryService *LiveServices;
+static LIST_HEAD(, orc_rt_OpaqueSharedMemoryService)
+    LiveServices = LIST_HEAD_INITIALIZER(LiveServices);
 
 /* Numbers the objects this process creates, across Sessions. */
 static atomic_uint_fast64_t NameCounter;
@@ -81,34 +83,6 @@ static atomic_uint_fast64_t NameCounter;
 static const char DeserializeError[] = "Could not deserialize arguments for wrapper function call";
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static uint64_t align_down(uint64_t A, uint64_t Page) {
-  return A & ~(Page - 1);
-}
-
-/* The page end of an address inside a reservation (which ends on a page boundary). */
-static uint64_t page_end(uint64_t A, uint64_t Page) {
-  return (A + Page - 1) & ~(Page - 1);
-}
-
-static int to_mmap_prot(uint8_t Prot) {
-  int P = PROT_NONE;
-  if (Prot & orc_rt_MemProt_Read)
-    P |= PROT_READ;
-  if (Prot & orc_rt_MemProt_Write)
-    P |= PROT_WRITE;
-  if (Prot & orc_rt_MemProt_Exec)
-    P |= PROT_EXEC;
-  return P;
-}
-
-static void *ptr(uint64_t A) {
-  return (void *)(uintptr_t)A;
-}
-
-static orc_rt_ErrorRef error_from_message(const char *Msg, size_t Size) {
-  return orc_rt_Error_create("%.*s", Size > INT32_MAX ? INT32_MAX : (int)Size, Msg);
-}
 
 /* The reservation whose base is Base. Lock held. */
 static struct reservation *find_reservation(orc_rt_SharedMemoryServiceRef M, uint64_t Base) {
@@ -214,7 +188,8 @@ bool orcrt_shm_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size, bool *InShm)
   if (Size == 0 || Addr > UINT64_MAX - Size)
     return false;
   pthread_mutex_lock(&LiveLock);
-  for (orc_rt_SharedMemoryServiceRef M = LiveServices; M && !In; M = M->NextLive) {
+  for (orc_rt_SharedMemoryServiceRef M = LIST_FIRST(&LiveServices); M && !In;
+       M = LIST_NEXT(M, Live)) {
     pthread_mutex_lock(&M->Lock);
     struct reservation *R = find_containing(M, Addr, Size);
     if (R) {
@@ -231,7 +206,8 @@ bool orcrt_shm_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size, bool *InShm)
 bool orcrt_shm_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {
   bool Found = false;
   pthread_mutex_lock(&LiveLock);
-  for (orc_rt_SharedMemoryServiceRef M = LiveServices; M && !Found; M = M->NextLive) {
+  for (orc_rt_SharedMemoryServiceRef M = LIST_FIRST(&LiveServices); M && !Found;
+       M = LIST_NEXT(M, Live)) {
     pthread_mutex_lock(&M->Lock);
     struct reservation *R = find_containing(M, Addr, Size);
     Found = R && !R->Releasing;
@@ -243,33 +219,11 @@ bool orcrt_shm_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {
 
 /* ---- actions ------------------------------------------------------------- */
 
-/* Run Fn(ArgData, ArgSize) with the synchronous ABI; decode an SPSError. */
+/* Run Fn(ArgData, ArgSize): code in M's segments or the memory Service's may run. */
 static orc_rt_ErrorRef run_action(orc_rt_SharedMemoryServiceRef M, orc_rt_ExecutorAddr Fn,
                                   const char *ArgData, size_t ArgSize) {
-  if (Fn == 0)
-    return NULL;
-  orc_rt_MemoryServiceRef Mem = orc_rt_Session_findService(M->S, &orcrt_memory_service_ops);
-  if (!orc_rt_SharedMemoryService_isExecutable(M, Fn) && !orcrt_memory_is_call_target(Mem, Fn))
-    return orc_rt_Error_create("Allocation action 0x%" PRIx64 " is not in executable memory", Fn);
-  orc_rt_WrapperFunctionBuffer R = orc_rt_WrapperFunctionBuffer_callSync(Fn, ArgData, ArgSize);
-  orc_rt_ErrorRef E = NULL;
-  const char *OOB = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);
-  if (OOB) {
-    E = orc_rt_Error_create("%s", OOB);
-  } else {
-    orc_rt_SPSReader Rd;
-    bool IsFailure = false;
-    const char *Msg = NULL;
-    size_t MsgSize = 0;
-    orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(&R), R.Size);
-    if (!orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize))
-      E = orc_rt_Error_create("Could not deserialize the result of allocation action 0x%" PRIx64,
-                              Fn);
-    else if (IsFailure)
-      E = error_from_message(Msg, MsgSize);
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-  return E;
+  return orcrt_run_action(orc_rt_Session_findService(M->S, &orcrt_memory_service_ops), M, Fn,
+                          ArgData, ArgSize);
 }
 
 static void free_alloc(struct alloc *A) {
@@ -287,7 +241,7 @@ static orc_rt_ErrorRef unprotect(const struct alloc *A) {
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; I < A->NumSegs; I++) {
     const struct segment *G = &A->Segs[I];
-    if (mprotect(ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart), PROT_READ) != 0)
+    if (mprotect(orcrt_ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart), PROT_READ) != 0)
       Err = orc_rt_Error_join(
           Err, orc_rt_Error_fromErrno(errno, "Could not reset the protection of 0x%" PRIx64,
                                       G->PageStart));
@@ -360,7 +314,7 @@ static orc_rt_ErrorRef release_reservation(orc_rt_SharedMemoryServiceRef M, stru
   }
   orcrt_eh_frame_purge(R->Base, R->Base + R->Size);
   orcrt_gdb_jit_purge(R->Base, R->Base + R->Size);
-  if (munmap(ptr(R->Base), (size_t)R->Size) != 0)
+  if (munmap(orcrt_ptr(R->Base), (size_t)R->Size) != 0)
     Err = orc_rt_Error_join(
         Err, orc_rt_Error_fromErrno(errno, "Could not unmap reservation 0x%" PRIx64, R->Base));
   unlink_name(R);
@@ -485,7 +439,7 @@ static orc_rt_ErrorRef check_request(orc_rt_SharedMemoryServiceRef M, const stru
     if (G->Size == 0)
       continue;
     struct segment S = {
-        align_down(G->Addr, M->PageSize), page_end(G->Addr + G->Size, M->PageSize),
+        orcrt_align_down(G->Addr, M->PageSize), orcrt_page_end(G->Addr + G->Size, M->PageSize),
         (uint8_t)(G->Prot & (orc_rt_MemProt_Read | orc_rt_MemProt_Write | orc_rt_MemProt_Exec))};
     for (size_t J = 0; J < *NumSegs; J++)
       if (Segs[J].PageStart < S.PageEnd && S.PageStart < Segs[J].PageEnd && Segs[J].Prot != S.Prot)
@@ -574,8 +528,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
 
   for (; Protected < A->NumSegs; Protected++) {
     const struct segment *G = &A->Segs[Protected];
-    if (mprotect(ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart), to_mmap_prot(G->Prot)) !=
-        0) {
+    if (mprotect(orcrt_ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart),
+                 orcrt_to_mmap_prot(G->Prot)) != 0) {
       Err = orc_rt_Error_fromErrno(errno, "Could not protect segment 0x%" PRIx64 "%s", G->PageStart,
                                    errno == EPERM && (G->Prot & orc_rt_MemProt_Exec)
                                        ? " (is /dev/shm mounted noexec?)"
@@ -583,7 +537,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
       goto fail;
     }
     if (G->Prot & orc_rt_MemProt_Exec)
-      __builtin___clear_cache(ptr(G->PageStart), ptr(G->PageEnd));
+      __builtin___clear_cache(orcrt_ptr(G->PageStart), orcrt_ptr(G->PageEnd));
   }
   for (; Completed < Req->NumActions; Completed++) {
     const orc_rt_MemoryAction *F = &Req->Actions[Completed].Finalize;
@@ -702,12 +656,6 @@ static void reserve_wrapper(orc_rt_SessionRef S, uint64_t CallId,
   Return(S, CallId, Result);
 }
 
-/* A WrapperFunctionCall: (ExecutorAddr Fn, Sequence<char> Args). */
-static void read_call(orc_rt_SPSReader *R, orc_rt_MemoryAction *A) {
-  orc_rt_SPSReader_addr(R, &A->Fn);
-  orc_rt_SPSReader_bytes(R, &A->ArgData, &A->ArgSize);
-}
-
 /*
  * Decode a SharedMemoryFinalizeRequest: (Sequence<(uint8 Prot, ExecutorAddr
  * Addr, uint64 Size)>, Sequence<(WrapperFunctionCall, WrapperFunctionCall)>).
@@ -718,7 +666,7 @@ static bool read_request(orc_rt_SPSReader *R, orc_rt_SharedMemoryFinalizeRequest
   uint64_t N = 0;
   *Segs = NULL;
   *Acts = NULL;
-  /* A segment takes 17 bytes, an action pair at least 32: counts are bounded by the input. */
+  /* A segment takes 17 bytes: the count is bounded by the input. */
   if (!orc_rt_SPSReader_seqCount(R, 17, &N))
     return false;
   if (N && !(*Segs = calloc((size_t)N, sizeof(**Segs))))
@@ -731,17 +679,10 @@ static bool read_request(orc_rt_SPSReader *R, orc_rt_SharedMemoryFinalizeRequest
     orc_rt_SPSReader_addr(R, &G->Addr);
     orc_rt_SPSReader_u64(R, &G->Size);
   }
-  if (!orc_rt_SPSReader_seqCount(R, 32, &N))
-    return false;
-  if (N && !(*Acts = calloc((size_t)N, sizeof(**Acts))))
+  if (!orcrt_read_action_pairs(R, Acts, &Req->NumActions))
     return false;
   Req->Actions = *Acts;
-  Req->NumActions = (size_t)N;
-  for (size_t I = 0; I < Req->NumActions; I++) {
-    read_call(R, &(*Acts)[I].Finalize);
-    read_call(R, &(*Acts)[I].Dealloc);
-  }
-  return orc_rt_SPSReader_ok(R);
+  return true;
 }
 
 /* (ExecutorAddr Instance, ExecutorAddr Reservation, SharedMemoryFinalizeRequest)
@@ -858,12 +799,7 @@ static void shm_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn Don
 static void shm_destroy(void *Ctx) {
   orc_rt_SharedMemoryServiceRef M = Ctx;
   pthread_mutex_lock(&LiveLock);
-  if (M->PrevLive)
-    M->PrevLive->NextLive = M->NextLive;
-  else
-    LiveServices = M->NextLive;
-  if (M->NextLive)
-    M->NextLive->PrevLive = M->PrevLive;
+  LIST_REMOVE(M, Live);
   pthread_mutex_unlock(&LiveLock);
   pthread_mutex_destroy(&M->Lock);
   free(M);
@@ -906,10 +842,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_add(orc_rt_SessionRef S
   }
   /* S owns M from here on. */
   pthread_mutex_lock(&LiveLock);
-  M->NextLive = LiveServices;
-  if (LiveServices)
-    LiveServices->PrevLive = M;
-  LiveServices = M;
+  LIST_INSERT_HEAD(&LiveServices, M, Live);
   pthread_mutex_unlock(&LiveLock);
 
   Err = orc_rt_Session_addBootstrapSymbol(

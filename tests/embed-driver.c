@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "controller.h"
+#include "llvm19-symbols.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,24 +26,6 @@
 #include <unistd.h>
 
 #include <orcrt/sps.h>
-
-/* The bootstrap symbols LLVM 19's controllers require (PROTOCOL §4.3). */
-static const char *const RequiredSymbols[] = {
-    "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
-    "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
-    "__llvm_orc_bootstrap_run_as_main_wrapper",
-    "__llvm_orc_bootstrap_run_as_void_function_wrapper",
-    "__llvm_orc_bootstrap_run_as_int_function_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_Instance",
-    "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_Instance",
-    "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
-    "llvm_orc_registerEHFrameSectionWrapper",
-    "llvm_orc_deregisterEHFrameSectionWrapper",
-};
 
 static const char Seeded[] = "hello from the embedding executor";
 static const char Report[] = "kv: shut down with 2 key(s) after 4 put(s)";
@@ -210,9 +193,9 @@ int main(int argc, char **argv) {
 
   /* 1: a complete executor: what LLVM 19's controllers look for. */
   int Missing = 0;
-  for (size_t I = 0; I < sizeof(RequiredSymbols) / sizeof(RequiredSymbols[0]); I++)
-    if (!orcrt_tc_lookup(TC, RequiredSymbols[I], &Addr)) {
-      diag("missing %s", RequiredSymbols[I]);
+  for (size_t I = 0; I < ORCRT_LLVM19_NUM_REQUIRED_SYMBOLS; I++)
+    if (!orcrt_tc_lookup(TC, orcrt_llvm19_required_symbols[I], &Addr)) {
+      diag("missing %s", orcrt_llvm19_required_symbols[I]);
       Missing++;
     }
   result(Missing == 0, "the Setup lists the bootstrap symbols LLVM 19's controllers require");

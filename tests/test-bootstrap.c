@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "llvm19-symbols.h"
 #include "test-util.h"
 
 #include <dlfcn.h>
@@ -138,20 +139,7 @@ START_TEST(bootstrap_publishes_every_symbol_llvm_requires) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   static const char *const Required[] = {
-      "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
-      "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
-      "__llvm_orc_bootstrap_run_as_main_wrapper",
-      "__llvm_orc_bootstrap_run_as_void_function_wrapper",
-      "__llvm_orc_bootstrap_run_as_int_function_wrapper",
-      "__llvm_orc_SimpleExecutorDylibManager_Instance",
-      "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
-      "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
-      "__llvm_orc_SimpleExecutorMemoryManager_Instance",
-      "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
-      "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
-      "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
-      "llvm_orc_registerEHFrameSectionWrapper",
-      "llvm_orc_deregisterEHFrameSectionWrapper",
+      ORCRT_LLVM19_REQUIRED_SYMBOL_NAMES,
       "__llvm_orc_bootstrap_mem_write_uint8s_wrapper",
       "__llvm_orc_bootstrap_mem_write_uint16s_wrapper",
       "__llvm_orc_bootstrap_mem_write_uint32s_wrapper",

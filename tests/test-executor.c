@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "controller.h"
+#include "llvm19-symbols.h"
 #include "run-util.h"
 #include "test-util.h"
 
@@ -30,24 +31,6 @@
 
 /* How long the executor may take to exit once it has reason to. */
 #define EXIT_TIMEOUT_MS 10000
-
-/* The 14 bootstrap symbols LLVM 19's controllers require (PROTOCOL §4.3). */
-static const char *const RequiredSymbols[] = {
-    "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
-    "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
-    "__llvm_orc_bootstrap_run_as_main_wrapper",
-    "__llvm_orc_bootstrap_run_as_void_function_wrapper",
-    "__llvm_orc_bootstrap_run_as_int_function_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_Instance",
-    "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_Instance",
-    "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
-    "llvm_orc_registerEHFrameSectionWrapper",
-    "llvm_orc_deregisterEHFrameSectionWrapper",
-};
 
 /* ---- paths and formatting ------------------------------------------------ */
 
@@ -351,10 +334,11 @@ START_TEST(executor_setup_lists_required_bootstrap_symbols) {
   executor E;
   launch_default(&E);
   size_t N = orcrt_tc_symbol_count(E.TC);
-  for (size_t I = 0; I < sizeof(RequiredSymbols) / sizeof(RequiredSymbols[0]); I++) {
+  for (size_t I = 0; I < ORCRT_LLVM19_NUM_REQUIRED_SYMBOLS; I++) {
     orc_rt_ExecutorAddr A = 0;
-    ck_assert_msg(orcrt_tc_lookup(E.TC, RequiredSymbols[I], &A), "missing %s", RequiredSymbols[I]);
-    ck_assert_msg(A != 0, "%s has address 0", RequiredSymbols[I]);
+    ck_assert_msg(orcrt_tc_lookup(E.TC, orcrt_llvm19_required_symbols[I], &A), "missing %s",
+                  orcrt_llvm19_required_symbols[I]);
+    ck_assert_msg(A != 0, "%s has address 0", orcrt_llvm19_required_symbols[I]);
   }
   for (size_t I = 0; I < N; I++)
     for (size_t J = I + 1; J < N; J++)
@@ -667,7 +651,7 @@ START_TEST(executor_exits_one_on_eof_inside_payload) {
   executor E;
   launch_default(&E);
   ck_assert_int_eq(orcrt_tc_send_header(E.TC, ORCRT_TC_HEADER_SIZE + 100, ORCRT_TC_OP_CALL_WRAPPER,
-                                        0, sym(&E, RequiredSymbols[9])),
+                                        0, sym(&E, orcrt_llvm19_required_symbols[9])),
                    0);
   ck_assert_int_eq(orcrt_tc_write_raw(E.TC, Payload, sizeof(Payload)), 0);
   orcrt_tc_close_write(E.TC);
@@ -812,7 +796,7 @@ START_TEST(executor_exits_promptly_when_controller_vanishes_mid_frame) {
   executor E;
   launch_default(&E);
   ck_assert_int_eq(orcrt_tc_send_header(E.TC, ORCRT_TC_HEADER_SIZE + 16, ORCRT_TC_OP_CALL_WRAPPER,
-                                        0, sym(&E, RequiredSymbols[9])),
+                                        0, sym(&E, orcrt_llvm19_required_symbols[9])),
                    0);
   ck_assert_int_eq(orcrt_tc_write_raw(E.TC, "12345678", 8), 0);
   orcrt_tc_close(E.TC);

@@ -24,26 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "llvm19-symbols.h"
+
 enum { OpSetup = 0, OpResult = 2, OpCallWrapper = 3 };
 #define HEADER 32
 
-/* The bootstrap symbols, in llvm-jitlink-executor's set; the address of
-   the I-th is SYM_BASE + 16 * I. */
+/* The bootstrap symbols, llvm-jitlink-executor's set: the 14 LLVM 19
+   requires, then the rest; the address of the I-th is SYM_BASE + 16 * I. */
 static const char *const Symbols[] = {
-    "__llvm_orc_bootstrap_run_as_main_wrapper",
-    "__llvm_orc_bootstrap_run_as_void_function_wrapper",
-    "__llvm_orc_bootstrap_run_as_int_function_wrapper",
-    "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
-    "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
-    "__llvm_orc_SimpleExecutorDylibManager_Instance",
-    "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_Instance",
-    "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
-    "llvm_orc_registerEHFrameSectionWrapper",
-    "llvm_orc_deregisterEHFrameSectionWrapper",
+    ORCRT_LLVM19_REQUIRED_SYMBOL_NAMES,
     "__llvm_orc_bootstrap_mem_write_uint8s_wrapper",
     "__llvm_orc_bootstrap_mem_write_uint16s_wrapper",
     "__llvm_orc_bootstrap_mem_write_uint32s_wrapper",
@@ -58,7 +47,7 @@ static const char *const Symbols[] = {
 #define NUM_SYMBOLS (sizeof(Symbols) / sizeof(Symbols[0]))
 #define SYM_BASE UINT64_C(0x10000)
 
-enum { RunAsInt = 2, Open = 6, Lookup = 7, Reserve = 9, Finalize = 10, Deallocate = 11 };
+enum { RunAsInt = 4, Open = 6, Lookup = 7, Reserve = 9, Finalize = 10, Deallocate = 11 };
 
 static int InFd, OutFd;
 static unsigned char *Rx; /* [RxStart, RxEnd) unread */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "fuzz-util.h"
+#include "llvm19-symbols.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -28,20 +29,7 @@ void orcrt_fuzz_fail(const char *Fmt, ...) {
 
 /* The order is the placeholder selector: append only, seeds depend on it. */
 const char *const orcrt_fuzz_symbol_names[] = {
-    "__llvm_orc_SimpleRemoteEPC_dispatch_ctx",
-    "__llvm_orc_SimpleRemoteEPC_dispatch_fn",
-    "__llvm_orc_bootstrap_run_as_main_wrapper",
-    "__llvm_orc_bootstrap_run_as_void_function_wrapper",
-    "__llvm_orc_bootstrap_run_as_int_function_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_Instance",
-    "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
-    "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_Instance",
-    "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
-    "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper",
-    "llvm_orc_registerEHFrameSectionWrapper",
-    "llvm_orc_deregisterEHFrameSectionWrapper",
+    ORCRT_LLVM19_REQUIRED_SYMBOL_NAMES,
     "__llvm_orc_bootstrap_mem_write_uint8s_wrapper",
     "__llvm_orc_bootstrap_mem_write_uint16s_wrapper",
     "__llvm_orc_bootstrap_mem_write_uint32s_wrapper",
