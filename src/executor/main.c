@@ -367,12 +367,15 @@ static void log_line(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
  * end of file and ends by itself. But if the controller's pipe ends live on
  * in another process, no end of file ever comes. So the kernel signals the
  * executor when its parent dies (PR_SET_PDEATHSIG), and the handler ends the
- * process at once unless the channel has been closed, in which case the
+ * process unless the channel is closed within HANGUP_WAIT_MS, in which case the
  * executor is already finishing in order: lli-19 exits without waiting for
  * its executor, and killing it then would lose the JIT'd program's buffered
  * output and the remaining deallocation actions. The state is the process's
  * own (one parent, one channel), hence file-scope.
  */
+/* How long the handler waits for the controller's ends to close. */
+#define HANGUP_WAIT_MS 1000
+
 static pid_t ParentPid;
 static int WatchFd = -1; /* a copy of the in-fd, readable for the handler */
 
@@ -381,11 +384,17 @@ static bool controller_gone_without_closing(void) {
      still there, only one of its threads ended. */
   if (getppid() == ParentPid)
     return false;
-  /* The kernel closes a dying process's descriptors before it signals the
-     children: hang-up here means no one can send to the executor any more,
-     so it sees end of file and finishes on its own. */
-  struct pollfd P = {.fd = WatchFd, .events = POLLIN};
-  return !(poll(&P, 1, 0) == 1 && (P.revents & POLLHUP));
+  /* Hang-up means no one can send to the executor any more, so it sees end
+     of file and finishes on its own. It may come a little after the signal:
+     when the parent has several threads, the signal follows the exit of the
+     one that forked, and the descriptors close with the last one. So wait
+     for it, boundedly (poll is async-signal-safe). Events 0: hang-up is
+     always reported, and data still in the pipe must not end the wait. */
+  struct pollfd P = {.fd = WatchFd, .events = 0};
+  int N;
+  while ((N = poll(&P, 1, HANGUP_WAIT_MS)) < 0 && errno == EINTR)
+    ;
+  return !(N == 1 && (P.revents & POLLHUP));
 }
 
 static void on_parent_death(int Sig) {
