@@ -85,11 +85,12 @@ step "make -j2 distcheck"
 make -j2 distcheck
 
 step "done"
-# Check's summary of the full run above (distcheck's own run skips SQLite).
-grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$' check.out | tail -n 1
+summary='^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$'
 for name in asan tsan; do
 	printf '%s: ' "$name"
-	grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+$' "$build/$name/check.out" |
-		tail -n 1
+	grep -E "$summary" "$build/$name/check.out" | tail -n 1
 done
 echo "total: $(($(date +%s) - start)) s"
+# Last, Check's summary of the full plain run (distcheck's own run skips
+# SQLite), so that it closes the output.
+grep -E "$summary" check.out | tail -n 1
