@@ -87,40 +87,6 @@ static orc_rt_ExecutorAddr fn_addr(void *Fn) {
 }
 #define FN(F) fn_addr((void *)(uintptr_t)(F))
 
-/* SPSError result (R disposed): NULL on success, else the message to free. */
-static char *take_error(orc_rt_WrapperFunctionBuffer *R) {
-  orc_rt_SPSReader Rd;
-  bool IsFailure = false;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(R), "out-of-band error: %s",
-                orc_rt_WrapperFunctionBuffer_getOutOfBandError(R));
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(R), R->Size);
-  ck_assert(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize));
-  char *Out = IsFailure ? strndup(Msg, MsgSize) : NULL;
-  orc_rt_WrapperFunctionBuffer_dispose(R);
-  return Out;
-}
-
-static void assert_success(orc_rt_WrapperFunctionBuffer R) {
-  char *Msg = take_error(&R);
-  ck_assert_msg(Msg == NULL, "unexpected error: %s", Msg);
-}
-
-static void assert_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  char *Msg = take_error(&R);
-  ck_assert_msg(Msg != NULL, "expected an error containing \"%s\"", Substr);
-  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
-  free(Msg);
-}
-
-static void assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  const char *Msg = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);
-  ck_assert_msg(Msg != NULL, "expected an out-of-band error");
-  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
 /* Reserve and finalize JIT memory through the C API. */
 static orc_rt_ExecutorAddr jit_alloc(env *E, uint64_t Size) {
   orc_rt_ExecutorAddr B;
@@ -271,16 +237,16 @@ START_TEST(run_wrappers_refuse_targets_that_are_not_code) {
   orc_rt_ExecutorAddr Heap = jit_alloc(&E, Page); /* reserved, never made executable */
   const orc_rt_ExecutorAddr Bad[] = {0, 0x10, fn_addr(&Data), Heap};
   for (size_t I = 0; I < 4; I++) {
-    assert_out_of_band(run_main(&E, Bad[I], NULL, 0), "no wrapper function at");
+    orcrt_test_assert_out_of_band(run_main(&E, Bad[I], NULL, 0), "no wrapper function at");
     orc_rt_SPSWriter W;
     orc_rt_SPSWriter_init(&W);
     orc_rt_SPSWriter_addr(&W, Bad[I]);
-    assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_void_function_wrapper", &W),
+    orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_void_function_wrapper", &W),
                        "no wrapper function at");
     orc_rt_SPSWriter_init(&W);
     orc_rt_SPSWriter_addr(&W, Bad[I]);
     orc_rt_SPSWriter_i32(&W, 1);
-    assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
+    orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
                        "no wrapper function at");
   }
   /* Malformed arguments. */
@@ -288,18 +254,18 @@ START_TEST(run_wrappers_refuse_targets_that_are_not_code) {
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, FN(argc_main));
   orc_rt_SPSWriter_seqCount(&W, UINT64_C(1) << 60);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
                      "Could not deserialize");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, FN(argc_main));
   orc_rt_SPSWriter_seqCount(&W, 2);
   orc_rt_SPSWriter_string(&W, "one");
   orc_rt_SPSWriter_u32(&W, 9);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_main_wrapper", &W),
                      "Could not deserialize");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, FN(int_fn));
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_run_as_int_function_wrapper", &W),
                      "Could not deserialize");
   /* And the Session still runs code. */
   ck_assert_int_eq(take_i64(run_main(&E, FN(argc_main), NULL, 0)), 0);
@@ -397,7 +363,7 @@ START_TEST(call_target_check_allows_only_code) {
     char Expected[64];
     snprintf(Expected, sizeof(Expected), "no wrapper function at 0x%" PRIx64, Bad[I]);
     orc_rt_SPSWriter_init(&W);
-    assert_out_of_band(call_addr(&E, Bad[I], &W), Expected);
+    orcrt_test_assert_out_of_band(call_addr(&E, Bad[I], &W), Expected);
   }
   /* Code of a loaded object. */
   orc_rt_SPSWriter_init(&W);
@@ -491,7 +457,7 @@ START_TEST(mem_write_outside_jit_memory_fails_without_writing) {
   orc_rt_SPSWriter_seqCount(&W, 1);
   orc_rt_SPSWriter_addr(&W, fn_addr(&Outside));
   orc_rt_SPSWriter_u32(&W, 99);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint32s_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint32s_wrapper", &W),
                      "not in JIT memory");
   ck_assert_uint_eq(Outside, 7);
 
@@ -500,13 +466,13 @@ START_TEST(mem_write_outside_jit_memory_fails_without_writing) {
   orc_rt_SPSWriter_seqCount(&W, 1);
   orc_rt_SPSWriter_addr(&W, B + Page - 2);
   orc_rt_SPSWriter_bytes(&W, "four", 4);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
                      "not in JIT memory");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_seqCount(&W, 1);
   orc_rt_SPSWriter_addr(&W, UINT64_MAX - 1);
   orc_rt_SPSWriter_u64(&W, 1);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
                      "not in JIT memory");
 
   /* A read-only (or executable) segment is never made writable. */
@@ -516,7 +482,7 @@ START_TEST(mem_write_outside_jit_memory_fails_without_writing) {
   orc_rt_SPSWriter_seqCount(&W, 1);
   orc_rt_SPSWriter_addr(&W, B);
   orc_rt_SPSWriter_u8(&W, 'X');
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W), "not writable");
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W), "not writable");
   ck_assert_int_eq(*(char *)(uintptr_t)B, 'r');
   env_fini(&E);
 }
@@ -533,7 +499,7 @@ START_TEST(mem_write_malformed_sequence_writes_nothing) {
   orc_rt_SPSWriter_addr(&W, B);
   orc_rt_SPSWriter_u8(&W, 1);
   orc_rt_SPSWriter_addr(&W, B + 1);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint8s_wrapper", &W),
                      "Could not deserialize");
   ck_assert_int_eq(*(char *)(uintptr_t)B, 0);
   /* A buffer longer than the input, and an absurd count. */
@@ -542,11 +508,11 @@ START_TEST(mem_write_malformed_sequence_writes_nothing) {
   orc_rt_SPSWriter_addr(&W, B);
   orc_rt_SPSWriter_seqCount(&W, UINT64_C(1) << 60);
   orc_rt_SPSWriter_raw(&W, "abc", 3);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_buffers_wrapper", &W),
                      "Could not deserialize");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_seqCount(&W, UINT64_MAX);
-  assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "__llvm_orc_bootstrap_mem_write_uint64s_wrapper", &W),
                      "Could not deserialize");
   ck_assert_int_eq(memcmp((void *)(uintptr_t)B, "\0\0\0", 3), 0);
   env_fini(&E);
@@ -652,12 +618,12 @@ START_TEST(eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_remo
   orc_rt_SPSWriter W;
   ck_assert_ptr_null(find_fde(F, A.Code + 1));
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   ck_assert_ptr_eq(find_fde(F, A.Code + 1), orc_rt_ExecutorAddr_toPtr(A.EHStart + 24));
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
   ck_assert_ptr_null(find_fde(F, A.Code + 1));
   ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, A.Base));
   env_fini(&E);
@@ -671,18 +637,18 @@ START_TEST(eh_frame_deregister_unknown_range_is_an_error) {
   eh_alloc A = make_eh_alloc(&E, false);
   orc_rt_SPSWriter W;
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
                  "No EH frame section registered");
   range_args(&W, 0x1000, 0x2000);
-  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
                  "No EH frame section registered at 0x1000 -- 0x2000");
   /* Registered once, deregistered twice. */
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W),
                  "No EH frame section registered");
   env_fini(&E);
 }
@@ -696,26 +662,26 @@ START_TEST(eh_frame_register_bad_range_is_an_error) {
   orc_rt_SPSWriter W;
   /* Unmapped, inverted, not yet finalized, executable-only code page... */
   range_args(&W, 0x1000, 0x2000);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
   range_args(&W, A.EHEnd, A.EHStart);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "Invalid");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "Invalid");
   range_args(&W, Reserved, Reserved + 64);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "not in readable memory");
   /* ...a range that cuts a record short, and records with no terminator. */
   range_args(&W, A.EHStart, A.EHStart + 30);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overruns");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overruns");
   range_args(&W, A.Code, A.Code + 16);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "EH frame section");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "EH frame section");
   /* Arguments that do not decode. */
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_u64(&W, A.EHStart);
-  assert_out_of_band(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W),
+  orcrt_test_assert_out_of_band(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W),
                      "Could not deserialize");
   /* The good range still registers. */
   range_args(&W, A.EHStart, A.EHEnd - 4); /* without its terminator, which follows it */
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   range_args(&W, A.EHStart, A.EHEnd - 4);
-  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
   env_fini(&E);
 }
 END_TEST
@@ -728,9 +694,9 @@ START_TEST(eh_frame_registration_left_in_memory_is_removed_when_it_goes) {
   eh_alloc A1 = make_eh_alloc(&E, false), A2 = make_eh_alloc(&E, false);
   orc_rt_SPSWriter W;
   range_args(&W, A1.EHStart, A1.EHEnd);
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   range_args(&W, A2.EHStart, A2.EHEnd);
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   ck_assert_ptr_nonnull(find_fde(F, A1.Code));
   ck_assert_ptr_nonnull(find_fde(F, A2.Code));
   /* Deallocated without deregistering first... */
@@ -758,7 +724,7 @@ START_TEST(eh_frame_wrappers_as_allocation_actions) {
   ck_assert_ptr_nonnull(find_fde(F, A.Code));
   orc_rt_SPSWriter W;
   range_args(&W, A.EHStart, A.EHEnd);
-  assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
+  orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), "overlaps");
   env_fini(&E);
   ck_assert_ptr_null(find_fde(F, A.Code));
   dlclose(Lib);
@@ -841,15 +807,15 @@ START_TEST(eh_frame_register_refuses_records_the_unwinder_would_misread) {
   orc_rt_SPSWriter W;
   for (size_t I = 0; I + 1 < NumSlots; I++) {
     range_args(&W, Base + I * Slot, Base + I * Slot + Size[I]);
-    assert_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), Expected[I]);
+    orcrt_test_assert_sps_failure(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W), Expected[I]);
   }
   ck_assert_ptr_null(find_fde(F, Code + 1));
   orc_rt_ExecutorAddr GoodAt = Base + (NumSlots - 1) * Slot;
   range_args(&W, GoodAt, GoodAt + Size[NumSlots - 1]);
-  assert_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
   ck_assert_ptr_eq(find_fde(F, Code + 1), orc_rt_ExecutorAddr_toPtr(GoodAt + 48));
   range_args(&W, GoodAt, GoodAt + Size[NumSlots - 1]);
-  assert_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
   env_fini(&E);
   dlclose(Lib);
 }
@@ -896,7 +862,7 @@ START_TEST(gdb_registration_links_an_entry_into_the_descriptor) {
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B1, B1 + 0xca0});
   orc_rt_SPSWriter_bool(&W, true);
-  assert_success(call_addr(&E, Fn, &W));
+  orcrt_test_assert_sps_success(call_addr(&E, Fn, &W));
 
   orc_rt_JITCodeEntry *E1 = __jit_debug_descriptor.FirstEntry;
   ck_assert_ptr_nonnull(E1);
@@ -905,7 +871,7 @@ START_TEST(gdb_registration_links_an_entry_into_the_descriptor) {
   ck_assert_ptr_eq(__jit_debug_descriptor.RelevantEntry, E1);
   ck_assert_uint_eq(__jit_debug_descriptor.ActionFlag, orc_rt_JITAction_NoAction);
 
-  assert_success(gdb_register(B2, B2 + 100, false));
+  orcrt_test_assert_sps_success(gdb_register(B2, B2 + 100, false));
   orc_rt_JITCodeEntry *E2 = __jit_debug_descriptor.FirstEntry;
   ck_assert_ptr_ne(E2, E1);
   ck_assert_ptr_eq(E2->NextEntry, E1);
@@ -925,15 +891,15 @@ START_TEST(gdb_registration_of_a_bad_range_is_an_error) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
-  assert_failure(gdb_register(0x1000, 0x2000, true), "not in readable memory");
-  assert_failure(gdb_register(B, B + 16, true), "not in readable memory"); /* not finalized */
-  assert_failure(gdb_register(B + 16, B, true), "not in readable memory");
+  orcrt_test_assert_sps_failure(gdb_register(0x1000, 0x2000, true), "not in readable memory");
+  orcrt_test_assert_sps_failure(gdb_register(B, B + 16, true), "not in readable memory"); /* not finalized */
+  orcrt_test_assert_sps_failure(gdb_register(B + 16, B, true), "not in readable memory");
   orc_rt_MemorySegment G = {orc_rt_MemProt_Read, B, Page, "obj", 3};
   jit_finalize(&E, &G, 1);
-  assert_success(gdb_register(B, B + 16, true));
-  assert_failure(gdb_register(B, B + 16, true), "already registered");
+  orcrt_test_assert_sps_success(gdb_register(B, B + 16, true));
+  orcrt_test_assert_sps_failure(gdb_register(B, B + 16, true), "already registered");
   orc_rt_WrapperFunctionBuffer R = llvm_orc_registerJITLoaderGDBWrapper("short", 5);
-  assert_out_of_band(R, "Could not deserialize");
+  orcrt_test_assert_out_of_band(R, "Could not deserialize");
   ck_assert_ptr_nonnull(__jit_debug_descriptor.FirstEntry);
   ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry->NextEntry);
   env_fini(&E);

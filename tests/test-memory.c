@@ -73,44 +73,6 @@ static const char FinalizeFn[] = "__llvm_orc_SimpleExecutorMemoryManager_finaliz
 static const char DeallocateFn[] = "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper";
 static const char InstanceSym[] = "__llvm_orc_SimpleExecutorMemoryManager_Instance";
 
-/*
- * Decode an SPSError result (disposing R): NULL for success, else its
- * message (to free).
- */
-static char *take_error(orc_rt_WrapperFunctionBuffer *R) {
-  orc_rt_SPSReader Rd;
-  bool IsFailure = false;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(R), "out-of-band error: %s",
-                orc_rt_WrapperFunctionBuffer_getOutOfBandError(R));
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(R), R->Size);
-  ck_assert(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize));
-  char *Out = IsFailure ? strndup(Msg, MsgSize) : NULL;
-  orc_rt_WrapperFunctionBuffer_dispose(R);
-  return Out;
-}
-
-static void assert_success(orc_rt_WrapperFunctionBuffer R) {
-  char *Msg = take_error(&R);
-  ck_assert_msg(Msg == NULL, "unexpected error: %s", Msg);
-}
-
-static void assert_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  char *Msg = take_error(&R);
-  ck_assert_msg(Msg != NULL, "expected an error containing \"%s\"", Substr);
-  ck_assert_msg(strstr(Msg, Substr), "expected an error containing \"%s\", got \"%s\"", Substr,
-                Msg);
-  free(Msg);
-}
-
-static void assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  const char *Msg = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);
-  ck_assert_msg(Msg != NULL, "expected an out-of-band error");
-  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
 /* reserve(Size) -> Expected<Addr>: the address, or 0 with *Msg set on failure. */
 static orc_rt_ExecutorAddr try_reserve(env *E, uint64_t Size, char **Msg) {
   orc_rt_SPSWriter W;
@@ -354,7 +316,7 @@ START_TEST(memory_reserve_with_memfd_maps_a_read_only_view_that_finalize_fills) 
   volatile const char *P = (volatile const char *)(uintptr_t)B;
   ck_assert_int_eq(P[0] + P[Page], 0);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, 2 * Page, "filled", 6);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
   ck_assert_int_eq(memcmp((const void *)(uintptr_t)B, "filled", 6), 0);
   env_fini(&E);
 }
@@ -366,7 +328,7 @@ START_TEST(memory_reserve_zero_returns_address_zero) {
   ck_assert_uint_eq(reserve(&E, 0), 0);
   /* What reserve(0) handed out can be deallocated. */
   orc_rt_ExecutorAddr Zero = 0;
-  assert_success(deallocate(&E, &Zero, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &Zero, 1));
   env_fini(&E);
 }
 END_TEST
@@ -412,7 +374,7 @@ static void check_content_and_protections(orc_rt_MemoryStrategy Strategy) {
       seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, B + Page, 100, "rw", 2),
       seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B + 2 * Page, Page, "\xc3", 1),
   };
-  assert_success(finalize(&E, Segs, 3, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, Segs, 3, NULL, 0));
   const unsigned char *P = (const unsigned char *)(uintptr_t)B;
   ck_assert_int_eq(memcmp(P, "ro-data", 7), 0);
   for (size_t I = 7; I < Page; I++)
@@ -453,7 +415,7 @@ static void check_wx(orc_rt_MemoryStrategy Strategy) {
       seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, B + 2 * Page, Page, "data", 4),
       seg(orc_rt_MemProt_Read, B + 3 * Page, Page, "ro", 2),
   };
-  assert_success(finalize(&E, Segs, 3, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, Segs, 3, NULL, 0));
   int Count;
   ck_assert_msg(!maps_any_wx(B, B + 4 * Page, &Count), "a mapping is writable and executable");
   ck_assert_int_ge(Count, 3);
@@ -479,7 +441,7 @@ static void check_debugger_write(orc_rt_MemoryStrategy Strategy) {
   env_init(&E, Strategy);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B, Page, "\x90\xc3", 2);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
   int Fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
   ck_assert_int_ge(Fd, 0);
   ck_assert_int_eq(pwrite(Fd, "\xcc", 1, (off_t)B), 1);
@@ -505,10 +467,10 @@ START_TEST(memory_finalize_write_and_execute_segment_fails) {
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G =
       seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write | orc_rt_MemProt_Exec, B, Page, "x", 1);
-  assert_failure(finalize(&E, &G, 1, NULL, 0), "writable and executable");
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, NULL, 0), "writable and executable");
   ck_assert(!orc_rt_MemoryService_isExecutable(E.M, B));
   /* Refused like any bad segment: the allocation is released. */
-  assert_failure(deallocate(&E, &B, 1), "No allocation entry found");
+  orcrt_test_assert_sps_failure(deallocate(&E, &B, 1), "No allocation entry found");
   env_fini(&E);
 }
 END_TEST
@@ -521,7 +483,7 @@ START_TEST(memory_finalize_unrecognized_allocation_fails) {
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, A, 16, "abc", 3);
   char Expected[96];
   snprintf(Expected, sizeof(Expected), "Attempt to finalize unrecognized allocation 0x%" PRIx64, A);
-  assert_failure(finalize(&E, &G, 1, NULL, 0), Expected);
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, NULL, 0), Expected);
   ck_assert_int_eq(NotJIT[0], 0);
   ck_assert(reserve(&E, Page) != 0);
   env_fini(&E);
@@ -536,11 +498,11 @@ START_TEST(memory_finalize_segment_outside_reservation_fails_and_releases_it) {
       seg(orc_rt_MemProt_Read, B, Page, "a", 1),
       seg(orc_rt_MemProt_Read, B + Page, Page, "b", 1),
   };
-  assert_failure(finalize(&E, Segs, 2, NULL, 0), "crosses boundary of allocation");
+  orcrt_test_assert_sps_failure(finalize(&E, Segs, 2, NULL, 0), "crosses boundary of allocation");
   /* As with LLVM, the failed allocation is gone. */
   char Expected[64];
   snprintf(Expected, sizeof(Expected), "No allocation entry found for 0x%" PRIx64, B);
-  assert_failure(deallocate(&E, &B, 1), Expected);
+  orcrt_test_assert_sps_failure(deallocate(&E, &B, 1), Expected);
   env_fini(&E);
 }
 END_TEST
@@ -550,7 +512,7 @@ START_TEST(memory_finalize_segment_size_overflow_fails) {
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, UINT64_MAX - 10, "", 0);
-  assert_failure(finalize(&E, &G, 1, NULL, 0), "overflows");
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, NULL, 0), "overflows");
   ck_assert(reserve(&E, Page) != 0);
   env_fini(&E);
 }
@@ -561,7 +523,7 @@ START_TEST(memory_finalize_content_larger_than_segment_fails) {
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, 4, "too long", 8);
-  assert_failure(finalize(&E, &G, 1, NULL, 0), "content size (0x8 bytes) exceeds segment size");
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, NULL, 0), "content size (0x8 bytes) exceeds segment size");
   env_fini(&E);
 }
 END_TEST
@@ -569,10 +531,10 @@ END_TEST
 START_TEST(memory_finalize_empty_request) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
-  assert_success(finalize(&E, NULL, 0, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, NULL, 0, NULL, 0));
   orc_rt_MemoryActionPair P = pair(log_action, "a", NULL, NULL);
   log_reset();
-  assert_failure(finalize(&E, NULL, 0, &P, 1),
+  orcrt_test_assert_sps_failure(finalize(&E, NULL, 0, &P, 1),
                  "Finalization actions attached to empty finalization request");
   assert_log("");
   env_fini(&E);
@@ -584,11 +546,11 @@ START_TEST(memory_finalize_twice_fails) {
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "once", 4);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
-  assert_failure(finalize(&E, &G, 1, NULL, 0), "already finalized");
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, NULL, 0), "already finalized");
   /* The first finalize still stands. */
   ck_assert_int_eq(memcmp((void *)(uintptr_t)B, "once", 4), 0);
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   env_fini(&E);
 }
 END_TEST
@@ -603,7 +565,7 @@ START_TEST(memory_finalize_malformed_arguments_answered_out_of_band) {
   orc_rt_SPSWriter_addr(&W, sym(&E, InstanceSym));
   orc_rt_SPSWriter_seqCount(&W, UINT64_C(1) << 60);
   orc_rt_SPSWriter_u8(&W, 1);
-  assert_out_of_band(call(&E, FinalizeFn, &W), "Could not deserialize");
+  orcrt_test_assert_out_of_band(call(&E, FinalizeFn, &W), "Could not deserialize");
   /* A truncated segment. */
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, sym(&E, InstanceSym));
@@ -613,20 +575,20 @@ START_TEST(memory_finalize_malformed_arguments_answered_out_of_band) {
   orc_rt_SPSWriter_u64(&W, Page);
   orc_rt_SPSWriter_seqCount(&W, 1000);
   orc_rt_SPSWriter_raw(&W, "abc", 3);
-  assert_out_of_band(call(&E, FinalizeFn, &W), "Could not deserialize");
+  orcrt_test_assert_out_of_band(call(&E, FinalizeFn, &W), "Could not deserialize");
   /* Truncated reserve and deallocate arguments. */
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_u32(&W, 7);
-  assert_out_of_band(call(&E, ReserveFn, &W), "Could not deserialize");
+  orcrt_test_assert_out_of_band(call(&E, ReserveFn, &W), "Could not deserialize");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, sym(&E, InstanceSym));
   orc_rt_SPSWriter_seqCount(&W, 2);
   orc_rt_SPSWriter_addr(&W, B);
-  assert_out_of_band(call(&E, DeallocateFn, &W), "Could not deserialize");
+  orcrt_test_assert_out_of_band(call(&E, DeallocateFn, &W), "Could not deserialize");
   /* The allocation was not touched and the Session still serves. */
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "ok", 2);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   env_fini(&E);
 }
 END_TEST
@@ -665,9 +627,9 @@ START_TEST(memory_finalize_actions_run_in_order_and_dealloc_actions_in_reverse) 
       pair(log_action, "b", NULL, NULL),
       pair(log_action, "c", log_action, "z"),
   };
-  assert_success(finalize(&E, &G, 1, Acts, 3));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, Acts, 3));
   assert_log("abc");
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   assert_log("abczx");
   env_fini(&E);
   assert_log("abczx");
@@ -685,9 +647,9 @@ START_TEST(memory_actions_never_run_on_the_thread_delivering_the_call) {
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "x", 1);
   orc_rt_MemoryActionPair P = pair(thread_action, "f", thread_action, "d");
-  assert_success(finalize(&E, &G, 1, &P, 1));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, &P, 1));
   ck_assert(!thread_action_ran_here(1));
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   ck_assert(!thread_action_ran_here(2));
   env_fini(&E);
 }
@@ -704,8 +666,8 @@ START_TEST(memory_dealloc_actions_run_at_shutdown_newest_allocation_first) {
                                   pair(NULL, NULL, log_action, "q")};
   orc_rt_MemoryActionPair A2[] = {pair(NULL, NULL, log_action, "r"),
                                   pair(NULL, NULL, log_action, "s")};
-  assert_success(finalize(&E, &G1, 1, A1, 2));
-  assert_success(finalize(&E, &G2, 1, A2, 2));
+  orcrt_test_assert_sps_success(finalize(&E, &G1, 1, A1, 2));
+  orcrt_test_assert_sps_success(finalize(&E, &G2, 1, A2, 2));
   assert_log("");
   env_fini(&E);
   assert_log("srqp");
@@ -724,12 +686,12 @@ START_TEST(memory_failing_finalize_action_fails_and_rolls_back) {
       pair(failing_action, NULL, log_action, "n"),
       pair(log_action, "c", log_action, "z"),
   };
-  assert_failure(finalize(&E, &G, 1, Acts, 4), "injected failure");
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, Acts, 4), "injected failure");
   /* The completed actions were undone, last first; the rest never ran. */
   assert_log("abyx");
   char Expected[64];
   snprintf(Expected, sizeof(Expected), "No allocation entry found for 0x%" PRIx64, B);
-  assert_failure(deallocate(&E, &B, 1), Expected);
+  orcrt_test_assert_sps_failure(deallocate(&E, &B, 1), Expected);
   env_fini(&E);
   assert_log("abyx");
 }
@@ -745,7 +707,7 @@ START_TEST(memory_out_of_band_finalize_action_error_fails_finalize) {
       pair(log_action, "a", log_action, "x"),
       pair(oob_action, NULL, log_action, "n"),
   };
-  assert_failure(finalize(&E, &G, 1, Acts, 2), "out-of-band failure");
+  orcrt_test_assert_sps_failure(finalize(&E, &G, 1, Acts, 2), "out-of-band failure");
   assert_log("ax");
   env_fini(&E);
 }
@@ -770,7 +732,7 @@ START_TEST(memory_action_outside_executable_memory_fails_without_calling_it) {
         pair(log_action, "a", log_action, "x"),
         {{Bad, "", 0}, {0, NULL, 0}},
     };
-    assert_failure(finalize(&E, Segs, 2, Acts, 2), "is not in executable memory");
+    orcrt_test_assert_sps_failure(finalize(&E, Segs, 2, Acts, 2), "is not in executable memory");
   }
   assert_log("axaxax");
   env_fini(&E);
@@ -786,17 +748,17 @@ START_TEST(memory_deallocate_unknown_base_fails_while_others_proceed) {
   orc_rt_ExecutorAddr B1 = reserve(&E, Page), B2 = reserve(&E, 2 * Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B1, Page, "x", 1);
   orc_rt_MemoryActionPair P = pair(NULL, NULL, log_action, "d");
-  assert_success(finalize(&E, &G, 1, &P, 1));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, &P, 1));
   orc_rt_ExecutorAddr Bases[] = {B1, 0xdead0000, B2};
   char Expected[64];
   snprintf(Expected, sizeof(Expected), "No allocation entry found for 0x%" PRIx64,
            (uint64_t)0xdead0000);
-  assert_failure(deallocate(&E, Bases, 3), Expected);
+  orcrt_test_assert_sps_failure(deallocate(&E, Bases, 3), Expected);
   assert_log("d");
   /* Both real allocations are gone: deallocating them again fails for each. */
   orc_rt_ExecutorAddr Again[] = {B1, B2};
   orc_rt_WrapperFunctionBuffer R = deallocate(&E, Again, 2);
-  char *Msg = take_error(&R);
+  char *Msg = orcrt_test_take_sps_error(&R);
   ck_assert(Msg != NULL);
   snprintf(Expected, sizeof(Expected), "No allocation entry found for 0x%" PRIx64, B1);
   ck_assert_msg(strstr(Msg, Expected), "got %s", Msg);
@@ -815,11 +777,11 @@ START_TEST(memory_double_deallocate_fails) {
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "x", 1);
   orc_rt_MemoryActionPair P = pair(NULL, NULL, log_action, "d");
-  assert_success(finalize(&E, &G, 1, &P, 1));
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, &P, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   char Expected[64];
   snprintf(Expected, sizeof(Expected), "No allocation entry found for 0x%" PRIx64, B);
-  assert_failure(deallocate(&E, &B, 1), Expected);
+  orcrt_test_assert_sps_failure(deallocate(&E, &B, 1), Expected);
   /* The actions ran once. */
   assert_log("d");
   env_fini(&E);
@@ -883,10 +845,10 @@ START_TEST(memory_concurrent_finalizes_of_different_allocations) {
     pthread_mutex_lock(&C.Lock);
     orc_rt_WrapperFunctionBuffer R = C.Results[I];
     pthread_mutex_unlock(&C.Lock);
-    assert_success(R);
+    orcrt_test_assert_sps_success(R);
     ck_assert_int_eq(memcmp((void *)(uintptr_t)Bases[I], Content[I], sizeof(Content[I])), 0);
   }
-  assert_success(deallocate(&E, Bases, NumConcurrent));
+  orcrt_test_assert_sps_success(deallocate(&E, Bases, NumConcurrent));
   pthread_mutex_destroy(&C.Lock);
   orcrt_test_latch_destroy(&C.Done);
   env_fini(&E);
@@ -947,7 +909,7 @@ START_TEST(memory_stays_mapped_at_shutdown_until_the_workers_have_exited) {
   orcrt_test_latch_init(&TsdSet);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, B, Page, "k", 1);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
   /* A pool worker keeps the value until it exits, which is after the memory Service's shutdown. */
   orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(E.S),
                                  (orc_rt_Task){tsd_set, NULL, orc_rt_ExecutorAddr_toPtr(B)});
@@ -991,12 +953,12 @@ START_TEST(memory_memfd_allocations_hold_no_descriptor_once_finalized) {
   for (size_t I = 0; I < ManyAllocs; I++) {
     Bases[I] = reserve(&E, Page);
     orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "m", 1);
-    assert_success(finalize(&E, &G, 1, NULL, 0));
+    orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
   }
   /* Every one still got a memfd, and descriptors are left. */
   assert_perms(Bases[ManyAllocs - 1], "r--p", true);
   ck_assert(can_open_a_file());
-  assert_success(deallocate(&E, Bases, ManyAllocs));
+  orcrt_test_assert_sps_success(deallocate(&E, Bases, ManyAllocs));
   ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
   env_fini(&E);
 }
@@ -1016,10 +978,10 @@ START_TEST(memory_memfd_reservations_leave_descriptors_for_jit_code) {
   assert_perms(Bases[ManyAllocs - 1], "rw-p", false);
   for (size_t I = 0; I < ManyAllocs; I++) {
     orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "r", 1);
-    assert_success(finalize(&E, &G, 1, NULL, 0));
+    orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
     ck_assert_int_eq(*(const char *)(uintptr_t)Bases[I], 'r');
   }
-  assert_success(deallocate(&E, Bases, ManyAllocs));
+  orcrt_test_assert_sps_success(deallocate(&E, Bases, ManyAllocs));
   ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
   env_fini(&E);
 }
@@ -1037,12 +999,12 @@ START_TEST(memory_memfd_reserve_falls_back_to_mprotect_without_descriptors) {
   ck_assert_int_eq(errno, EMFILE);
   orc_rt_ExecutorAddr B = reserve(&E, Page);
   orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B, Page, "\xc3", 1);
-  assert_success(finalize(&E, &G, 1, NULL, 0));
+  orcrt_test_assert_sps_success(finalize(&E, &G, 1, NULL, 0));
   ck_assert(orc_rt_MemoryService_isExecutable(E.M, B));
   while (N > 0)
     close(Fds[--N]);
   assert_perms(B, "r-xp", false);
-  assert_success(deallocate(&E, &B, 1));
+  orcrt_test_assert_sps_success(deallocate(&E, &B, 1));
   ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &Old), 0);
   env_fini(&E);
 }
@@ -1093,10 +1055,10 @@ START_TEST(memory_deallocate_releases_the_listed_bases_last_first) {
     Bases[I] = reserve(&E, Page);
     orc_rt_MemorySegment G = seg(orc_rt_MemProt_Read, Bases[I], Page, "x", 1);
     orc_rt_MemoryActionPair P = pair(NULL, NULL, log_action, Tags[I]);
-    assert_success(finalize(&E, &G, 1, &P, 1));
+    orcrt_test_assert_sps_success(finalize(&E, &G, 1, &P, 1));
   }
   orc_rt_ExecutorAddr List[] = {Bases[1], 0xdead0000, Bases[0], Bases[2]};
-  assert_failure(deallocate(&E, List, 4), "No allocation entry found for 0xdead0000");
+  orcrt_test_assert_sps_failure(deallocate(&E, List, 4), "No allocation entry found for 0xdead0000");
   assert_log("cab");
   env_fini(&E);
   assert_log("cab");

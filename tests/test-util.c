@@ -25,12 +25,14 @@ int orcrt_test_count_fds(void) {
   return N - 1; /* the directory stream's own descriptor */
 }
 
-static void fd_leak_setup(void) { FdsAtSetup = orcrt_test_count_fds(); }
+static void fd_leak_setup(void) {
+  FdsAtSetup = orcrt_test_count_fds();
+}
 
 static void fd_leak_teardown(void) {
   int Now = orcrt_test_count_fds();
-  ck_assert_msg(Now == FdsAtSetup, "descriptor leak: %d open before the test, %d after",
-                FdsAtSetup, Now);
+  ck_assert_msg(Now == FdsAtSetup, "descriptor leak: %d open before the test, %d after", FdsAtSetup,
+                Now);
 }
 
 TCase *orcrt_test_case(Suite *S, const char *Name, double TimeoutSeconds) {
@@ -45,9 +47,43 @@ void orcrt_test_assert_error(orc_rt_ErrorRef E, const char *Substr, const char *
   const char *Msg = orc_rt_Error_getMessage(E);
   ck_assert_msg(E != NULL, "%s:%d: expected an error containing \"%s\", got success", File, Line,
                 Substr);
-  ck_assert_msg(strstr(Msg, Substr) != NULL, "%s:%d: expected an error containing \"%s\", got \"%s\"",
-                File, Line, Substr, Msg);
+  ck_assert_msg(strstr(Msg, Substr) != NULL,
+                "%s:%d: expected an error containing \"%s\", got \"%s\"", File, Line, Substr, Msg);
   orc_rt_Error_consume(E);
+}
+
+char *orcrt_test_take_sps_error(orc_rt_WrapperFunctionBuffer *R) {
+  orc_rt_SPSReader Rd;
+  bool IsFailure = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(R), "out-of-band error: %s",
+                orc_rt_WrapperFunctionBuffer_getOutOfBandError(R));
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(R), R->Size);
+  ck_assert(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize));
+  char *Out = IsFailure ? strndup(Msg, MsgSize) : NULL;
+  orc_rt_WrapperFunctionBuffer_dispose(R);
+  return Out;
+}
+
+void orcrt_test_assert_sps_success(orc_rt_WrapperFunctionBuffer R) {
+  char *Msg = orcrt_test_take_sps_error(&R);
+  ck_assert_msg(Msg == NULL, "unexpected error: %s", Msg);
+}
+
+void orcrt_test_assert_sps_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  char *Msg = orcrt_test_take_sps_error(&R);
+  ck_assert_msg(Msg != NULL, "expected an error containing \"%s\"", Substr);
+  ck_assert_msg(strstr(Msg, Substr), "expected an error containing \"%s\", got \"%s\"", Substr,
+                Msg);
+  free(Msg);
+}
+
+void orcrt_test_assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  const char *Msg = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);
+  ck_assert_msg(Msg != NULL, "expected an out-of-band error");
+  ck_assert_msg(strstr(Msg, Substr), "expected \"%s\", got \"%s\"", Substr, Msg);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
 }
 
 void orcrt_test_latch_init(orcrt_test_latch *L) {
@@ -82,7 +118,9 @@ unsigned orcrt_test_latch_count(orcrt_test_latch *L) {
   return N;
 }
 
-void orcrt_test_latch_signal_fn(void *Ctx) { orcrt_test_latch_signal(Ctx); }
+void orcrt_test_latch_signal_fn(void *Ctx) {
+  orcrt_test_latch_signal(Ctx);
+}
 
 int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites) {
   SRunner *SR = srunner_create(Suites[0]());

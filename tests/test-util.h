@@ -20,15 +20,29 @@ TCase *orcrt_test_case(Suite *S, const char *Name, double TimeoutSeconds);
 int orcrt_test_count_fds(void);
 
 /* Assert that E is success, printing its message otherwise (consumes E). */
-#define ck_assert_no_error(E)                                                                \
-  do {                                                                                       \
-    orc_rt_ErrorRef ErrTmp_ = (E);                                                           \
-    ck_assert_msg(ErrTmp_ == NULL, "unexpected error: %s", orc_rt_Error_getMessage(ErrTmp_)); \
+#define ck_assert_no_error(E)                                                                      \
+  do {                                                                                             \
+    orc_rt_ErrorRef ErrTmp_ = (E);                                                                 \
+    ck_assert_msg(ErrTmp_ == NULL, "unexpected error: %s", orc_rt_Error_getMessage(ErrTmp_));      \
   } while (0)
 
 /* Assert that E is an error whose message contains Substr (consumes E). */
 void orcrt_test_assert_error(orc_rt_ErrorRef E, const char *Substr, const char *File, int Line);
-#define ck_assert_error_contains(E, Substr) orcrt_test_assert_error((E), (Substr), __FILE__, __LINE__)
+#define ck_assert_error_contains(E, Substr)                                                        \
+  orcrt_test_assert_error((E), (Substr), __FILE__, __LINE__)
+
+/*
+ * Results of wrapper calls, as the controller sees them. Each takes R and
+ * disposes of it. take_sps_error decodes an SPSError result: NULL for
+ * success, else its message (to free). An out-of-band error fails the test.
+ */
+char *orcrt_test_take_sps_error(orc_rt_WrapperFunctionBuffer *R);
+/* Assert that R is SPSError success. */
+void orcrt_test_assert_sps_success(orc_rt_WrapperFunctionBuffer R);
+/* Assert that R is an SPSError failure whose message contains Substr. */
+void orcrt_test_assert_sps_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr);
+/* Assert that R is an out-of-band error whose message contains Substr. */
+void orcrt_test_assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr);
 
 /*
  * A one-shot event one thread waits for and another signals (a latch): the
