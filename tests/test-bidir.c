@@ -187,38 +187,6 @@ static orc_rt_ExecutorAddr expect_addr(orc_rt_WrapperFunctionBuffer R) {
   return A;
 }
 
-/* An SPSExpected<...> failure holding Substr. */
-static void expect_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  orc_rt_SPSReader Rd;
-  bool HasValue = true;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_data(&R), R.Size);
-  ck_assert_msg(orc_rt_SPSReader_expected(&Rd, &HasValue, &Msg, &MsgSize), "undecodable result");
-  ck_assert_msg(!HasValue, "expected an error containing \"%s\", got a value", Substr);
-  char *Text = orcrt_test_keep(strndup(Msg, MsgSize));
-  ck_assert_msg(strstr(Text, Substr) != NULL, "error \"%s\" lacks \"%s\"", Text, Substr);
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
-/* An SPSError: success if Substr is NULL, else a failure holding Substr. */
-static void expect_error(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  orc_rt_SPSReader Rd;
-  bool IsFailure = false;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_data(&R), R.Size);
-  ck_assert_msg(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize), "undecodable result");
-  if (!Substr) {
-    ck_assert_msg(!IsFailure, "unexpected error: %.*s", (int)MsgSize, Msg);
-  } else {
-    ck_assert_msg(IsFailure, "expected an error containing \"%s\", got success", Substr);
-    char *Text = orcrt_test_keep(strndup(Msg, MsgSize));
-    ck_assert_msg(strstr(Text, Substr) != NULL, "error \"%s\" lacks \"%s\"", Text, Substr);
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
 static orc_rt_ExecutorAddr reserve(orcrt_tc *TC, uint64_t Size) {
   orc_rt_SPSWriter W;
   orc_rt_SPSWriter_init(&W);
@@ -233,7 +201,7 @@ static void deallocate(orcrt_tc *TC, orc_rt_ExecutorAddr Base) {
   orc_rt_SPSWriter_addr(&W, sym(TC, "__llvm_orc_SimpleExecutorMemoryManager_Instance"));
   orc_rt_SPSWriter_seqCount(&W, 1);
   orc_rt_SPSWriter_addr(&W, Base);
-  expect_error(call(TC, "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", &W), NULL);
+  orcrt_test_assert_sps_error(call(TC, "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", &W), NULL);
 }
 
 static orc_rt_ExecutorAddr open_library(orcrt_tc *TC, const char *Path) {
@@ -593,10 +561,10 @@ START_TEST(bidir_shm_executor_view_is_never_writable_and_executable) {
   ck_assert_int_eq(run_void(E.TC, Base + (uint64_t)Page), 42);
 
   /* Deinitialized: read-only again, and no longer callable. */
-  expect_error(shm_addresses(E.TC, "Deinitialize", Base), NULL);
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Deinitialize", Base), NULL);
   ck_assert_str_eq(maps_of(Pid, Base, End), "r--s@0");
   ck_assert_int_eq(run_void(E.TC, Base + (uint64_t)Page), -1);
-  expect_error(shm_addresses(E.TC, "Deinitialize", Base), "No allocation entry found");
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Deinitialize", Base), "No allocation entry found");
 
   /* Reused for new code, as LLVM's slab allocator does. */
   View[Page] = 0x90; /* nop, then mov eax, 42; ret */
@@ -607,9 +575,9 @@ START_TEST(bidir_shm_executor_view_is_never_writable_and_executable) {
   ck_assert_str_eq(maps_of(Pid, Base, End), Split);
 
   /* Released: unmapped, and unknown from then on. */
-  expect_error(shm_addresses(E.TC, "Release", Base), NULL);
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Release", Base), NULL);
   ck_assert_str_eq(maps_of(Pid, Base, End), "");
-  expect_error(shm_addresses(E.TC, "Release", Base), "No reservation found");
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Release", Base), "No reservation found");
   munmap(View, 3 * (size_t)Page);
   finish_in_order(&E);
 }
@@ -623,32 +591,32 @@ START_TEST(bidir_shm_refuses_bad_requests) {
   orc_rt_ExecutorAddr Base = shm_reserve(E.TC, 2 * (uint64_t)Page, &Name);
 
   shm_segment WX[] = {{0x07, Base, 16}};
-  expect_expected_failure(shm_initialize(E.TC, Base, WX, 1, NULL), "writable and executable");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, WX, 1, NULL), "writable and executable");
   shm_segment Outside[] = {{0x01, Base + (uint64_t)Page, 2 * (uint64_t)Page}};
-  expect_expected_failure(shm_initialize(E.TC, Base, Outside, 1, NULL), "crosses boundary");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, Outside, 1, NULL), "crosses boundary");
   shm_segment Wrap[] = {{0x01, Base, UINT64_MAX}};
-  expect_expected_failure(shm_initialize(E.TC, Base, Wrap, 1, NULL), "overflows");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, Wrap, 1, NULL), "overflows");
   shm_segment Mixed[] = {{0x01, Base, 16}, {0x05, Base + 16, 16}};
-  expect_expected_failure(shm_initialize(E.TC, Base, Mixed, 2, NULL), "another protection");
-  expect_expected_failure(shm_initialize(E.TC, Base, NULL, 0, NULL), "no segments");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, Mixed, 2, NULL), "another protection");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, NULL, 0, NULL), "no segments");
   shm_segment Ok[] = {{0x01, Base, 16}};
-  expect_expected_failure(shm_initialize(E.TC, Base + 1, Ok, 1, NULL), "No reservation found");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base + 1, Ok, 1, NULL), "No reservation found");
   /* Nothing above took the pages: this succeeds, and then they are taken. */
   ck_assert_uint_eq(expect_addr(shm_initialize(E.TC, Base, Ok, 1, NULL)), Base);
   shm_segment Overlap[] = {{0x01, Base + 64, 16}};
-  expect_expected_failure(shm_initialize(E.TC, Base, Overlap, 1, NULL), "overlaps allocation");
+  orcrt_test_assert_expected_failure(shm_initialize(E.TC, Base, Overlap, 1, NULL), "overlaps allocation");
 
-  expect_expected_failure(shm_reserve_raw(E.TC, 0), "0 bytes");
-  expect_expected_failure(shm_reserve_raw(E.TC, UINT64_MAX), "too large");
-  expect_error(shm_addresses(E.TC, "Deinitialize", Base + 64), "No allocation entry found");
-  expect_error(shm_addresses(E.TC, "Release", Base + (uint64_t)Page), "No reservation found");
+  orcrt_test_assert_expected_failure(shm_reserve_raw(E.TC, 0), "0 bytes");
+  orcrt_test_assert_expected_failure(shm_reserve_raw(E.TC, UINT64_MAX), "too large");
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Deinitialize", Base + 64), "No allocation entry found");
+  orcrt_test_assert_sps_error(shm_addresses(E.TC, "Release", Base + (uint64_t)Page), "No reservation found");
 
   /* Another instance, and arguments that do not decode (an empty answer). */
   orc_rt_SPSWriter W;
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, sym(E.TC, SHM_INSTANCE) + 8);
   orc_rt_SPSWriter_u64(&W, 4096);
-  expect_expected_failure(call(E.TC, "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", &W),
+  orcrt_test_assert_expected_failure(call(E.TC, "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", &W),
                           "Unknown shared memory mapper instance");
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_u8(&W, 1);

@@ -153,40 +153,6 @@ static orc_rt_ExecutorAddr expect_addr(orc_rt_WrapperFunctionBuffer R) {
   return A;
 }
 
-/* An SPSExpected<...> that must be a failure whose message holds Substr. */
-static void expect_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  orc_rt_SPSReader Rd;
-  bool HasValue = true;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_data(&R), R.Size);
-  ck_assert_msg(orc_rt_SPSReader_expected(&Rd, &HasValue, &Msg, &MsgSize), "undecodable result");
-  ck_assert_msg(!HasValue, "expected an error containing \"%s\", got a value", Substr);
-  char *Text = strndup(Msg, MsgSize);
-  ck_assert_msg(strstr(Text, Substr) != NULL, "error \"%s\" lacks \"%s\"", Text, Substr);
-  free(Text);
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
-/* An SPSError: success if Substr is NULL, else a failure holding Substr. */
-static void expect_error(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
-  orc_rt_SPSReader Rd;
-  bool IsFailure = false;
-  const char *Msg = NULL;
-  size_t MsgSize = 0;
-  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_data(&R), R.Size);
-  ck_assert_msg(orc_rt_SPSReader_error(&Rd, &IsFailure, &Msg, &MsgSize), "undecodable result");
-  if (!Substr) {
-    ck_assert_msg(!IsFailure, "unexpected error: %.*s", (int)MsgSize, Msg);
-  } else {
-    ck_assert_msg(IsFailure, "expected an error containing \"%s\", got success", Substr);
-    char *Text = strndup(Msg, MsgSize);
-    ck_assert_msg(strstr(Text, Substr) != NULL, "error \"%s\" lacks \"%s\"", Text, Substr);
-    free(Text);
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&R);
-}
-
 /* ---- the executor's wrappers --------------------------------------------- */
 
 static orc_rt_WrapperFunctionBuffer reserve_raw(executor *E, uint64_t Size) {
@@ -284,7 +250,7 @@ static orc_rt_ExecutorAddr lookup(executor *E, orc_rt_ExecutorAddr Handle, const
 static void assert_still_serving(executor *E) {
   orc_rt_ExecutorAddr Base = reserve(E, 4096);
   ck_assert(Base != 0);
-  expect_error(deallocate(E, Base), NULL);
+  orcrt_test_assert_sps_error(deallocate(E, Base), NULL);
 }
 
 /* "PATH\0TAG", the arguments of the marker action. */
@@ -324,7 +290,7 @@ static orc_rt_ExecutorAddr finalize_with_markers(executor *E, const char *Path) 
   Pairs[1].FinalizeArgs = marker_args(Path, "2", &Pairs[1].FinalizeArgsSize);
   Pairs[1].DeallocArgs = marker_args(Path, "a", &Pairs[1].DeallocArgsSize);
   orc_rt_ExecutorAddr Base = reserve(E, 4096);
-  expect_error(finalize(E, 0x01, Base, 4096, "data", 4, Pairs, 2), NULL);
+  orcrt_test_assert_sps_error(finalize(E, 0x01, Base, 4096, "data", 4, Pairs, 2), NULL);
   return Base;
 }
 
@@ -681,7 +647,7 @@ START_TEST(executor_refuses_reserve_of_2_pow_60) {
   executor E;
   launch_default(&E);
   orc_rt_WrapperFunctionBuffer R = reserve_raw(&E, (uint64_t)1 << 60);
-  expect_expected_failure(R, "Could not reserve");
+  orcrt_test_assert_expected_failure(R, "Could not reserve");
   assert_still_serving(&E);
   finish_in_order(&E);
 }
@@ -692,11 +658,11 @@ START_TEST(executor_refuses_finalize_outside_every_reservation) {
   launch_default(&E);
   orc_rt_ExecutorAddr Base = reserve(&E, 4096);
   /* Just past the reservation, and far from anything. */
-  expect_error(finalize(&E, 0x03, Base + 4096, 16, "x", 1, NULL, 0),
+  orcrt_test_assert_sps_error(finalize(&E, 0x03, Base + 4096, 16, "x", 1, NULL, 0),
                "Attempt to finalize unrecognized allocation");
-  expect_error(finalize(&E, 0x03, 0x1000, 16, "x", 1, NULL, 0),
+  orcrt_test_assert_sps_error(finalize(&E, 0x03, 0x1000, 16, "x", 1, NULL, 0),
                "Attempt to finalize unrecognized allocation 0x1000");
-  expect_error(deallocate(&E, Base), NULL);
+  orcrt_test_assert_sps_error(deallocate(&E, Base), NULL);
   assert_still_serving(&E);
   finish_in_order(&E);
 }
@@ -708,7 +674,7 @@ START_TEST(executor_refuses_content_larger_than_segment) {
   executor E;
   launch_default(&E);
   orc_rt_ExecutorAddr Base = reserve(&E, 4096);
-  expect_error(finalize(&E, 0x03, Base, 16, Content, sizeof(Content), NULL, 0),
+  orcrt_test_assert_sps_error(finalize(&E, 0x03, Base, 16, Content, sizeof(Content), NULL, 0),
                "exceeds segment size");
   assert_still_serving(&E);
   finish_in_order(&E);
@@ -718,7 +684,7 @@ END_TEST
 START_TEST(executor_refuses_unknown_dylib_handle) {
   executor E;
   launch_default(&E);
-  expect_expected_failure(lookup_raw(&E, 0x12345678, "printf"), "Unknown dylib handle 0x12345678");
+  orcrt_test_assert_expected_failure(lookup_raw(&E, 0x12345678, "printf"), "Unknown dylib handle 0x12345678");
   /* A handle the executor did issue still works. */
   ck_assert(lookup(&E, open_library(&E, ""), "printf") != 0);
   finish_in_order(&E);
@@ -728,7 +694,7 @@ END_TEST
 START_TEST(executor_refuses_deallocate_of_unknown_allocation) {
   executor E;
   launch_default(&E);
-  expect_error(deallocate(&E, 0x7f0000001000), "No allocation entry found for 0x7f0000001000");
+  orcrt_test_assert_sps_error(deallocate(&E, 0x7f0000001000), "No allocation entry found for 0x7f0000001000");
   assert_still_serving(&E);
   finish_in_order(&E);
 }
@@ -738,9 +704,9 @@ START_TEST(executor_refuses_double_deallocate) {
   executor E;
   launch_default(&E);
   orc_rt_ExecutorAddr Base = reserve(&E, 8192);
-  expect_error(finalize(&E, 0x01, Base, 4096, "abc", 3, NULL, 0), NULL);
-  expect_error(deallocate(&E, Base), NULL);
-  expect_error(deallocate(&E, Base), "No allocation entry found for");
+  orcrt_test_assert_sps_error(finalize(&E, 0x01, Base, 4096, "abc", 3, NULL, 0), NULL);
+  orcrt_test_assert_sps_error(deallocate(&E, Base), NULL);
+  orcrt_test_assert_sps_error(deallocate(&E, Base), "No allocation entry found for");
   assert_still_serving(&E);
   finish_in_order(&E);
 }
@@ -750,7 +716,7 @@ START_TEST(executor_refuses_call_to_address_outside_jit_code) {
   executor E;
   launch_default(&E);
   orc_rt_ExecutorAddr Base = reserve(&E, 4096);
-  expect_error(finalize(&E, 0x03, Base, 4096, "\xc3", 1, NULL, 0), NULL);
+  orcrt_test_assert_sps_error(finalize(&E, 0x03, Base, 4096, "\xc3", 1, NULL, 0), NULL);
   /* Neither an arbitrary address nor writable data is called. */
   orc_rt_WrapperFunctionBuffer R;
   ck_assert_int_eq(orcrt_tc_call(E.TC, 0x1000, "", 0, &R), 0);
@@ -783,7 +749,7 @@ START_TEST(executor_runs_deallocation_actions_once_on_deallocate) {
   executor E;
   launch_default(&E);
   orc_rt_ExecutorAddr Base = finalize_with_markers(&E, Path);
-  expect_error(deallocate(&E, Base), NULL);
+  orcrt_test_assert_sps_error(deallocate(&E, Base), NULL);
   ck_assert_str_eq(marker_text(Path), "12ab");
   finish_in_order(&E);
   ck_assert_str_eq(marker_text(Path), "12ab");

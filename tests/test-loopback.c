@@ -322,27 +322,13 @@ START_TEST(loopback_attach_to_attached_session_fails_and_caller_keeps_it) {
 }
 END_TEST
 
-typedef struct {
-  pthread_mutex_t Lock;
-  char Msgs[256];
-} reporter;
-
-static void reporter_fn(void *Ctx, orc_rt_ErrorRef Err) {
-  reporter *R = Ctx;
-  pthread_mutex_lock(&R->Lock);
-  size_t Len = strlen(R->Msgs);
-  snprintf(R->Msgs + Len, sizeof(R->Msgs) - Len, "%s;", orc_rt_Error_getMessage(Err));
-  pthread_mutex_unlock(&R->Lock);
-  orc_rt_Error_consume(Err);
-}
-
 START_TEST(loopback_return_result_for_unknown_call_is_reported) {
   fixture F;
   fixture_init(&F);
-  reporter Rep = {PTHREAD_MUTEX_INITIALIZER, ""};
+  orcrt_test_error_log Rep = ORCRT_TEST_ERROR_LOG_INIT;
   orc_rt_LoopbackControllerRef LC;
   orc_rt_SessionRef S = setup_unattached(&F, 2, &LC);
-  orc_rt_Session_setErrorReporter(S, reporter_fn, &Rep);
+  orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &Rep);
   ck_assert_no_error(orc_rt_LoopbackController_attach(LC, S));
   orc_rt_LoopbackController_returnResult(LC, 999, str_buffer("a long stray result"));
   pthread_mutex_lock(&Rep.Lock);

@@ -1098,26 +1098,12 @@ START_TEST(session_orderly_disconnect_has_no_error) {
 }
 END_TEST
 
-typedef struct {
-  pthread_mutex_t Lock;
-  char Msgs[512];
-} reporter;
-
-static void reporter_fn(void *Ctx, orc_rt_ErrorRef Err) {
-  reporter *R = Ctx;
-  pthread_mutex_lock(&R->Lock);
-  size_t Len = strlen(R->Msgs);
-  snprintf(R->Msgs + Len, sizeof(R->Msgs) - Len, "%s;", orc_rt_Error_getMessage(Err));
-  pthread_mutex_unlock(&R->Lock);
-  orc_rt_Error_consume(Err);
-}
-
 START_TEST(session_error_reporter_receives_unreturnable_errors) {
   fake_ca F;
   fake_init(&F);
-  reporter R = {PTHREAD_MUTEX_INITIALIZER, ""};
+  orcrt_test_error_log R = ORCRT_TEST_ERROR_LOG_INIT;
   orc_rt_SessionRef S = session_inline();
-  orc_rt_Session_setErrorReporter(S, reporter_fn, &R);
+  orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &R);
   orc_rt_Session_reportError(S, orc_rt_Error_create("boom %d", 1));
   orc_rt_Session_reportError(S, NULL);
   ck_assert_str_eq(R.Msgs, "boom 1;");
@@ -1134,14 +1120,14 @@ END_TEST
 
 START_TEST(session_default_error_reporter_logs_at_error_level) {
   log_sink L = {PTHREAD_MUTEX_INITIALIZER, "", 0};
-  reporter R = {PTHREAD_MUTEX_INITIALIZER, ""};
+  orcrt_test_error_log R = ORCRT_TEST_ERROR_LOG_INIT;
   orc_rt_SessionRef S = session_inline();
   orc_rt_Session_setLogFn(S, sink_fn, &L);
   orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Error);
   orc_rt_Session_reportError(S, orc_rt_Error_create("lost result"));
   ck_assert_str_eq(L.Msgs, "3:lost result;");
   /* NULL restores the default after a custom reporter. */
-  orc_rt_Session_setErrorReporter(S, reporter_fn, &R);
+  orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &R);
   orc_rt_Session_setErrorReporter(S, NULL, NULL);
   orc_rt_Session_reportError(S, orc_rt_Error_create("again"));
   ck_assert_str_eq(L.Msgs, "3:lost result;3:again;");

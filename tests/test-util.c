@@ -86,6 +86,37 @@ void orcrt_test_assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *S
   orc_rt_WrapperFunctionBuffer_dispose(&R);
 }
 
+void orcrt_test_assert_sps_error(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  if (Substr)
+    orcrt_test_assert_sps_failure(R, Substr);
+  else
+    orcrt_test_assert_sps_success(R);
+}
+
+void orcrt_test_assert_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
+  orc_rt_SPSReader Rd;
+  bool HasValue = true;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(&R), R.Size);
+  ck_assert_msg(orc_rt_SPSReader_expected(&Rd, &HasValue, &Msg, &MsgSize), "undecodable result");
+  ck_assert_msg(!HasValue, "expected an error containing \"%s\", got a value", Substr);
+  char *Text = strndup(Msg, MsgSize);
+  bool Found = Text && strstr(Text, Substr) != NULL;
+  ck_assert_msg(Found, "error \"%s\" lacks \"%s\"", Text ? Text : "", Substr);
+  free(Text);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+}
+
+void orcrt_test_error_log_fn(void *Ctx, orc_rt_ErrorRef Err) {
+  orcrt_test_error_log *L = Ctx;
+  pthread_mutex_lock(&L->Lock);
+  size_t Len = strlen(L->Msgs);
+  snprintf(L->Msgs + Len, sizeof(L->Msgs) - Len, "%s;", orc_rt_Error_getMessage(Err));
+  pthread_mutex_unlock(&L->Lock);
+  orc_rt_Error_consume(Err);
+}
+
 void orcrt_test_latch_init(orcrt_test_latch *L) {
   pthread_mutex_init(&L->Lock, NULL);
   pthread_cond_init(&L->Cond, NULL);

@@ -44,6 +44,23 @@ void orcrt_test_assert_sps_failure(orc_rt_WrapperFunctionBuffer R, const char *S
 /* Assert that R is an out-of-band error whose message contains Substr. */
 void orcrt_test_assert_out_of_band(orc_rt_WrapperFunctionBuffer R, const char *Substr);
 
+/* Assert that R is SPSError success if Substr is NULL, else a failure holding Substr. */
+void orcrt_test_assert_sps_error(orc_rt_WrapperFunctionBuffer R, const char *Substr);
+/* Assert that R is an SPSExpected failure whose message contains Substr. */
+void orcrt_test_assert_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr);
+
+/*
+ * An error reporter (orc_rt_ErrorReporterFn) that appends each message and a
+ * ';' to Msgs, under Lock; initialise with ORCRT_TEST_ERROR_LOG_INIT.
+ */
+typedef struct {
+  pthread_mutex_t Lock;
+  char Msgs[512];
+} orcrt_test_error_log;
+#define ORCRT_TEST_ERROR_LOG_INIT                                                                  \
+  { PTHREAD_MUTEX_INITIALIZER, "" }
+void orcrt_test_error_log_fn(void *Ctx, orc_rt_ErrorRef Err);
+
 /*
  * A one-shot event one thread waits for and another signals (a latch): the
  * synchronisation tests use instead of sleeping.
