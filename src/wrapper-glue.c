@@ -1,0 +1,106 @@
+/*
+ * wrapper-glue.c - the skeleton every wire-protocol wrapper shares: result
+ * encoding, the synchronous-body adapter, deferral to the dispatcher, and
+ * the registration of a protocol layer's wrapper table
+ */
+#include "orcrt-internal.h"
+
+#include <stdlib.h>
+
+#include <orcrt/session.h>
+#include <orcrt/task-dispatcher.h>
+
+#include "session-internal.h"
+#include "wrapper-glue.h"
+
+const char orcrt_glue_deserialize_error[] =
+    "Could not deserialize arguments for wrapper function call";
+
+orc_rt_WrapperFunctionBuffer orcrt_glue_bad_args(void) {
+  return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(orcrt_glue_deserialize_error);
+}
+
+orc_rt_WrapperFunctionBuffer orcrt_glue_error(orc_rt_ErrorRef Err) {
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_error(&W, Err);
+  return orc_rt_SPSWriter_finish(&W);
+}
+
+orc_rt_WrapperFunctionBuffer orcrt_glue_expected_addr(orc_rt_ErrorRef Err,
+                                                      orc_rt_ExecutorAddr Value) {
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  if (Err) {
+    orc_rt_SPSWriter_expectedError(&W, Err);
+  } else {
+    orc_rt_SPSWriter_expectedValue(&W);
+    orc_rt_SPSWriter_addr(&W, Value);
+  }
+  return orc_rt_SPSWriter_finish(&W);
+}
+
+static orc_rt_WrapperFunctionBuffer run_body(orc_rt_SessionRef S,
+                                             const orc_rt_WrapperFunctionBuffer *Args,
+                                             orcrt_glue_body Body) {
+  orc_rt_SPSReader R;
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
+  return Body(S, &R);
+}
+
+void orcrt_glue_run(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                    orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body) {
+  orc_rt_WrapperFunctionBuffer Result = run_body(S, &Args, Body);
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  Return(S, CallId, Result);
+}
+
+/* ---- deferral --------------------------------------------------------------- */
+
+struct deferred_call {
+  orc_rt_SessionRef S;
+  uint64_t CallId;
+  orc_rt_WrapperFunctionReturn Return;
+  orc_rt_WrapperFunctionBuffer Args;
+  orcrt_glue_body Body;
+};
+
+static void deferred_run(void *Ctx) {
+  struct deferred_call *D = Ctx;
+  orcrt_glue_run(D->S, D->CallId, D->Return, D->Args, D->Body);
+  free(D);
+}
+
+static void deferred_destroy(void *Ctx) {
+  struct deferred_call *D = Ctx;
+  orc_rt_WrapperFunctionBuffer_dispose(&D->Args);
+  D->Return(D->S, D->CallId,
+            orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor could not run the call"));
+  free(D);
+}
+
+void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                      orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body) {
+  struct deferred_call *D = malloc(sizeof(*D));
+  if (!D) {
+    orc_rt_WrapperFunctionBuffer_dispose(&Args);
+    Return(S, CallId, orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor out of memory"));
+    return;
+  }
+  *D = (struct deferred_call){S, CallId, Return, Args, Body};
+  orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(S),
+                                 (orc_rt_Task){deferred_run, deferred_destroy, D});
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
+                                        const struct orcrt_glue_wrapper *Table, size_t N) {
+  orc_rt_ErrorRef Err = NULL;
+  for (size_t I = 0; !Err && I < N; I++) {
+    Err = orc_rt_Session_addWrapperFunction(S, Table[I].Name, Table[I].Fn);
+    if (!Err && Table[I].Short)
+      Err = orcrt_session_mark_short(S, Table[I].Fn);
+  }
+  return Err;
+}
