@@ -294,8 +294,8 @@ static void discard_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
 
 /* ---- the controller side ------------------------------------------------------ */
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_LoopbackControllerRef LC,
-                                                               orc_rt_SessionRef S) {
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_SessionRef S,
+                                                               orc_rt_LoopbackControllerRef LC) {
   return orc_rt_Session_attach(S, &LoopbackOps, LC);
 }
 
