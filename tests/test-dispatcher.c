@@ -925,35 +925,35 @@ static void custom_nop(void *Ctx) {
   (void)Ctx;
 }
 
-START_TEST(custom_dispatcher_receives_short_tasks_through_its_dispatch_short_op) {
-  struct custom_short C = {0};
+/* Dispatch one short and one ordinary task to a custom dispatcher, with or without the op. */
+static void custom_dispatch_both(bool WithShortOp, struct custom_short *C) {
   const orc_rt_TaskDispatcherOps Ops = {.Dispatch = custom_dispatch,
                                         .Shutdown = custom_nop,
                                         .Destroy = custom_nop,
-                                        .DispatchShort = custom_dispatch_short};
+                                        .DispatchShort =
+                                            WithShortOp ? custom_dispatch_short : NULL};
   struct where W = {0};
   orc_rt_TaskDispatcherRef D;
-  ck_assert_no_error(orc_rt_TaskDispatcher_create(&Ops, &C, &D));
+  ck_assert_no_error(orc_rt_TaskDispatcher_create(&Ops, C, &D));
   orcrt_task_dispatcher_dispatch_short(D, (orc_rt_Task){where_run, NULL, &W});
   orc_rt_TaskDispatcher_dispatch(D, (orc_rt_Task){where_run, NULL, &W});
-  ck_assert_uint_eq(atomic_load(&C.DispatchedShort), 1);
-  ck_assert_uint_eq(atomic_load(&C.Dispatched), 1);
   ck_assert_uint_eq(atomic_load(&W.Ran), 2);
   orc_rt_TaskDispatcher_destroy(D);
+}
+
+START_TEST(custom_dispatcher_receives_short_tasks_through_its_dispatch_short_op) {
+  struct custom_short C = {0};
+  custom_dispatch_both(true, &C);
+  ck_assert_uint_eq(atomic_load(&C.DispatchedShort), 1);
+  ck_assert_uint_eq(atomic_load(&C.Dispatched), 1);
 }
 END_TEST
 
 START_TEST(custom_dispatcher_without_dispatch_short_gets_short_tasks_through_dispatch) {
   struct custom_short C = {0};
-  const orc_rt_TaskDispatcherOps Ops = {
-      .Dispatch = custom_dispatch, .Shutdown = custom_nop, .Destroy = custom_nop};
-  struct where W = {0};
-  orc_rt_TaskDispatcherRef D;
-  ck_assert_no_error(orc_rt_TaskDispatcher_create(&Ops, &C, &D));
-  orcrt_task_dispatcher_dispatch_short(D, (orc_rt_Task){where_run, NULL, &W});
-  ck_assert_uint_eq(atomic_load(&C.Dispatched), 1);
-  ck_assert_uint_eq(atomic_load(&W.Ran), 1);
-  orc_rt_TaskDispatcher_destroy(D);
+  custom_dispatch_both(false, &C);
+  ck_assert_uint_eq(atomic_load(&C.DispatchedShort), 0);
+  ck_assert_uint_eq(atomic_load(&C.Dispatched), 2);
 }
 END_TEST
 
