@@ -122,10 +122,6 @@ bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr
 /* session-symbols.c: free the symbol table and the wrapper sets (at destroy). */
 void orcrt_session_symbols_free(orc_rt_SessionRef S);
 
-/* session.c: request detach (Shutdown false) or shutdown, as the public calls do. */
-void orcrt_session_request(orc_rt_SessionRef S, bool Shutdown, orc_rt_CompletionFn OnDone,
-                           void *Ctx);
-
 /*
  * Test-only fault injection: when set, the Session allocates its completion
  * nodes with it instead of malloc(), so a test can make that allocation fail.

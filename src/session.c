@@ -17,10 +17,8 @@
  */
 #include "session-private.h"
 
-#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <orcrt/log.h>
 
@@ -465,8 +463,7 @@ static int start_control_thread_locked(orc_rt_SessionRef S) {
   return Rc;
 }
 
-void orcrt_session_request(orc_rt_SessionRef S, bool Shutdown, orc_rt_CompletionFn OnDone,
-                           void *Ctx) {
+static void request(orc_rt_SessionRef S, bool Shutdown, orc_rt_CompletionFn OnDone, void *Ctx) {
   orc_rt_ErrorRef Err = NULL;
   session_lock(S);
   bool Done = Shutdown ? S->State == SESSION_SHUTDOWN : S->State >= SESSION_DETACHED;
@@ -510,12 +507,12 @@ void orcrt_session_request(orc_rt_SessionRef S, bool Shutdown, orc_rt_Completion
 
 ORC_RT_EXPORT void orc_rt_Session_detach(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone,
                                          void *Ctx) {
-  orcrt_session_request(S, false, OnDone, Ctx);
+  request(S, false, OnDone, Ctx);
 }
 
 ORC_RT_EXPORT void orc_rt_Session_shutdown(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone,
                                            void *Ctx) {
-  orcrt_session_request(S, true, OnDone, Ctx);
+  request(S, true, OnDone, Ctx);
 }
 
 ORC_RT_EXPORT void orc_rt_Session_waitForDetach(orc_rt_SessionRef S) {
@@ -595,5 +592,5 @@ ORC_RT_EXPORT void orc_rt_Session_handleDisconnect(orc_rt_SessionRef S, orc_rt_E
   } else {
     orc_rt_Session_log(S, orc_rt_LogLevel_Info, "controller channel closed");
   }
-  orcrt_session_request(S, false, NULL, NULL);
+  request(S, false, NULL, NULL);
 }
