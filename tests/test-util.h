@@ -83,6 +83,7 @@ unsigned orcrt_test_latch_count(orcrt_test_latch *L);
 void orcrt_test_latch_signal_fn(void *Ctx);
 
 /* The suites, one per component. */
+Suite *orcrt_suite_util(void);
 Suite *orcrt_suite_error(void);
 Suite *orcrt_suite_buffer(void);
 Suite *orcrt_suite_sps(void);

@@ -148,7 +148,9 @@ orc_rt_ErrorRef orc_rt_Session_attach(orc_rt_SessionRef S,
 /**
  * Detach S from its controller (see above). OnDone(Ctx), if non-NULL, runs
  * once detach has completed, on the control thread (or at once on the
- * calling thread if it already has). Any thread.
+ * calling thread if it already has). Should memory run out with the
+ * Session's few spare callback places in use, OnDone runs at once instead
+ * and the error reporter is told. Any thread.
  */
 void orc_rt_Session_detach(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx);
 
