@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include <orcrt/service.h>
 #include <orcrt/session.h>
 #include <orcrt/task-dispatcher.h>
 
@@ -90,6 +91,42 @@ void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFuncti
   *D = (struct deferred_call){S, CallId, Return, Args, Body};
   orc_rt_TaskDispatcher_dispatch(orc_rt_Session_getDispatcher(S),
                                  (orc_rt_Task){deferred_run, deferred_destroy, D});
+}
+
+void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args,
+                             bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
+                             orcrt_glue_body Body) {
+  orc_rt_SPSReader R;
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
+  if (Defer(S, &R))
+    orcrt_glue_defer(S, CallId, Return, Args, Body);
+  else
+    orcrt_glue_run(S, CallId, Return, Args, Body);
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                          orc_rt_ExecutorAddr Instance) {
+  void *Service = orc_rt_Session_findService(S, Ops);
+  return Service && orc_rt_ExecutorAddr_fromPtr(Service) == Instance ? Service : NULL;
+}
+
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N) {
+  uint64_t Count = 0;
+  *Addrs = NULL;
+  *N = 0;
+  /* The count is checked against the bytes left, so it bounds the array. */
+  if (!orc_rt_SPSReader_seqCount(R, 8, &Count))
+    return false;
+  if (Count && !(*Addrs = calloc((size_t)Count, sizeof(**Addrs))))
+    return false;
+  *N = (size_t)Count;
+  for (size_t I = 0; I < *N; I++)
+    orc_rt_SPSReader_addr(R, &(*Addrs)[I]);
+  return orc_rt_SPSReader_ok(R);
 }
 
 /* ---- registration ----------------------------------------------------------- */

@@ -19,6 +19,7 @@
 
 #include <orcrt/error.h>
 #include <orcrt/executor-addr.h>
+#include <orcrt/service.h>
 #include <orcrt/sps.h>
 #include <orcrt/wrapper-function.h>
 
@@ -56,6 +57,30 @@ void orcrt_glue_run(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunction
  */
 void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
                       orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body);
+
+/*
+ * Answer the call with Body(S, Args): on this thread if Defer(S, R) (a
+ * reader over the arguments) is false, else as orcrt_glue_defer() does.
+ * For a short wrapper whose calls only sometimes run code. Takes Args.
+ */
+void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args,
+                             bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
+                             orcrt_glue_body Body);
+
+/*
+ * The Service of S with ops Ops if Instance (the address its bootstrap
+ * symbol gave the controller) names it, else NULL.
+ */
+void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                          orc_rt_ExecutorAddr Instance);
+
+/*
+ * Decode a Sequence<ExecutorAddr> from R into a fresh array (*Addrs, to
+ * free(); NULL when empty) of *N. False if R fails or memory runs out.
+ */
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N);
 
 /*
  * An orc_rt_WrapperFunction named Name whose calls Body answers on the
