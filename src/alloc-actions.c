@@ -13,6 +13,7 @@
 
 #include "alloc-actions.h"
 #include "jit-ranges.h"
+#include "wrapper-glue.h"
 
 /* A WrapperFunctionCall: (ExecutorAddr Fn, Sequence<char> Args). */
 static void read_call(orc_rt_SPSReader *R, orc_rt_MemoryAction *A) {
@@ -20,22 +21,19 @@ static void read_call(orc_rt_SPSReader *R, orc_rt_MemoryAction *A) {
   orc_rt_SPSReader_bytes(R, &A->ArgData, &A->ArgSize);
 }
 
+static void read_pair(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_MemoryActionPair *P = Elem;
+  read_call(R, &P->Finalize);
+  read_call(R, &P->Dealloc);
+}
+
 bool orcrt_actions_read_pairs(orc_rt_SPSReader *R, orc_rt_MemoryActionPair **Acts,
                               size_t *NumActs) {
-  uint64_t N = 0;
-  *Acts = NULL;
-  *NumActs = 0;
-  /* An action pair takes at least 32 bytes: the count is bounded by the input. */
-  if (!orc_rt_SPSReader_seqCount(R, 32, &N))
-    return false;
-  if (N && !(*Acts = calloc((size_t)N, sizeof(**Acts))))
-    return false;
-  *NumActs = (size_t)N;
-  for (size_t I = 0; I < *NumActs; I++) {
-    read_call(R, &(*Acts)[I].Finalize);
-    read_call(R, &(*Acts)[I].Dealloc);
-  }
-  return orc_rt_SPSReader_ok(R);
+  void *P;
+  /* An action pair takes at least 32 bytes. */
+  bool Ok = orcrt_glue_read_seq(R, 32, sizeof(**Acts), read_pair, &P, NumActs);
+  *Acts = P;
+  return Ok;
 }
 
 void orcrt_actions_free(struct orcrt_action *Acts, size_t N) {
@@ -113,8 +111,8 @@ orc_rt_ErrorRef orcrt_action_run(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, co
   return E;
 }
 
-orc_rt_ErrorRef orcrt_actions_run_finalize(orc_rt_SessionRef S, const orc_rt_MemoryActionPair *Pairs,
-                                           size_t N) {
+orc_rt_ErrorRef orcrt_actions_run_finalize(orc_rt_SessionRef S,
+                                           const orc_rt_MemoryActionPair *Pairs, size_t N) {
   for (size_t Completed = 0; Completed < N; Completed++) {
     const orc_rt_MemoryAction *F = &Pairs[Completed].Finalize;
     orc_rt_ErrorRef Err = orcrt_action_run(S, F->Fn, F->ArgData, F->ArgSize);

@@ -34,8 +34,7 @@ struct orcrt_action {
  * caller, to free(); the actions' bytes point into R's span. False if R
  * fails or memory runs out (*Acts is then still the caller's to free).
  */
-bool orcrt_actions_read_pairs(orc_rt_SPSReader *R, orc_rt_MemoryActionPair **Acts,
-                              size_t *NumActs);
+bool orcrt_actions_read_pairs(orc_rt_SPSReader *R, orc_rt_MemoryActionPair **Acts, size_t *NumActs);
 
 /*
  * Copies of the non-null deallocation actions of the N pairs, in order:
@@ -62,8 +61,8 @@ orc_rt_ErrorRef orcrt_action_run(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, co
  * run the deallocation actions of the ones that completed, last first, and
  * return the errors joined.
  */
-orc_rt_ErrorRef orcrt_actions_run_finalize(orc_rt_SessionRef S, const orc_rt_MemoryActionPair *Pairs,
-                                           size_t N);
+orc_rt_ErrorRef orcrt_actions_run_finalize(orc_rt_SessionRef S,
+                                           const orc_rt_MemoryActionPair *Pairs, size_t N);
 
 /* Run the N kept actions last first; all of them, their errors joined. */
 orc_rt_ErrorRef orcrt_actions_run_reverse(orc_rt_SessionRef S, const struct orcrt_action *Acts,

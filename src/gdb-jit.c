@@ -61,7 +61,8 @@ orc_rt_ErrorRef orcrt_gdb_jit_register(orc_rt_ExecutorAddrRange R, bool AutoRegi
     if (orc_rt_ExecutorAddr_fromPtr(E->SymfileAddr) == R.Start)
       Err = orc_rt_Error_create("Debug object at 0x%" PRIx64 " is already registered", R.Start);
   /* Checked under the lock, so that a deallocation's purge cannot miss the entry. */
-  if (!Err && (R.Start == 0 || R.End <= R.Start || !orcrt_ranges_is_readable(R.Start, R.End - R.Start)))
+  if (!Err &&
+      (R.Start == 0 || R.End <= R.Start || !orcrt_ranges_is_readable(R.Start, R.End - R.Start)))
     Err = orc_rt_Error_create(
         "Debug object 0x%" PRIx64 " -- 0x%" PRIx64 " is not in readable memory", R.Start, R.End);
   orc_rt_JITCodeEntry *E = Err ? NULL : calloc(1, sizeof(*E));
@@ -142,8 +143,8 @@ static void released(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start, orc_rt_
 static void orphaned(orc_rt_SessionRef Last) {
   size_t N = purge_if(outside_jit_memory, 0, 0);
   if (N)
-    orc_rt_Session_log(Last, orc_rt_LogLevel_Debug,
-                       "removed %zu debug object(s) left at shutdown", N);
+    orc_rt_Session_log(Last, orc_rt_LogLevel_Debug, "removed %zu debug object(s) left at shutdown",
+                       N);
 }
 
 static void observe(void) {

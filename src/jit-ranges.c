@@ -51,9 +51,8 @@ static size_t NumOwners;
 orc_rt_ErrorRef orcrt_ranges_check_segment(uint64_t Addr, uint64_t Size, uint8_t Prot,
                                            uint64_t Base, uint64_t End, const char *What) {
   if (Addr > UINT64_MAX - Size)
-    return orc_rt_Error_create("Segment 0x%" PRIx64 " size 0x%" PRIx64
-                               " overflows the address space",
-                               Addr, Size);
+    return orc_rt_Error_create(
+        "Segment 0x%" PRIx64 " size 0x%" PRIx64 " overflows the address space", Addr, Size);
   if (Addr < Base || Addr + Size > End)
     return orc_rt_Error_create("Segment 0x%" PRIx64 " -- 0x%" PRIx64 " crosses boundary of "
                                "%s 0x%" PRIx64 " -- 0x%" PRIx64,
@@ -119,8 +118,11 @@ orc_rt_ErrorRef orcrt_ranges_add(orc_rt_SessionRef Owner, const void *Publisher,
   *Out = NULL;
   if (!R)
     return orc_rt_Error_create("out of memory");
-  *R = (struct orcrt_range){.Start = Start, .End = Start + Size, .Owner = Owner,
-                            .Publisher = Publisher, .State = RANGE_RESERVED};
+  *R = (struct orcrt_range){.Start = Start,
+                            .End = Start + Size,
+                            .Owner = Owner,
+                            .Publisher = Publisher,
+                            .State = RANGE_RESERVED};
   pthread_mutex_lock(&RangesLock);
   if (NumRanges == CapRanges) {
     size_t Cap = CapRanges ? 2 * CapRanges : 16;

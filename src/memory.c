@@ -7,8 +7,8 @@
  * segments' protections recorded at finalize, released there (which drops
  * the unwind and debugger registrations left in it) before it is unmapped.
  *
- * Locks. M->Lock guards the list of allocations (First, Last, every
- * Prev/Next), NumFds, and every allocation's State, Fd, Written, Writers,
+ * Locks. M->Lock guards the list of allocations (Allocs, every Link),
+ * NumFds, and every allocation's State, Fd, Written, Writers,
  * Dealloc and NumDealloc. Base, Size, MemFD and Range are set before an
  * allocation is listed and never change. M->Unpinned is signalled when an
  * allocation's Writers drops to 0. A write pins its allocation (Writers)
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ enum alloc_state {
 };
 
 struct alloc {
-  struct alloc *Prev, *Next; /* in order of reservation */
+  TAILQ_ENTRY(alloc) Link; /* in M->Allocs, in order of reservation */
   uint64_t Base;
   uint64_t Size; /* whole pages */
   int Fd;        /* the memfd behind it until finalize, or -1 */
@@ -64,7 +65,7 @@ struct orc_rt_OpaqueMemoryService {
   uint64_t PageSize;
   pthread_mutex_t Lock; /* see "Locks" above */
   pthread_cond_t Unpinned;
-  struct alloc *First, *Last;
+  TAILQ_HEAD(alloc_list, alloc) Allocs;
   size_t NumFds; /* memfds held open by reserved allocations */
 };
 
@@ -95,19 +96,21 @@ static int pwrite_all(int Fd, const char *P, size_t Size, off_t Off) {
 
 /* The allocation with base Base. Lock held. */
 static struct alloc *find_by_base(orc_rt_MemoryServiceRef M, uint64_t Base) {
-  for (struct alloc *A = M->First; A; A = A->Next)
-    if (A->Base == Base)
-      return A;
-  return NULL;
+  struct alloc *A;
+  TAILQ_FOREACH(A, &M->Allocs, Link)
+  if (A->Base == Base)
+    break;
+  return A;
 }
 
 /* The allocation holding the Size bytes at Addr. Lock held. */
 static struct alloc *find_containing(orc_rt_MemoryServiceRef M, uint64_t Addr, uint64_t Size) {
-  for (struct alloc *A = M->First; A; A = A->Next)
-    if (orc_rt_ExecutorAddrRange_containsSpan((orc_rt_ExecutorAddrRange){A->Base, A->Base + A->Size},
-                                              Addr, Size))
-      return A;
-  return NULL;
+  struct alloc *A;
+  TAILQ_FOREACH(A, &M->Allocs, Link)
+  if (orc_rt_ExecutorAddrRange_containsSpan((orc_rt_ExecutorAddrRange){A->Base, A->Base + A->Size},
+                                            Addr, Size))
+    break;
+  return A;
 }
 
 /*
@@ -139,14 +142,7 @@ static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
   pthread_mutex_lock(&M->Lock);
   if (A->Fd >= 0)
     M->NumFds--;
-  if (A->Prev)
-    A->Prev->Next = A->Next;
-  else
-    M->First = A->Next;
-  if (A->Next)
-    A->Next->Prev = A->Prev;
-  else
-    M->Last = A->Prev;
+  TAILQ_REMOVE(&M->Allocs, A, Link);
   pthread_mutex_unlock(&M->Lock);
   unmap_alloc(A);
 }
@@ -163,9 +159,9 @@ static orc_rt_ErrorRef run_dealloc_actions(orc_rt_MemoryServiceRef M, struct all
  */
 static struct alloc *claim_newest(orc_rt_MemoryServiceRef M, struct alloc *Last, bool Abandon) {
   pthread_mutex_lock(&M->Lock);
-  struct alloc *A = Last ? Last->Prev : M->Last;
+  struct alloc *A = Last ? TAILQ_PREV(Last, alloc_list, Link) : TAILQ_LAST(&M->Allocs, alloc_list);
   while (A && (A->State == ALLOC_RELEASING || (Abandon && A->State == ALLOC_FINALIZING)))
-    A = A->Prev;
+    A = TAILQ_PREV(A, alloc_list, Link);
   if (A)
     claim_locked(M, A, ALLOC_RELEASING);
   pthread_mutex_unlock(&M->Lock);
@@ -279,12 +275,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_reserve(orc_rt_MemoryServiceR
   pthread_mutex_lock(&M->Lock);
   if (Fd >= 0)
     M->NumFds++;
-  A->Prev = M->Last;
-  if (M->Last)
-    M->Last->Next = A;
-  else
-    M->First = A;
-  M->Last = A;
+  TAILQ_INSERT_TAIL(&M->Allocs, A, Link);
   pthread_mutex_unlock(&M->Lock);
   *Base = A->Base;
   return NULL;
@@ -332,8 +323,8 @@ static orc_rt_ErrorRef copy_segments(orc_rt_MemoryServiceRef M, const struct all
   if (A->Fd >= 0 && !A->Written) {
     for (size_t I = 0; I < Req->NumSegments; I++) {
       const orc_rt_MemorySegment *G = &Req->Segments[I];
-      int E = pwrite_all(A->Fd, G->Content, G->Size ? G->ContentSize : 0,
-                         (off_t)(G->Addr - A->Base));
+      int E =
+          pwrite_all(A->Fd, G->Content, G->Size ? G->ContentSize : 0, (off_t)(G->Addr - A->Base));
       if (E)
         return orc_rt_Error_fromErrno(E, "Could not write segment 0x%" PRIx64, G->Addr);
     }
@@ -426,9 +417,9 @@ static orc_rt_ErrorRef claim_for_finalize(orc_rt_MemoryServiceRef M,
   if (!A || A->State == ALLOC_RELEASING)
     Err = orc_rt_Error_create("Attempt to finalize unrecognized allocation 0x%" PRIx64, Base);
   else if (A->State != ALLOC_RESERVED)
-    Err = orc_rt_Error_create("Allocation 0x%" PRIx64 " is %s", Base,
-                              A->State == ALLOC_FINALIZING ? "being finalized"
-                                                           : "already finalized");
+    Err =
+        orc_rt_Error_create("Allocation 0x%" PRIx64 " is %s", Base,
+                            A->State == ALLOC_FINALIZING ? "being finalized" : "already finalized");
   else /* From here on only this call touches A's memory; others see FINALIZING. */
     claim_locked(M, A, ALLOC_FINALIZING);
   pthread_mutex_unlock(&M->Lock);
@@ -690,8 +681,8 @@ static void memory_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn 
 static void memory_destroy(void *Ctx) {
   orc_rt_MemoryServiceRef M = Ctx;
   /* After the dispatcher's shutdown: no worker can still run code in the memory shutdown kept. */
-  for (struct alloc *A = M->First, *Next; A; A = Next) {
-    Next = A->Next;
+  for (struct alloc *A; (A = TAILQ_FIRST(&M->Allocs));) {
+    TAILQ_REMOVE(&M->Allocs, A, Link);
     unmap_alloc(A);
   }
   pthread_cond_destroy(&M->Unpinned);
@@ -705,46 +696,55 @@ const orc_rt_ServiceOps orcrt_memory_service_ops = {
     .Destroy = memory_destroy,
 };
 
+/* Whether this kernel gives out memfds. */
+static bool have_memfd(void) {
+  int Fd = -1;
+#ifdef HAVE_MEMFD_CREATE
+  Fd = memfd_create("orcrt-probe", MFD_CLOEXEC);
+#endif
+  if (Fd < 0)
+    return false;
+  close(Fd);
+  return true;
+}
+
+/* A new Service for S with Strategy, if the kernel has what it needs; NULL if out of memory. */
+static orc_rt_MemoryServiceRef memory_new(orc_rt_SessionRef S, orc_rt_MemoryStrategy Strategy) {
+  orc_rt_MemoryServiceRef M = calloc(1, sizeof(*M));
+  if (!M)
+    return NULL;
+  long Page = sysconf(_SC_PAGESIZE);
+  *M = (struct orc_rt_OpaqueMemoryService){
+      .S = S,
+      .Strategy = orc_rt_MemoryStrategy_MProtect,
+      .PageSize = Page > 0 ? (uint64_t)Page : 4096,
+  };
+  if (Strategy == orc_rt_MemoryStrategy_MemFD) {
+    if (have_memfd())
+      M->Strategy = orc_rt_MemoryStrategy_MemFD;
+    else
+      orc_rt_Session_log(S, orc_rt_LogLevel_Info,
+                         "memfd_create is unavailable; JIT memory uses mprotect");
+  }
+  pthread_mutex_init(&M->Lock, NULL);
+  pthread_cond_init(&M->Unpinned, NULL);
+  TAILQ_INIT(&M->Allocs);
+  return M;
+}
+
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
                                                        orc_rt_MemoryStrategy Strategy,
                                                        orc_rt_MemoryServiceRef *Out) {
+  orc_rt_MemoryServiceRef M = NULL;
+  orc_rt_ErrorRef Err = NULL;
   if (orc_rt_Session_findService(S, &orcrt_memory_service_ops))
-    return orc_rt_Error_create("the Session already has a memory Service");
-  orc_rt_MemoryServiceRef M = calloc(1, sizeof(*M));
-  if (!M)
-    return orc_rt_Error_create("out of memory");
-  M->S = S;
-  M->Strategy = Strategy == orc_rt_MemoryStrategy_MemFD ? orc_rt_MemoryStrategy_MemFD
-                                                        : orc_rt_MemoryStrategy_MProtect;
-  long Page = sysconf(_SC_PAGESIZE);
-  M->PageSize = Page > 0 ? (uint64_t)Page : 4096;
-  pthread_mutex_init(&M->Lock, NULL);
-  pthread_cond_init(&M->Unpinned, NULL);
-
-  if (M->Strategy == orc_rt_MemoryStrategy_MemFD) {
-    int Fd = -1;
-#ifdef HAVE_MEMFD_CREATE
-    Fd = memfd_create("orcrt-probe", MFD_CLOEXEC);
-#endif
-    if (Fd < 0) {
-      orc_rt_Session_log(S, orc_rt_LogLevel_Info,
-                         "memfd_create is unavailable; JIT memory uses mprotect");
-      M->Strategy = orc_rt_MemoryStrategy_MProtect;
-    } else {
-      close(Fd);
-    }
-  }
-
-  orc_rt_ErrorRef Err = orc_rt_Session_addService(S, &orcrt_memory_service_ops, M);
-  if (Err) {
-    pthread_cond_destroy(&M->Unpinned);
-    pthread_mutex_destroy(&M->Lock);
-    free(M);
-    return Err;
-  }
-  /* S owns M from here on. */
-  if ((Err = orcrt_llvm19_add_memory(S, M)))
-    return Err;
-  *Out = M;
-  return NULL;
+    Err = orc_rt_Error_create("the Session already has a memory Service");
+  else if (!(M = memory_new(S, Strategy)))
+    Err = orc_rt_Error_create("out of memory");
+  else if ((Err = orc_rt_Session_addService(S, &orcrt_memory_service_ops, M)))
+    memory_destroy(M);
+  /* S owns M once added. */
+  else if (!(Err = orcrt_llvm19_add_memory(S, M)))
+    *Out = M;
+  return Err;
 }

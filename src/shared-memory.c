@@ -9,7 +9,8 @@
  * released at deinitialize (which drops the unwind and debugger
  * registrations left in them) before their pages go back to read-only.
  *
- * Locks. M->Lock guards the list of reservations and every reservation's
+ * Locks. M->Lock guards the list of reservations (Reservations, every
+ * Link) and every reservation's
  * fields (Unlinked, Releasing, Allocs) and allocations (State, Next). A
  * reservation's Base, Size, Name and Range, and an allocation's Base,
  * Segs and Dealloc, are set before it is listed. The segments of an
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,10 +56,10 @@ struct alloc {
 };
 
 struct reservation {
-  struct reservation *Prev, *Next; /* in order of reservation */
-  uint64_t Base, Size;             /* Size in whole pages */
-  char *Name;                      /* of the shared memory object */
-  bool Unlinked;                   /* the name is gone */
+  TAILQ_ENTRY(reservation) Link; /* in M->Reservations, in order of reservation */
+  uint64_t Base, Size;           /* Size in whole pages */
+  char *Name;                    /* of the shared memory object */
+  bool Unlinked;                 /* the name is gone */
   bool Releasing;
   struct alloc *Allocs;
   struct orcrt_range *Range;
@@ -67,7 +69,7 @@ struct orc_rt_OpaqueSharedMemoryService {
   orc_rt_SessionRef S;
   uint64_t PageSize;
   pthread_mutex_t Lock; /* see "Locks" above */
-  struct reservation *First, *Last;
+  TAILQ_HEAD(reservation_list, reservation) Reservations;
 };
 
 /* Numbers the objects this process creates, across Sessions. */
@@ -77,21 +79,22 @@ static atomic_uint_fast64_t NameCounter;
 
 /* The reservation whose base is Base. Lock held. */
 static struct reservation *find_reservation(orc_rt_SharedMemoryServiceRef M, uint64_t Base) {
-  for (struct reservation *R = M->First; R; R = R->Next)
-    if (R->Base == Base)
-      return R;
-  return NULL;
+  struct reservation *R = TAILQ_FIRST(&M->Reservations);
+  while (R && R->Base != Base)
+    R = TAILQ_NEXT(R, Link);
+  return R;
 }
 
 /* The allocation with base Base, and its reservation. Lock held. */
 static struct alloc *find_alloc(orc_rt_SharedMemoryServiceRef M, uint64_t Base,
                                 struct reservation **Owner) {
-  for (struct reservation *R = M->First; R; R = R->Next)
-    for (struct alloc *A = R->Allocs; A; A = A->Next)
-      if (A->Base == Base) {
-        *Owner = R;
-        return A;
-      }
+  struct reservation *R;
+  TAILQ_FOREACH(R, &M->Reservations, Link)
+  for (struct alloc *A = R->Allocs; A; A = A->Next)
+    if (A->Base == Base) {
+      *Owner = R;
+      return A;
+    }
   return NULL;
 }
 
@@ -151,8 +154,8 @@ static orc_rt_ErrorRef unprotect(const struct alloc *A) {
     const struct orcrt_range_run *G = &A->Segs[I];
     if (mprotect((void *)(uintptr_t)G->Start, (size_t)(G->End - G->Start), PROT_READ) != 0)
       Err = orc_rt_Error_join(
-          Err, orc_rt_Error_fromErrno(errno, "Could not reset the protection of 0x%" PRIx64,
-                                      G->Start));
+          Err,
+          orc_rt_Error_fromErrno(errno, "Could not reset the protection of 0x%" PRIx64, G->Start));
   }
   return Err;
 }
@@ -210,14 +213,7 @@ static orc_rt_ErrorRef release_reservation(orc_rt_SharedMemoryServiceRef M, stru
         Err, orc_rt_Error_fromErrno(errno, "Could not unmap reservation 0x%" PRIx64, R->Base));
   unlink_name(R);
   pthread_mutex_lock(&M->Lock);
-  if (R->Prev)
-    R->Prev->Next = R->Next;
-  else
-    M->First = R->Next;
-  if (R->Next)
-    R->Next->Prev = R->Prev;
-  else
-    M->Last = R->Prev;
+  TAILQ_REMOVE(&M->Reservations, R, Link);
   pthread_mutex_unlock(&M->Lock);
   free(R->Name);
   free(R);
@@ -264,29 +260,19 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_reserve(orc_rt_SharedMe
     Err = orc_rt_Error_create("Could not reserve %" PRIu64 " bytes: out of memory", Size);
     goto fail;
   }
-  if (ftruncate(Fd, (off_t)Rounded) != 0) {
-    Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
-    goto fail;
-  }
   /* Read-only: the controller writes through its own view. */
-  P = mmap(NULL, (size_t)Rounded, PROT_READ, MAP_SHARED, Fd, 0);
-  if (P == MAP_FAILED) {
+  if (ftruncate(Fd, (off_t)Rounded) != 0 ||
+      (P = mmap(NULL, (size_t)Rounded, PROT_READ, MAP_SHARED, Fd, 0)) == MAP_FAILED) {
     Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
     goto fail;
   }
   R->Base = orc_rt_ExecutorAddr_fromPtr(P);
   R->Size = Rounded;
-  Err = orcrt_ranges_add(M->S, M, R->Base, R->Size, &R->Range);
-  if (Err)
+  if ((Err = orcrt_ranges_add(M->S, M, R->Base, R->Size, &R->Range)))
     goto fail;
   close(Fd);
   pthread_mutex_lock(&M->Lock);
-  R->Prev = M->Last;
-  if (M->Last)
-    M->Last->Next = R;
-  else
-    M->First = R;
-  M->Last = R;
+  TAILQ_INSERT_TAIL(&M->Reservations, R, Link);
   pthread_mutex_unlock(&M->Lock);
   *Base = R->Base;
   orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
@@ -483,12 +469,19 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_release(orc_rt_SharedMe
 
 /* ---- the Service ---------------------------------------------------------- */
 
+static void shm_destroy(void *Ctx) {
+  orc_rt_SharedMemoryServiceRef M = Ctx;
+  /* Shutdown released every reservation. */
+  pthread_mutex_destroy(&M->Lock);
+  free(M);
+}
+
 /* Claim the newest reservation not being released, for release; NULL if none. */
 static struct reservation *claim_newest(orc_rt_SharedMemoryServiceRef M) {
   pthread_mutex_lock(&M->Lock);
-  struct reservation *R = M->Last;
+  struct reservation *R = TAILQ_LAST(&M->Reservations, reservation_list);
   while (R && R->Releasing)
-    R = R->Prev;
+    R = TAILQ_PREV(R, reservation_list, Link);
   if (R) {
     releasing_locked(R);
     /* No call runs at shutdown: whatever is half done is taken as live. */
@@ -507,12 +500,6 @@ static void shm_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn Don
     Done(DoneCtx);
 }
 
-static void shm_destroy(void *Ctx) {
-  orc_rt_SharedMemoryServiceRef M = Ctx;
-  pthread_mutex_destroy(&M->Lock);
-  free(M);
-}
-
 const orc_rt_ServiceOps orcrt_shm_service_ops = {
     .Name = "shared memory",
     .Shutdown = shm_shutdown,
@@ -523,22 +510,22 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_add(orc_rt_SessionRef S
                                                              orc_rt_SharedMemoryServiceRef *Out) {
   if (orc_rt_Session_findService(S, &orcrt_shm_service_ops))
     return orc_rt_Error_create("the Session already has a shared-memory Service");
-  orc_rt_SharedMemoryServiceRef M = calloc(1, sizeof(*M));
+  long Page = sysconf(_SC_PAGESIZE);
+  orc_rt_SharedMemoryServiceRef M = malloc(sizeof(*M));
   if (!M)
     return orc_rt_Error_create("out of memory");
-  M->S = S;
-  long Page = sysconf(_SC_PAGESIZE);
-  M->PageSize = Page > 0 ? (uint64_t)Page : 4096;
+  *M = (struct orc_rt_OpaqueSharedMemoryService){.S = S,
+                                                 .PageSize = Page > 0 ? (uint64_t)Page : 4096};
   pthread_mutex_init(&M->Lock, NULL);
+  TAILQ_INIT(&M->Reservations);
   orc_rt_ErrorRef Err = orc_rt_Session_addService(S, &orcrt_shm_service_ops, M);
   if (Err) {
-    pthread_mutex_destroy(&M->Lock);
-    free(M);
+    shm_destroy(M);
     return Err;
   }
   /* S owns M from here on. */
-  if ((Err = orcrt_llvm19_add_shared_memory(S, M)))
-    return Err;
-  *Out = M;
-  return NULL;
+  Err = orcrt_llvm19_add_shared_memory(S, M);
+  if (!Err)
+    *Out = M;
+  return Err;
 }

@@ -41,9 +41,8 @@ orc_rt_WrapperFunctionBuffer orcrt_glue_expected_addr(orc_rt_ErrorRef Err,
   return orc_rt_SPSWriter_finish(&W);
 }
 
-static orc_rt_WrapperFunctionBuffer run_body(orc_rt_SessionRef S,
-                                             const orc_rt_WrapperFunctionBuffer *Args,
-                                             orcrt_glue_body Body) {
+static orc_rt_WrapperFunctionBuffer
+run_body(orc_rt_SessionRef S, const orc_rt_WrapperFunctionBuffer *Args, orcrt_glue_body Body) {
   orc_rt_SPSReader R;
   orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
   return Body(S, &R);
@@ -94,8 +93,7 @@ void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFuncti
 }
 
 void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
-                             orc_rt_WrapperFunctionReturn Return,
-                             orc_rt_WrapperFunctionBuffer Args,
+                             orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer Args,
                              bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
                              orcrt_glue_body Body) {
   orc_rt_SPSReader R;
@@ -114,25 +112,38 @@ void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
   return Service && orc_rt_ExecutorAddr_fromPtr(Service) == Instance ? Service : NULL;
 }
 
-bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N) {
+bool orcrt_glue_read_seq(orc_rt_SPSReader *R, size_t MinSize, size_t ElemSize,
+                         void (*ReadElem)(orc_rt_SPSReader *R, void *Elem), void **Elems,
+                         size_t *N) {
   uint64_t Count = 0;
-  *Addrs = NULL;
+  *Elems = NULL;
   *N = 0;
   /* The count is checked against the bytes left, so it bounds the array. */
-  if (!orc_rt_SPSReader_seqCount(R, 8, &Count))
+  if (!orc_rt_SPSReader_seqCount(R, MinSize, &Count))
     return false;
-  if (Count && !(*Addrs = calloc((size_t)Count, sizeof(**Addrs))))
+  if (Count && !(*Elems = calloc((size_t)Count, ElemSize)))
     return false;
   *N = (size_t)Count;
   for (size_t I = 0; I < *N; I++)
-    orc_rt_SPSReader_addr(R, &(*Addrs)[I]);
+    ReadElem(R, (char *)*Elems + I * ElemSize);
   return orc_rt_SPSReader_ok(R);
+}
+
+static void read_addr(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_SPSReader_addr(R, Elem);
+}
+
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N) {
+  void *P;
+  bool Ok = orcrt_glue_read_seq(R, 8, sizeof(**Addrs), read_addr, &P, N);
+  *Addrs = P;
+  return Ok;
 }
 
 /* ---- registration ----------------------------------------------------------- */
 
-orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
-                                        const struct orcrt_glue_wrapper *Table, size_t N) {
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
+                                        size_t N) {
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; !Err && I < N; I++) {
     Err = orc_rt_Session_addWrapperFunction(S, Table[I].Name, Table[I].Fn);
@@ -140,4 +151,12 @@ orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
       Err = orcrt_session_mark_short(S, Table[I].Fn);
   }
   return Err;
+}
+
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
+                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
+                                       size_t N) {
+  orc_rt_ErrorRef Err =
+      orc_rt_Session_addBootstrapSymbol(S, InstanceName, orc_rt_ExecutorAddr_fromPtr(Instance));
+  return Err ? Err : orcrt_glue_add_wrappers(S, Table, N);
 }

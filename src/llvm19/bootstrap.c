@@ -75,8 +75,8 @@ static orc_rt_WrapperFunctionBuffer run_as_function(orc_rt_SessionRef S, orc_rt_
     orc_rt_SPSReader_i32(R, &Arg);
   if (!orc_rt_SPSReader_ok(R))
     return orcrt_glue_bad_args();
-  orc_rt_ErrorRef Err = HasArg ? orcrt_bootstrap_run_int(S, Fn, Arg, &Ret)
-                               : orcrt_bootstrap_run_void(S, Fn, &Ret);
+  orc_rt_ErrorRef Err =
+      HasArg ? orcrt_bootstrap_run_int(S, Fn, Arg, &Ret) : orcrt_bootstrap_run_void(S, Fn, &Ret);
   if (Err)
     return orc_rt_WrapperFunctionBuffer_fromError(Err);
   orc_rt_SPSWriter W;
@@ -179,8 +179,8 @@ static orc_rt_WrapperFunctionBuffer mem_write(orc_rt_SessionRef S, orc_rt_SPSRea
   orc_rt_WrapperFunctionBuffer_init(&Result);
   for (uint64_t I = 0; I < N; I++) {
     read_write_elem(R, Width, &Addr, &Value, &Data, &Size);
-    orc_rt_ErrorRef Err = Width ? write_uint(M, Addr, Value, Width)
-                                : orc_rt_MemoryService_write(M, Addr, Data, Size);
+    orc_rt_ErrorRef Err =
+        Width ? write_uint(M, Addr, Value, Width) : orc_rt_MemoryService_write(M, Addr, Data, Size);
     if (Err)
       return orc_rt_WrapperFunctionBuffer_fromError(Err);
   }

@@ -45,30 +45,26 @@ static orc_rt_WrapperFunctionBuffer reserve_body(orc_rt_SessionRef S, orc_rt_SPS
   return orcrt_glue_expected_addr(Err, Base);
 }
 
+/* A Segment: (uint8 Prot, ExecutorAddr Addr, uint64 Size, Sequence<char> Content). */
+static void read_segment(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_MemorySegment *G = Elem;
+  orc_rt_SPSReader_u8(R, &G->Prot);
+  orc_rt_SPSReader_addr(R, &G->Addr);
+  orc_rt_SPSReader_u64(R, &G->Size);
+  orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
+}
+
 /* Decode a FinalizeRequest; arrays point into R's span and go to the caller. */
 static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequest *Req,
                                   orc_rt_MemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
-  uint64_t N = 0;
-  *Segs = NULL;
+  void *P;
   *Acts = NULL;
-  /* A segment takes at least 25 bytes: the count is bounded by the input. */
-  if (!orc_rt_SPSReader_seqCount(R, 25, &N))
-    return false;
-  if (N && !(*Segs = calloc((size_t)N, sizeof(**Segs))))
-    return false;
-  Req->Segments = *Segs;
-  Req->NumSegments = (size_t)N;
-  for (size_t I = 0; I < Req->NumSegments; I++) {
-    orc_rt_MemorySegment *G = &(*Segs)[I];
-    orc_rt_SPSReader_u8(R, &G->Prot);
-    orc_rt_SPSReader_addr(R, &G->Addr);
-    orc_rt_SPSReader_u64(R, &G->Size);
-    orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
-  }
-  if (!orcrt_actions_read_pairs(R, Acts, &Req->NumActions))
-    return false;
+  /* A segment takes at least 25 bytes. */
+  bool Ok = orcrt_glue_read_seq(R, 25, sizeof(**Segs), read_segment, &P, &Req->NumSegments);
+  Req->Segments = *Segs = P;
+  Ok = Ok && orcrt_actions_read_pairs(R, Acts, &Req->NumActions);
   Req->Actions = *Acts;
-  return true;
+  return Ok;
 }
 
 /*
@@ -169,7 +165,6 @@ orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServic
       {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true},
       {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true},
   };
-  orc_rt_ErrorRef Err = orc_rt_Session_addBootstrapSymbol(
-      S, "__llvm_orc_SimpleExecutorMemoryManager_Instance", orc_rt_ExecutorAddr_fromPtr(M));
-  return Err ? Err : orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  return orcrt_glue_add_service(S, "__llvm_orc_SimpleExecutorMemoryManager_Instance", M, Wrappers,
+                                ORCRT_ARRAY_SIZE(Wrappers));
 }

@@ -44,46 +44,42 @@ static orc_rt_WrapperFunctionBuffer reserve_body(orc_rt_SessionRef S, orc_rt_SPS
   }
   if (M)
     Err = orc_rt_SharedMemoryService_reserve(M, Size, &Base, &Name);
+  if (Err)
+    return orcrt_glue_expected_addr(Err, 0);
+  /* Expected<(ExecutorAddr, String)>: the value's tag, then the tuple. */
   orc_rt_SPSWriter W;
   orc_rt_SPSWriter_init(&W);
-  if (Err) {
-    orc_rt_SPSWriter_expectedError(&W, Err);
-  } else {
-    orc_rt_SPSWriter_expectedValue(&W);
-    orc_rt_SPSWriter_addr(&W, Base);
-    orc_rt_SPSWriter_string(&W, Name);
-  }
+  orc_rt_SPSWriter_expectedValue(&W);
+  orc_rt_SPSWriter_addr(&W, Base);
+  orc_rt_SPSWriter_string(&W, Name);
   free(Name);
   return orc_rt_SPSWriter_finish(&W);
 }
 
+/* A segment: (uint8 Prot, ExecutorAddr Addr, uint64 Size), 17 bytes. */
+static void read_segment(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_SharedMemorySegment *G = Elem;
+  orc_rt_SPSReader_u8(R, &G->Prot);
+  orc_rt_SPSReader_addr(R, &G->Addr);
+  orc_rt_SPSReader_u64(R, &G->Size);
+}
+
 /*
- * Decode a SharedMemoryFinalizeRequest: (Sequence<(uint8 Prot, ExecutorAddr
- * Addr, uint64 Size)>, Sequence<(WrapperFunctionCall, WrapperFunctionCall)>).
- * The arrays go to the caller; the actions' bytes point into R's span.
+ * Decode a SharedMemoryFinalizeRequest: (Sequence<segment>,
+ * Sequence<(WrapperFunctionCall, WrapperFunctionCall)>). The arrays go to
+ * the caller; the actions' bytes point into R's span.
  */
 static bool read_request(orc_rt_SPSReader *R, orc_rt_SharedMemoryFinalizeRequest *Req,
                          orc_rt_SharedMemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
-  uint64_t N = 0;
-  *Segs = NULL;
+  void *P;
   *Acts = NULL;
-  /* A segment takes 17 bytes: the count is bounded by the input. */
-  if (!orc_rt_SPSReader_seqCount(R, 17, &N))
+  bool Ok = orcrt_glue_read_seq(R, 17, sizeof(**Segs), read_segment, &P, &Req->NumSegments);
+  Req->Segments = *Segs = P;
+  if (!Ok)
     return false;
-  if (N && !(*Segs = calloc((size_t)N, sizeof(**Segs))))
-    return false;
-  Req->Segments = *Segs;
-  Req->NumSegments = (size_t)N;
-  for (size_t I = 0; I < Req->NumSegments; I++) {
-    orc_rt_SharedMemorySegment *G = &(*Segs)[I];
-    orc_rt_SPSReader_u8(R, &G->Prot);
-    orc_rt_SPSReader_addr(R, &G->Addr);
-    orc_rt_SPSReader_u64(R, &G->Size);
-  }
-  if (!orcrt_actions_read_pairs(R, Acts, &Req->NumActions))
-    return false;
+  Ok = orcrt_actions_read_pairs(R, Acts, &Req->NumActions);
   Req->Actions = *Acts;
-  return true;
+  return Ok;
 }
 
 /* (ExecutorAddr Instance, ExecutorAddr Reservation, SharedMemoryFinalizeRequest)
@@ -114,9 +110,9 @@ static orc_rt_WrapperFunctionBuffer initialize_body(orc_rt_SessionRef S, orc_rt_
  * (ExecutorAddr Instance, Sequence<ExecutorAddr>) -> SPSError, applying Op
  * to each address, the last first (as LLVM deinitializes); errors joined.
  */
-static orc_rt_WrapperFunctionBuffer
-addresses(orc_rt_SessionRef S, orc_rt_SPSReader *R,
-          orc_rt_ErrorRef (*Op)(orc_rt_SharedMemoryServiceRef, orc_rt_ExecutorAddr)) {
+static orc_rt_WrapperFunctionBuffer addresses(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                              orc_rt_ErrorRef (*Op)(orc_rt_SharedMemoryServiceRef,
+                                                                    orc_rt_ExecutorAddr)) {
   orc_rt_ErrorRef Err;
   orc_rt_ExecutorAddr *Addrs = NULL;
   size_t N = 0;
@@ -156,7 +152,6 @@ orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
       {"__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", deinitialize_wrapper, false},
       {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", release_wrapper, false},
   };
-  orc_rt_ErrorRef Err = orc_rt_Session_addBootstrapSymbol(
-      S, "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", orc_rt_ExecutorAddr_fromPtr(M));
-  return Err ? Err : orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  return orcrt_glue_add_service(S, "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", M,
+                                Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
 }
