@@ -41,15 +41,20 @@
  * only for lookups and edits of the table: never across an observer, a
  * copy into JIT memory, or a call out of this file.
  *
- * Lock order of the memory subsystem (a lock may be taken while holding
- * the ones above it, never the other way round):
- *   1. eh-frame.c EHLock, gdb-jit.c GDBLock   (registrars: each alone)
- *   2. memory.c M->Lock, shared-memory.c M->Lock (per Service: each alone)
- *   3. jit-ranges.c RangesLock                (leaf)
- *   bootstrap.c LiveLock is taken alone (nothing is called under it).
- * An observer runs with none of 3 held, and takes its own lock of 1;
- * a Service releasing memory holds none of its own lock (2) while the
- * observers run.
+ * Lock order of the memory subsystem, for the table in orcrt-internal.h
+ * (a lock may be taken while holding the ones above it, never the other
+ * way round; locks on one line are never held together):
+ *   1. eh-frame.c EHLock, gdb-jit.c GDBLock      registrars
+ *   2. memory.c M->Lock, shared-memory.c M->Lock  one per Service
+ *   3. jit-ranges.c RangesLock                    leaf: calls nothing
+ *   -  the loader's lock (dl_iterate_phdr()) and libgcc's frame lock,
+ *      taken under 1 (never under 2 or 3)
+ *   -  bootstrap.c LiveLock: alone, nothing is called under it
+ * Release observers run holding none of 2 or 3, and take one lock of 1.
+ * No lock of 2 or 3 is held across an allocation action, an observer,
+ * mprotect/munmap of a whole allocation, or a copy into JIT memory
+ * (memory.c pins the allocation instead). memory.c also waits on
+ * M->Unpinned under M->Lock, for writers that hold no lock while they copy.
  */
 #ifndef ORCRT_JIT_RANGES_H
 #define ORCRT_JIT_RANGES_H

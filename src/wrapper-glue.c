@@ -1,7 +1,10 @@
 /*
  * wrapper-glue.c - the skeleton every wire-protocol wrapper shares: result
- * encoding, the synchronous-body adapter, deferral to the dispatcher, and
- * the registration of a protocol layer's wrapper table
+ * encoding, the synchronous-body adapter, deferral to the dispatcher,
+ * instance lookup, sequence decoding, and the registration of a protocol
+ * layer's wrapper table
+ *
+ * Locks: none of its own.
  */
 #include "orcrt-internal.h"
 
