@@ -92,75 +92,67 @@ typedef int (*MainFn)(int, char **);
 typedef int (*VoidFn)(void);
 typedef int (*IntFn)(int);
 
-/*
- * A JIT'd main runs on a thread of its own (orcrt_run_on_own_thread()), so
- * that its thread-specific data is destroyed when it returns, and a main
- * that calls pthread_exit() ends that thread, not a pool worker. The
- * run-as-void/int calls, which controllers make again and again, run on the
- * worker.
- */
-struct main_call {
-  MainFn Main;
+/* A call of JIT'd code: int main(Argc, Argv), int (void) or int (Argc). */
+enum call_kind { CALL_MAIN, CALL_VOID, CALL_INT };
+
+struct jit_call {
+  enum call_kind Kind;
+  void *Fn;
   int Argc;
   char **Argv;
   int Ret;
 };
 
-static void main_call_run(void *Ctx) {
-  struct main_call *C = Ctx;
-  C->Ret = C->Main(C->Argc, C->Argv);
+static void jit_call_run(void *Ctx) {
+  struct jit_call *C = Ctx;
+  if (C->Kind == CALL_MAIN)
+    C->Ret = ((MainFn)(uintptr_t)C->Fn)(C->Argc, C->Argv);
+  else if (C->Kind == CALL_VOID)
+    C->Ret = ((VoidFn)(uintptr_t)C->Fn)();
+  else
+    C->Ret = ((IntFn)(uintptr_t)C->Fn)(C->Argc);
 }
 
-static int run_main(MainFn Main, int Argc, char **Argv) {
-  struct main_call C = {Main, Argc, Argv, 0};
-  orcrt_run_on_own_thread(main_call_run, &C);
-  return C.Ret;
-}
-
-/* Fn as a function pointer; the caller checked it with orcrt_bootstrap_check_target(). */
-static void *fn_ptr(orc_rt_ExecutorAddr A) {
-  return orc_rt_ExecutorAddr_toPtr(A);
-}
-
-/* Run JIT'd code as a blocking stretch: it may run long or call the controller. */
-static void blocking_begin(orc_rt_SessionRef S) {
-  orc_rt_TaskDispatcher_blockingBegin(orc_rt_Session_getDispatcher(S));
-}
-
-static void blocking_end(orc_rt_SessionRef S) {
-  orc_rt_TaskDispatcher_blockingEnd(orc_rt_Session_getDispatcher(S));
+/*
+ * Check Fn and make the call C as a blocking stretch of S's dispatcher (it
+ * may run long or call the controller). A JIT'd main runs on a thread of
+ * its own (orcrt_run_on_own_thread()), so that its thread-specific data is
+ * destroyed when it returns, and a main that calls pthread_exit() ends that
+ * thread, not a pool worker. The run-as-void/int calls, which controllers
+ * make again and again, run on the worker.
+ */
+static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, struct jit_call *C,
+                                    int *Ret) {
+  orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
+  if (Err)
+    return Err;
+  orc_rt_TaskDispatcherRef D = orc_rt_Session_getDispatcher(S);
+  C->Fn = orc_rt_ExecutorAddr_toPtr(Fn);
+  orc_rt_TaskDispatcher_blockingBegin(D);
+  if (C->Kind == CALL_MAIN)
+    orcrt_run_on_own_thread(jit_call_run, C);
+  else
+    jit_call_run(C);
+  orc_rt_TaskDispatcher_blockingEnd(D);
+  *Ret = C->Ret;
+  return NULL;
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc,
                                          char **Argv, int *Ret) {
-  orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
-  if (Err)
-    return Err;
-  blocking_begin(S);
-  *Ret = run_main((MainFn)(uintptr_t)fn_ptr(Fn), Argc, Argv);
-  blocking_end(S);
-  return NULL;
+  struct jit_call C = {.Kind = CALL_MAIN, .Argc = Argc, .Argv = Argv};
+  return run_jit_call(S, Fn, &C, Ret);
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_run_void(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int *Ret) {
-  orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
-  if (Err)
-    return Err;
-  blocking_begin(S);
-  *Ret = ((VoidFn)(uintptr_t)fn_ptr(Fn))();
-  blocking_end(S);
-  return NULL;
+  struct jit_call C = {.Kind = CALL_VOID};
+  return run_jit_call(S, Fn, &C, Ret);
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Arg,
                                         int *Ret) {
-  orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
-  if (Err)
-    return Err;
-  blocking_begin(S);
-  *Ret = ((IntFn)(uintptr_t)fn_ptr(Fn))(Arg);
-  blocking_end(S);
-  return NULL;
+  struct jit_call C = {.Kind = CALL_INT, .Argc = Arg};
+  return run_jit_call(S, Fn, &C, Ret);
 }
 
 /* ---- the Service ---------------------------------------------------------- */

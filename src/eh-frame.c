@@ -27,8 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <orcrt/session.h>
-
 #include "eh-frame-internal.h"
 #include "jit-ranges.h"
 
@@ -216,25 +214,17 @@ static bool outside_jit_memory(const struct eh_section *E, orc_rt_ExecutorAddr S
   return !orcrt_ranges_is_jit_memory(E->Start, E->End - E->Start);
 }
 
-/* A release observer: the controller should have deregistered them. */
-static void released(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
-  size_t N = purge_if(starts_in, Start, End);
-  if (N)
-    orc_rt_Session_log(Owner, orc_rt_LogLevel_Warning,
-                       "releasing 0x%" PRIx64 " -- 0x%" PRIx64
-                       ": deregistered %zu EH frame section(s) left in it",
-                       Start, End, N);
+static size_t released(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  return purge_if(starts_in, Start, End);
 }
 
-static void orphaned(orc_rt_SessionRef Last) {
-  size_t N = purge_if(outside_jit_memory, 0, 0);
-  if (N)
-    orc_rt_Session_log(Last, orc_rt_LogLevel_Debug,
-                       "deregistered %zu EH frame section(s) left at shutdown", N);
+static size_t orphaned(void) {
+  return purge_if(outside_jit_memory, 0, 0);
 }
 
 static void find_unwinder_and_observe(void) {
-  static const struct orcrt_ranges_observer Observer = {released, orphaned};
+  static const struct orcrt_ranges_observer Observer = {released, orphaned, "EH frame section(s)",
+                                                        orc_rt_LogLevel_Warning};
   orcrt_ranges_observe(&Observer);
   find_unwinder();
 }

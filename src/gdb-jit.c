@@ -24,7 +24,6 @@
 #include <stdlib.h>
 
 #include <orcrt/bootstrap.h>
-#include <orcrt/session.h>
 
 #include "gdb-jit-internal.h"
 #include "jit-ranges.h"
@@ -130,24 +129,17 @@ static bool outside_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size, orc_rt_E
   return !orcrt_ranges_is_jit_memory(Addr, Size);
 }
 
-/* A release observer: debug objects have no deregistration of their own. */
-static void released(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
-  size_t N = purge_if(starts_in, Start, End);
-  if (N)
-    orc_rt_Session_log(Owner, orc_rt_LogLevel_Debug,
-                       "releasing 0x%" PRIx64 " -- 0x%" PRIx64
-                       ": removed %zu debug object(s) from the debugger",
-                       Start, End, N);
+static size_t released(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  return purge_if(starts_in, Start, End);
 }
 
-static void orphaned(orc_rt_SessionRef Last) {
-  size_t N = purge_if(outside_jit_memory, 0, 0);
-  if (N)
-    orc_rt_Session_log(Last, orc_rt_LogLevel_Debug, "removed %zu debug object(s) left at shutdown",
-                       N);
+static size_t orphaned(void) {
+  return purge_if(outside_jit_memory, 0, 0);
 }
 
 static void observe(void) {
-  static const struct orcrt_ranges_observer Observer = {released, orphaned};
+  /* Debug objects have no deregistration of their own: dropping them is routine. */
+  static const struct orcrt_ranges_observer Observer = {released, orphaned, "debug object(s)",
+                                                        orc_rt_LogLevel_Debug};
   orcrt_ranges_observe(&Observer);
 }

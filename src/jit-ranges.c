@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <orcrt/session.h>
+
 #include "jit-ranges.h"
 
 enum range_state { RANGE_RESERVED, RANGE_LIVE, RANGE_RELEASING };
@@ -193,9 +195,14 @@ static size_t snapshot_locked(const struct orcrt_ranges_observer **Out) {
 
 static void notify(const struct orcrt_ranges_observer *const *Obs, size_t NumObs,
                    orc_rt_SessionRef Owner, uint64_t Start, uint64_t End) {
-  for (size_t I = 0; I < NumObs; I++)
-    if (Obs[I]->Released)
-      Obs[I]->Released(Owner, Start, End);
+  for (size_t I = 0; I < NumObs; I++) {
+    size_t N = Obs[I]->Released ? Obs[I]->Released(Start, End) : 0;
+    /* The controller should have deregistered them before it let the memory go. */
+    if (N)
+      orc_rt_Session_log(Owner, Obs[I]->Level,
+                         "releasing 0x%" PRIx64 " -- 0x%" PRIx64 ": dropped %zu %s left in it",
+                         Start, End, N, Obs[I]->What);
+  }
 }
 
 void orcrt_ranges_release(struct orcrt_range *R) {
@@ -368,7 +375,10 @@ void orcrt_ranges_leave(orc_rt_SessionRef S) {
     NumObs = snapshot_locked(Obs);
   pthread_mutex_unlock(&RangesLock);
   /* Registrations inside JIT memory go with it; the ones outside belong to no Session. */
-  for (size_t I = 0; I < NumObs; I++)
-    if (Obs[I]->Orphaned)
-      Obs[I]->Orphaned(S);
+  for (size_t I = 0; I < NumObs; I++) {
+    size_t N = Obs[I]->Orphaned ? Obs[I]->Orphaned() : 0;
+    if (N)
+      orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "dropped %zu %s left at shutdown", N,
+                         Obs[I]->What);
+  }
 }

@@ -66,6 +66,7 @@
 
 #include <orcrt/error.h>
 #include <orcrt/executor-addr.h>
+#include <orcrt/log.h>
 #include <orcrt/memory.h>
 #include <orcrt/session.h>
 
@@ -178,14 +179,18 @@ bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 
 /*
  * A registrar's hooks, run with no lock of this file held. Released drops
- * the registrations starting in [Start, End), memory Owner is taking away
- * (and may log to Owner). Orphaned drops the registrations outside JIT
- * memory (orcrt_ranges_is_jit_memory()) once the last owner left; Last is
- * that owner, to log to.
+ * the registrations starting in [Start, End), memory being taken away;
+ * Orphaned drops the registrations outside JIT memory
+ * (orcrt_ranges_is_jit_memory()) once the last owner left. Each returns
+ * how many it dropped, which the registry logs to the Session concerned
+ * (the range's owner, or the last owner), naming them What, at Level for
+ * a release and at Debug for the orphans.
  */
 struct orcrt_ranges_observer {
-  void (*Released)(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End);
-  void (*Orphaned)(orc_rt_SessionRef Last);
+  size_t (*Released)(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End);
+  size_t (*Orphaned)(void);
+  const char *What;
+  orc_rt_LogLevel Level;
 };
 
 /*
