@@ -97,19 +97,21 @@ static int pwrite_all(int Fd, const char *P, size_t Size, off_t Off) {
 /* The allocation with base Base. Lock held. */
 static struct alloc *find_by_base(orc_rt_MemoryServiceRef M, uint64_t Base) {
   struct alloc *A;
-  TAILQ_FOREACH(A, &M->Allocs, Link)
-  if (A->Base == Base)
-    break;
+  TAILQ_FOREACH(A, &M->Allocs, Link) {
+    if (A->Base == Base)
+      break;
+  }
   return A;
 }
 
 /* The allocation holding the Size bytes at Addr. Lock held. */
 static struct alloc *find_containing(orc_rt_MemoryServiceRef M, uint64_t Addr, uint64_t Size) {
   struct alloc *A;
-  TAILQ_FOREACH(A, &M->Allocs, Link)
-  if (orc_rt_ExecutorAddrRange_containsSpan((orc_rt_ExecutorAddrRange){A->Base, A->Base + A->Size},
-                                            Addr, Size))
-    break;
+  TAILQ_FOREACH(A, &M->Allocs, Link) {
+    orc_rt_ExecutorAddrRange Range = {A->Base, A->Base + A->Size};
+    if (orc_rt_ExecutorAddrRange_containsSpan(Range, Addr, Size))
+      break;
+  }
   return A;
 }
 

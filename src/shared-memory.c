@@ -89,12 +89,13 @@ static struct reservation *find_reservation(orc_rt_SharedMemoryServiceRef M, uin
 static struct alloc *find_alloc(orc_rt_SharedMemoryServiceRef M, uint64_t Base,
                                 struct reservation **Owner) {
   struct reservation *R;
-  TAILQ_FOREACH(R, &M->Reservations, Link)
-  for (struct alloc *A = R->Allocs; A; A = A->Next)
-    if (A->Base == Base) {
-      *Owner = R;
-      return A;
-    }
+  TAILQ_FOREACH(R, &M->Reservations, Link) {
+    for (struct alloc *A = R->Allocs; A; A = A->Next)
+      if (A->Base == Base) {
+        *Owner = R;
+        return A;
+      }
+  }
   return NULL;
 }
 
