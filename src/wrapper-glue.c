@@ -1,12 +1,16 @@
 /*
  * wrapper-glue.c - the skeleton every wire-protocol wrapper shares: result
- * encoding, the synchronous-body adapter, deferral to the dispatcher, and
- * the registration of a protocol layer's wrapper table
+ * encoding, the synchronous-body adapter, deferral to the dispatcher,
+ * instance lookup, sequence decoding, and the registration of a protocol
+ * layer's wrapper table
+ *
+ * Locks: none of its own.
  */
 #include "orcrt-internal.h"
 
 #include <stdlib.h>
 
+#include <orcrt/service.h>
 #include <orcrt/session.h>
 #include <orcrt/task-dispatcher.h>
 
@@ -40,9 +44,8 @@ orc_rt_WrapperFunctionBuffer orcrt_glue_expected_addr(orc_rt_ErrorRef Err,
   return orc_rt_SPSWriter_finish(&W);
 }
 
-static orc_rt_WrapperFunctionBuffer run_body(orc_rt_SessionRef S,
-                                             const orc_rt_WrapperFunctionBuffer *Args,
-                                             orcrt_glue_body Body) {
+static orc_rt_WrapperFunctionBuffer
+run_body(orc_rt_SessionRef S, const orc_rt_WrapperFunctionBuffer *Args, orcrt_glue_body Body) {
   orc_rt_SPSReader R;
   orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(Args), Args->Size);
   return Body(S, &R);
@@ -92,10 +95,58 @@ void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFuncti
                                  (orc_rt_Task){deferred_run, deferred_destroy, D});
 }
 
+void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer Args,
+                             bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
+                             orcrt_glue_body Body) {
+  orc_rt_SPSReader R;
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
+  if (Defer(S, &R))
+    orcrt_glue_defer(S, CallId, Return, Args, Body);
+  else
+    orcrt_glue_run(S, CallId, Return, Args, Body);
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                          orc_rt_ExecutorAddr Instance) {
+  void *Service = orc_rt_Session_findService(S, Ops);
+  return Service && orc_rt_ExecutorAddr_fromPtr(Service) == Instance ? Service : NULL;
+}
+
+bool orcrt_glue_read_seq(orc_rt_SPSReader *R, size_t MinSize, size_t ElemSize,
+                         void (*ReadElem)(orc_rt_SPSReader *R, void *Elem), void **Elems,
+                         size_t *N) {
+  uint64_t Count = 0;
+  *Elems = NULL;
+  *N = 0;
+  /* The count is checked against the bytes left, so it bounds the array. */
+  if (!orc_rt_SPSReader_seqCount(R, MinSize, &Count))
+    return false;
+  if (Count && !(*Elems = calloc((size_t)Count, ElemSize)))
+    return false;
+  *N = (size_t)Count;
+  for (size_t I = 0; I < *N; I++)
+    ReadElem(R, (char *)*Elems + I * ElemSize);
+  return orc_rt_SPSReader_ok(R);
+}
+
+static void read_addr(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_SPSReader_addr(R, Elem);
+}
+
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N) {
+  void *P;
+  bool Ok = orcrt_glue_read_seq(R, 8, sizeof(**Addrs), read_addr, &P, N);
+  *Addrs = P;
+  return Ok;
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
-orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
-                                        const struct orcrt_glue_wrapper *Table, size_t N) {
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
+                                        size_t N) {
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; !Err && I < N; I++) {
     Err = orc_rt_Session_addWrapperFunction(S, Table[I].Name, Table[I].Fn);
@@ -103,4 +154,12 @@ orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
       Err = orcrt_session_mark_short(S, Table[I].Fn);
   }
   return Err;
+}
+
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
+                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
+                                       size_t N) {
+  orc_rt_ErrorRef Err =
+      orc_rt_Session_addBootstrapSymbol(S, InstanceName, orc_rt_ExecutorAddr_fromPtr(Instance));
+  return Err ? Err : orcrt_glue_add_wrappers(S, Table, N);
 }

@@ -19,6 +19,7 @@
 
 #include <orcrt/error.h>
 #include <orcrt/executor-addr.h>
+#include <orcrt/service.h>
 #include <orcrt/sps.h>
 #include <orcrt/wrapper-function.h>
 
@@ -58,6 +59,39 @@ void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFuncti
                       orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body);
 
 /*
+ * Answer the call with Body(S, Args): on this thread if Defer(S, R) (a
+ * reader over the arguments) is false, else as orcrt_glue_defer() does.
+ * For a short wrapper whose calls only sometimes run code. Takes Args.
+ */
+void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer Args,
+                             bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
+                             orcrt_glue_body Body);
+
+/*
+ * The Service of S with ops Ops if Instance (the address its bootstrap
+ * symbol gave the controller) names it, else NULL.
+ */
+void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                          orc_rt_ExecutorAddr Instance);
+
+/*
+ * Decode a Sequence<T> from R into a fresh array (*Elems, to free(); NULL
+ * when empty) of *N elements of ElemSize bytes, each read by ReadElem from
+ * R. MinSize is the least number of bytes a T takes on the wire, which
+ * bounds the count by the input. False if R fails or memory runs out.
+ */
+bool orcrt_glue_read_seq(orc_rt_SPSReader *R, size_t MinSize, size_t ElemSize,
+                         void (*ReadElem)(orc_rt_SPSReader *R, void *Elem), void **Elems,
+                         size_t *N);
+
+/*
+ * Decode a Sequence<ExecutorAddr> from R into a fresh array (*Addrs, to
+ * free(); NULL when empty) of *N. False if R fails or memory runs out.
+ */
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N);
+
+/*
  * An orc_rt_WrapperFunction named Name whose calls Body answers on the
  * thread that runs them.
  */
@@ -78,7 +112,16 @@ struct orcrt_glue_wrapper {
 };
 
 /* Add the N wrappers of Table to S under their names. Returns NULL or the error. */
-orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S,
-                                        const struct orcrt_glue_wrapper *Table, size_t N);
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
+                                        size_t N);
+
+/*
+ * Add a Service's protocol layer to S: the bootstrap symbol InstanceName
+ * for Instance (the address the controller names the Service by), then the
+ * N wrappers of Table. Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
+                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
+                                       size_t N);
 
 #endif /* ORCRT_WRAPPER_GLUE_H */

@@ -92,6 +92,7 @@ Suite *orcrt_suite_service(void);
 Suite *orcrt_suite_session(void);
 Suite *orcrt_suite_loopback(void);
 Suite *orcrt_suite_memory(void);
+Suite *orcrt_suite_jit_ranges(void);
 Suite *orcrt_suite_dylib(void);
 Suite *orcrt_suite_bootstrap(void);
 Suite *orcrt_suite_pipe(void);

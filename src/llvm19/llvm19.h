@@ -35,7 +35,7 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
 
 /*
  * The bootstrap: run-as-main/void/int, the memory writes, JIT dispatch and
- * the EH-frame registration entry points (llvm19/bootstrap.c).
+ * the EH-frame and GDB registration entry points (llvm19/bootstrap.c).
  */
 orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S);
 
