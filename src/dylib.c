@@ -330,11 +330,7 @@ static void dylib_destroy(void *Ctx) {
   free(D);
 }
 
-/*
- * The Service's ops, to find it with orc_rt_Session_findService(). Static:
- * memory-internal.h still declares orcrt_dylib_service_ops, but nothing
- * outside this file may use it (the memory rework drops that declaration).
- */
+/* The Service's ops, to find it with orc_rt_Session_findService(). */
 static const orc_rt_ServiceOps DylibServiceOps = {
     .Name = "dylib",
     .Shutdown = dylib_shutdown,

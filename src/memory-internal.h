@@ -17,13 +17,6 @@
 extern const orc_rt_ServiceOps orcrt_memory_service_ops;
 
 /*
- * Until dylib.c makes it static (the session split): the dylib Service's
- * ops, which only dylib.c uses. Not memory.c's; kept here so that dylib.c
- * builds unchanged.
- */
-extern const orc_rt_ServiceOps orcrt_dylib_service_ops;
-
-/*
  * Deallocate the N allocations at Bases as LLVM does: take them all in the
  * order listed (an unknown base is an error, the rest still go), then run
  * their deallocation actions and release them, the last first. Errors
