@@ -10,6 +10,12 @@
 #include <orcrt/session.h>
 
 /*
+ * Add the bootstrap Service (JIT dispatch, run-as-main/void/int and the
+ * call-target check) to S, without wire glue (see protocol.c).
+ */
+orc_rt_ErrorRef orcrt_bootstrap_add(orc_rt_SessionRef S);
+
+/*
  * Whether S may call Fn with the synchronous ABI or as a function: code in
  * S's executable JIT memory or in a loaded object (jit-ranges.c). NULL, or
  * the error to answer with.

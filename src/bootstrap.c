@@ -25,7 +25,6 @@
 
 #include "bootstrap-internal.h"
 #include "jit-ranges.h"
-#include "llvm19/llvm19.h"
 #include "session-internal.h"
 
 /* A Session's part in the bootstrap: what its Service tracks. */
@@ -197,7 +196,7 @@ static const orc_rt_ServiceOps BootstrapOps = {
     .Destroy = bootstrap_destroy,
 };
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
+orc_rt_ErrorRef orcrt_bootstrap_add(orc_rt_SessionRef S) {
   if (orc_rt_Session_findService(S, &BootstrapOps))
     return orc_rt_Error_create("the Session already has the bootstrap wrappers");
   struct bootstrap *B = calloc(1, sizeof(*B));
@@ -222,8 +221,6 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
     return Err;
   }
   /* S owns B from here on. */
-  if ((Err = orcrt_llvm19_add_bootstrap(S)))
-    return Err;
   orc_rt_Session_setCallTargetCheck(S, call_target_check, B);
   return NULL;
 }

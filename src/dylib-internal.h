@@ -10,6 +10,9 @@
 #include <orcrt/dylib.h>
 #include <orcrt/session.h>
 
+/* Create a dylib Service and add it to S, without wire glue (see protocol.c). */
+orc_rt_ErrorRef orcrt_dylib_add(orc_rt_SessionRef S, orc_rt_DylibServiceRef *Out);
+
 /* The dylib Service of S if Instance is its address, else NULL. */
 orc_rt_DylibServiceRef orcrt_dylib_instance(orc_rt_SessionRef S, orc_rt_ExecutorAddr Instance);
 

@@ -25,7 +25,6 @@
 #include <orcrt/session.h>
 
 #include "dylib-internal.h"
-#include "llvm19/llvm19.h"
 #include "util/array.h"
 #include "util/u64map.h"
 
@@ -342,8 +341,7 @@ orc_rt_DylibServiceRef orcrt_dylib_instance(orc_rt_SessionRef S, orc_rt_Executor
   return D && orc_rt_ExecutorAddr_fromPtr(D) == Instance ? D : NULL;
 }
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
-                                                      orc_rt_DylibServiceRef *Out) {
+orc_rt_ErrorRef orcrt_dylib_add(orc_rt_SessionRef S, orc_rt_DylibServiceRef *Out) {
   if (orc_rt_Session_findService(S, &DylibServiceOps))
     return orc_rt_Error_create("the Session already has a dylib Service");
   orc_rt_DylibServiceRef D = calloc(1, sizeof(*D));
@@ -364,9 +362,6 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
     return Err;
   }
   /* S owns D from here on. */
-  Err = orcrt_llvm19_add_dylib(S, D);
-  if (Err)
-    return Err;
   *Out = D;
   return NULL;
 }

@@ -17,6 +17,14 @@
 extern const orc_rt_ServiceOps orcrt_memory_service_ops;
 
 /*
+ * Create a memory Service with Strategy and add it to S: the Service alone,
+ * without wire glue (orc_rt_MemoryService_add() in protocol.c adds both).
+ * On success *Out is owned by S.
+ */
+orc_rt_ErrorRef orcrt_memory_add(orc_rt_SessionRef S, orc_rt_MemoryStrategy Strategy,
+                                 orc_rt_MemoryServiceRef *Out);
+
+/*
  * Deallocate the N allocations at Bases as LLVM does: take them all in the
  * order listed (an unknown base is an error, the rest still go), then run
  * their deallocation actions and release them, the last first. Errors

@@ -35,7 +35,6 @@
 
 #include "alloc-actions.h"
 #include "jit-ranges.h"
-#include "llvm19/llvm19.h"
 #include "memory-internal.h"
 
 enum alloc_state {
@@ -734,9 +733,8 @@ static orc_rt_MemoryServiceRef memory_new(orc_rt_SessionRef S, orc_rt_MemoryStra
   return M;
 }
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
-                                                       orc_rt_MemoryStrategy Strategy,
-                                                       orc_rt_MemoryServiceRef *Out) {
+orc_rt_ErrorRef orcrt_memory_add(orc_rt_SessionRef S, orc_rt_MemoryStrategy Strategy,
+                                 orc_rt_MemoryServiceRef *Out) {
   orc_rt_MemoryServiceRef M = NULL;
   orc_rt_ErrorRef Err = NULL;
   if (orc_rt_Session_findService(S, &orcrt_memory_service_ops))
@@ -746,7 +744,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
   else if ((Err = orc_rt_Session_addService(S, &orcrt_memory_service_ops, M)))
     memory_destroy(M);
   /* S owns M once added. */
-  else if (!(Err = orcrt_llvm19_add_memory(S, M)))
+  else
     *Out = M;
   return Err;
 }

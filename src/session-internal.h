@@ -1,8 +1,7 @@
 /*
  * session-internal.h - what the Session shares with the rest of the
- * library: the pending-call table of a ControllerAccess, short wrappers,
- * and (through util/waiter.h) the wait for one result and the thread of
- * its own
+ * library: short wrappers, and through util/ the pending-call table of a
+ * ControllerAccess, the wait for one result and the thread of its own
  */
 #ifndef ORCRT_SESSION_INTERNAL_H
 #define ORCRT_SESSION_INTERNAL_H
@@ -12,30 +11,9 @@
 
 #include <orcrt/session.h>
 
+#include "util/pending.h"
 #include "util/u64map.h"
 #include "util/waiter.h"
-
-/*
- * A call waiting for its result, the value of a pending-call table (an
- * orcrt_u64map keyed by CallId): Fn(Ctx, Result) completes it.
- */
-struct orcrt_call {
-  orc_rt_CallResultFn Fn;
-  void *Ctx;
-};
-
-/* Initialise M as an empty pending-call table. */
-void orcrt_pending_init(struct orcrt_u64map *M);
-
-/* Add the call Id (not present yet). Returns false if memory runs out. */
-bool orcrt_pending_add(struct orcrt_u64map *M, uint64_t Id, orc_rt_CallResultFn Fn, void *Ctx);
-
-/*
- * Complete every call in M with an out-of-band error carrying Msg, then free
- * M's storage (M is empty afterwards). Call without holding any lock: the
- * callbacks run on the calling thread.
- */
-void orcrt_pending_fail_all(struct orcrt_u64map *M, const char *Msg);
 
 /*
  * Mark Fn, one of S's own asynchronous wrapper functions (already added

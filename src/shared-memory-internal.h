@@ -1,14 +1,19 @@
 /*
  * shared-memory-internal.h - what shared-memory.c offers the rest of the
  * library beyond orcrt/shared-memory.h: its ops, to find the Service of a
- * Session (its wire glue, llvm19/shared-memory.c, needs nothing more)
+ * Session (its wire glue, llvm19/shared-memory.c, needs nothing more), and
+ * its creation without wire glue
  */
 #ifndef ORCRT_SHARED_MEMORY_INTERNAL_H
 #define ORCRT_SHARED_MEMORY_INTERNAL_H
 
 #include <orcrt/service.h>
+#include <orcrt/shared-memory.h>
 
 /* The ops of the Service, to find it with orc_rt_Session_findService(). */
 extern const orc_rt_ServiceOps orcrt_shm_service_ops;
+
+/* Create a shared-memory Service and add it to S, without wire glue (see protocol.c). */
+orc_rt_ErrorRef orcrt_shm_add(orc_rt_SessionRef S, orc_rt_SharedMemoryServiceRef *Out);
 
 #endif /* ORCRT_SHARED_MEMORY_INTERNAL_H */

@@ -7,9 +7,9 @@
  * and knows no wire. The files of src/llvm19/ turn those operations into the
  * wrapper functions and bootstrap symbols that LLVM 19's
  * SimpleRemoteEPC controllers name, on the helpers of wrapper-glue.h.
- * A Service's orc_rt_*_add() calls its orcrt_llvm19_add_*() below once the
- * Service is added to the Session; another protocol version would add a
- * directory like this one and be chosen there.
+ * The public orc_rt_*_add() of each Service (src/protocol.c) creates the
+ * Service and then calls its orcrt_llvm19_add_*() below; another protocol
+ * version would add a directory like this one and be chosen there.
  *
  * Each function adds the Service's wrapper functions and bootstrap symbols
  * to S (before attach) and returns NULL or the error.

@@ -1,0 +1,60 @@
+/*
+ * protocol.c - the public add functions of the executor's Services: each
+ * creates the Service (its plain C operations, in its own file) and adds
+ * the wire glue of the protocol the executor speaks
+ *
+ * This is the one place where a Service meets a protocol version. The
+ * Service files know no wire and the glue files (src/llvm19/) know only the
+ * Services' operations, so neither calls the other's creator; a second
+ * protocol version is chosen here.
+ */
+#include "orcrt-internal.h"
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/dylib.h>
+#include <orcrt/memory.h>
+#include <orcrt/shared-memory.h>
+
+#include "bootstrap-internal.h"
+#include "dylib-internal.h"
+#include "llvm19/llvm19.h"
+#include "memory-internal.h"
+#include "shared-memory-internal.h"
+
+/*
+ * On a glue failure the Service stays added (S owns it and frees it with
+ * itself), as before the split; *Out is set only on success.
+ */
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
+                                                       orc_rt_MemoryStrategy Strategy,
+                                                       orc_rt_MemoryServiceRef *Out) {
+  orc_rt_MemoryServiceRef M;
+  orc_rt_ErrorRef Err = orcrt_memory_add(S, Strategy, &M);
+  if (!Err && !(Err = orcrt_llvm19_add_memory(S, M)))
+    *Out = M;
+  return Err;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_add(orc_rt_SessionRef S,
+                                                             orc_rt_SharedMemoryServiceRef *Out) {
+  orc_rt_SharedMemoryServiceRef M;
+  orc_rt_ErrorRef Err = orcrt_shm_add(S, &M);
+  if (!Err && !(Err = orcrt_llvm19_add_shared_memory(S, M)))
+    *Out = M;
+  return Err;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
+                                                      orc_rt_DylibServiceRef *Out) {
+  orc_rt_DylibServiceRef D;
+  orc_rt_ErrorRef Err = orcrt_dylib_add(S, &D);
+  if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)))
+    *Out = D;
+  return Err;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
+  orc_rt_ErrorRef Err = orcrt_bootstrap_add(S);
+  return Err ? Err : orcrt_llvm19_add_bootstrap(S);
+}
