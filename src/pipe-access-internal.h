@@ -4,6 +4,7 @@
  * orc_rt_PipeControllerAccess_attach() is orcrt_pipe_create() plus
  * orc_rt_Session_attach() with orcrt_pipe_ops. The pieces are exposed so that
  * tests can wrap the ops table (e.g. to enter Disconnect from many threads).
+ * The transport's own files share pipe-internal.h instead.
  */
 #ifndef ORCRT_PIPE_ACCESS_INTERNAL_H
 #define ORCRT_PIPE_ACCESS_INTERNAL_H
