@@ -28,7 +28,6 @@
 
 #include <orcrt/pipe-access.h>
 
-#define HEADER 32
 #define MAX_CALLS 4096
 
 struct calls {
@@ -49,25 +48,23 @@ static bool reference_parse(const uint8_t *S, size_t N, uint64_t MaxFrame, struc
   for (;;) {
     if (Pos == N)
       return false; /* end of file at a frame boundary */
-    if (N - Pos < HEADER)
+    if (N - Pos < WIRE_HEADER_SIZE)
       return true; /* end of file inside a header */
-    uint64_t Size = orcrt_fuzz_get_le64(S + Pos);
-    uint64_t OpC = orcrt_fuzz_get_le64(S + Pos + 8);
-    uint64_t Seq = orcrt_fuzz_get_le64(S + Pos + 16);
-    uint64_t Tag = orcrt_fuzz_get_le64(S + Pos + 24);
-    if (Size < HEADER || Size > MaxFrame || OpC == 0 || OpC > 3 || (OpC == 2 && Tag != 0))
+    struct orcrt_wire_header H = orcrt_wire_decode_header(S + Pos);
+    if (H.Size < WIRE_HEADER_SIZE || H.Size > MaxFrame || H.OpC == WIRE_OP_SETUP ||
+        H.OpC > WIRE_OP_LAST || (H.OpC == WIRE_OP_RESULT && H.Tag != 0))
       return true;
-    if (N - Pos < Size)
+    if (N - Pos < H.Size)
       return true; /* end of file inside a payload */
-    if (OpC == 2)
+    if (H.OpC == WIRE_OP_RESULT)
       return true; /* a Result, and the executor made no call */
-    if (OpC == 1)
+    if (H.OpC == WIRE_OP_HANGUP)
       return false; /* Hangup: an orderly end, whatever follows */
     if (C->Count < MAX_CALLS)
-      C->Seq[C->Count++] = Seq;
+      C->Seq[C->Count++] = H.SeqNo;
     else
       C->Overflow = true;
-    Pos += Size;
+    Pos += H.Size;
   }
 }
 
@@ -84,26 +81,25 @@ static void check_output(const uint8_t *Out, size_t N, const struct calls *C) {
   bool First = true;
   struct calls Answered = {.Count = 0};
   while (Pos < N) {
-    ORCRT_FUZZ_CHECK(N - Pos >= HEADER, "the executor sent a partial header");
-    uint64_t Size = orcrt_fuzz_get_le64(Out + Pos);
-    uint64_t OpC = orcrt_fuzz_get_le64(Out + Pos + 8);
-    uint64_t Seq = orcrt_fuzz_get_le64(Out + Pos + 16);
-    uint64_t Tag = orcrt_fuzz_get_le64(Out + Pos + 24);
-    ORCRT_FUZZ_CHECK(Size >= HEADER && Size <= N - Pos, "the executor sent a frame of size %llu",
-                     (unsigned long long)Size);
+    ORCRT_FUZZ_CHECK(N - Pos >= WIRE_HEADER_SIZE, "the executor sent a partial header");
+    struct orcrt_wire_header H = orcrt_wire_decode_header(Out + Pos);
+    ORCRT_FUZZ_CHECK(H.Size >= WIRE_HEADER_SIZE && H.Size <= N - Pos,
+                     "the executor sent a frame of size %llu", (unsigned long long)H.Size);
     if (First) {
-      ORCRT_FUZZ_CHECK(OpC == 0 && Seq == 0 && Tag == 0, "the first frame is not a Setup");
+      ORCRT_FUZZ_CHECK(H.OpC == WIRE_OP_SETUP && H.SeqNo == 0 && H.Tag == 0,
+                       "the first frame is not a Setup");
       First = false;
     } else {
-      ORCRT_FUZZ_CHECK(OpC == 2 && Tag == 0, "the executor sent opcode %llu tag %#llx",
-                       (unsigned long long)OpC, (unsigned long long)Tag);
+      ORCRT_FUZZ_CHECK(H.OpC == WIRE_OP_RESULT && H.Tag == 0,
+                       "the executor sent opcode %llu tag %#llx", (unsigned long long)H.OpC,
+                       (unsigned long long)H.Tag);
       if (!C->Overflow && Answered.Count < MAX_CALLS) {
-        Answered.Seq[Answered.Count++] = Seq;
-        ORCRT_FUZZ_CHECK(count_seq(&Answered, Seq) <= count_seq(C, Seq),
-                         "more Results for seq %llu than calls", (unsigned long long)Seq);
+        Answered.Seq[Answered.Count++] = H.SeqNo;
+        ORCRT_FUZZ_CHECK(count_seq(&Answered, H.SeqNo) <= count_seq(C, H.SeqNo),
+                         "more Results for seq %llu than calls", (unsigned long long)H.SeqNo);
       }
     }
-    Pos += Size;
+    Pos += H.Size;
   }
   ORCRT_FUZZ_CHECK(!First, "the executor sent no Setup");
 }
