@@ -11,8 +11,12 @@
  * idle probing (pipe-flow.c).
  *
  * Descriptors: Connect makes both non-blocking and close-on-exec (restoring
- * their flags if it fails); Disconnect, once the I/O thread has stopped,
- * closes them.
+ * their flags if it fails). Disconnect, once the I/O thread has stopped,
+ * closes InFd; OutFd stays open until Destroy (orc_rt_Session_destroy()),
+ * because a controller takes end of file on it for the executor's end and
+ * exits, maybe before the executor has run its deallocation actions and
+ * flushed the JIT'd program's output. One socket for both directions stays
+ * open until Destroy too.
  *
  * Locks: P->Lock guards what Disconnect shares among its callers (Stopping,
  * ThreadStarted, Thread, Joining, Joined, with JoinedCond), besides the
@@ -231,11 +235,11 @@ static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionB
   orcrt_pipe_enqueue(P, WIRE_OP_RESULT, CallId, 0, Result);
 }
 
-/* After the I/O thread has exited: close the channel and drop its traffic. */
+/* After the I/O thread has exited: close the input (the output waits for
+   pipe_destroy()) and drop the channel's traffic. */
 static void close_channel(struct pipe_access *P) {
   if (P->OutFd != P->InFd)
-    close(P->OutFd);
-  close(P->InFd);
+    close(P->InFd);
   orcrt_pipe_drop_output(P);
   orcrt_pipe_drop_queue(P);
   orcrt_pipe_discard_partial_frame(P);
@@ -286,8 +290,14 @@ static void pipe_disconnect(void *Ctx) {
 }
 
 static void pipe_destroy(void *Ctx) {
-  pipe_disconnect(Ctx);
-  orcrt_pipe_destroy_unconnected(Ctx);
+  struct pipe_access *P = Ctx;
+  pipe_disconnect(P);
+  /* The controller waits for end of file on OutFd before it exits, so it
+     comes only now, when the Session has shut down: the deallocation
+     actions have run and the embedder could flush the JIT'd output. */
+  if (P->ThreadStarted)
+    close(P->OutFd);
+  orcrt_pipe_destroy_unconnected(P);
 }
 
 const orc_rt_ControllerAccessOps orcrt_pipe_ops = {

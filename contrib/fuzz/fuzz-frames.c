@@ -8,7 +8,9 @@
  *
  * A Session like orcrt-executor's is attached to a pipe pair with the real
  * pipe ControllerAccess; the stream is written to it and then closed, while
- * everything the executor answers is read, until it closes its end. Then:
+ * everything the executor answers is read, until the Session has detached
+ * (the transport keeps its output open until the Session is destroyed, but
+ * writes nothing more once detached). Then:
  *  - the session ended with a protocol error exactly when a reference
  *    parser of the wire format finds one before a Hangup or the end;
  *  - the executor sent a Setup, then only Results (tag 0), never more
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,19 @@ static void check_output(const uint8_t *Out, size_t N, const struct calls *C) {
   ORCRT_FUZZ_CHECK(!First, "the executor sent no Setup");
 }
 
+/* Wait until the Session has detached, then make the pipe's read end readable. */
+struct detach_watch {
+  orc_rt_SessionRef S;
+  int Fd;
+};
+
+static void *watch_detach(void *Arg) {
+  struct detach_watch *W = Arg;
+  orc_rt_Session_waitForDetach(W->S);
+  close(W->Fd);
+  return NULL;
+}
+
 /* Append what Fd has to *Out; false at end of file. */
 static bool drain(int Fd, uint8_t **Out, size_t *Size, size_t *Cap) {
   for (;;) {
@@ -161,7 +177,14 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
   fcntl(ToExec[1], F_SETFL, O_NONBLOCK);
   fcntl(FromExec[0], F_SETFL, O_NONBLOCK);
 
-  /* Feed the stream and read the answers until the executor closes. */
+  /* Feed the stream and read the answers until the Session has detached. */
+  int Detached[2];
+  pthread_t Watcher;
+  if (pipe2(Detached, O_CLOEXEC) != 0)
+    orcrt_fuzz_fail("pipe2: %s", strerror(errno));
+  struct detach_watch Watch = {.S = E.S, .Fd = Detached[1]};
+  if (pthread_create(&Watcher, NULL, watch_detach, &Watch) != 0)
+    orcrt_fuzz_fail("cannot start a thread");
   uint8_t *Out = NULL;
   size_t OutSize = 0, OutCap = 0, Sent = 0;
   int WriteFd = ToExec[1];
@@ -171,13 +194,19 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
     WriteFd = -1;
   }
   while (Open) {
-    struct pollfd P[2] = {{.fd = FromExec[0], .events = POLLIN},
+    struct pollfd P[3] = {{.fd = FromExec[0], .events = POLLIN},
+                          {.fd = Detached[0], .events = POLLIN},
                           {.fd = WriteFd, .events = POLLOUT}};
-    if (poll(P, WriteFd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+    if (poll(P, WriteFd >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
       orcrt_fuzz_fail("poll: %s", strerror(errno));
     if (P[0].revents)
       Open = drain(FromExec[0], &Out, &OutSize, &OutCap);
-    if (WriteFd >= 0 && P[1].revents) {
+    if (Open && P[1].revents) {
+      /* Detached: the I/O thread has written all it ever will. */
+      drain(FromExec[0], &Out, &OutSize, &OutCap);
+      Open = false;
+    }
+    if (WriteFd >= 0 && P[2].revents) {
       ssize_t W = write(WriteFd, Stream + Sent, N - Sent);
       if (W > 0)
         Sent += (size_t)W;
@@ -191,7 +220,8 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
   if (WriteFd >= 0)
     close(WriteFd);
   close(FromExec[0]);
-  orc_rt_Session_waitForDetach(E.S);
+  pthread_join(Watcher, NULL);
+  close(Detached[0]);
 
   const char *Why = orc_rt_Session_getDisconnectError(E.S);
   ORCRT_FUZZ_CHECK(Malformed == (Why != NULL), "the stream is %s, but the session ended %s%s",
