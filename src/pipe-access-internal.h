@@ -3,11 +3,13 @@
  *
  * orc_rt_PipeControllerAccess_attach() is orcrt_pipe_create() plus
  * orc_rt_Session_attach() with orcrt_pipe_ops. The pieces are exposed so that
- * tests can wrap the ops table (e.g. to enter Disconnect from many threads).
- * The transport's own files share pipe-internal.h instead.
+ * tests can wrap the ops table (e.g. to enter Disconnect from many threads)
+ * and inject faults. The transport's own files share pipe-internal.h instead.
  */
 #ifndef ORCRT_PIPE_ACCESS_INTERNAL_H
 #define ORCRT_PIPE_ACCESS_INTERNAL_H
+
+#include <stddef.h>
 
 #include <orcrt/controller-access.h>
 #include <orcrt/pipe-access.h>
@@ -23,5 +25,11 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
 
 /* Free a Ctx from orcrt_pipe_create() whose Connect never succeeded. */
 void orcrt_pipe_destroy_unconnected(void *Ctx);
+
+/*
+ * Fault injection: allocate the table of calls in flight (the back-pressure
+ * accounting, pipe-flow.c) with Calloc instead of calloc(). Before Connect.
+ */
+void orcrt_pipe_set_charge_allocator(void *Ctx, void *(*Calloc)(size_t, size_t));
 
 #endif /* ORCRT_PIPE_ACCESS_INTERNAL_H */

@@ -369,6 +369,7 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P->MaxPendingOutput = Opts->MaxPendingOutput;
   P->PageSize = Opts->PageSize;
   P->IdleProbeMs = Opts->IdleProbeMs;
+  P->ChargeCalloc = calloc;
   P->QueueTail = &P->QueueHead;
   P->OutTail = &P->OutHead;
   atomic_init(&P->PendingOutput, 0);
@@ -410,6 +411,11 @@ fail:
     event_config_free(Cfg);
   orcrt_pipe_destroy_unconnected(P);
   return Err;
+}
+
+void orcrt_pipe_set_charge_allocator(void *Ctx, void *(*Calloc)(size_t, size_t)) {
+  struct pipe_access *P = Ctx;
+  P->ChargeCalloc = Calloc;
 }
 
 /* ---- public ------------------------------------------------------------- */

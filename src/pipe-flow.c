@@ -51,7 +51,7 @@ static bool charges_reserve_locked(struct pipe_access *P) {
   if ((P->ChargeUsed + 1) * 2 <= Cap)
     return true;
   size_t NewCap = Cap ? Cap * 2 : CHARGES_FIRST_CAPACITY;
-  struct call_charge *New = calloc(NewCap, sizeof(*New));
+  struct call_charge *New = P->ChargeCalloc(NewCap, sizeof(*New));
   if (!New)
     return false;
   for (size_t I = 0; I < Cap; I++) {
@@ -68,12 +68,13 @@ static bool charges_reserve_locked(struct pipe_access *P) {
   return true;
 }
 
-void orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t PayloadSize) {
+bool orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t PayloadSize) {
   size_t Bytes = WIRE_HEADER_SIZE + PayloadSize + CALL_OVERHEAD;
   pthread_mutex_lock(&P->Lock);
   if (!charges_reserve_locked(P)) {
+    /* Uncounted, the call would loosen the bound: the caller refuses it. */
     pthread_mutex_unlock(&P->Lock);
-    return; /* uncounted: the bound is only looser */
+    return false;
   }
   size_t I = charge_slot(SeqNo, P->ChargeMask);
   while (P->Charges[I].Count && P->Charges[I].Seq != SeqNo)
@@ -86,6 +87,7 @@ void orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t Payloa
   P->Charges[I].Count++;
   atomic_fetch_add_explicit(&P->CallBytes, Bytes, memory_order_relaxed);
   pthread_mutex_unlock(&P->Lock);
+  return true;
 }
 
 /* Free slot I, shifting later members of its run back. Lock held. */

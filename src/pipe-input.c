@@ -101,7 +101,13 @@ static void call_complete(struct pipe_access *P, orc_rt_WrapperFunctionBuffer B)
   P->SeenCall = true;
   P->ProbeDelayMs = P->IdleProbeMs;
   /* Counted before it is handed over: a short call is answered inside. */
-  orcrt_pipe_charge_call(P, P->FrameSeqNo, B.Size);
+  if (!orcrt_pipe_charge_call(P, P->FrameSeqNo, B.Size)) {
+    /* Run uncounted, it would loosen the bound on what may wait: refuse it. */
+    orc_rt_WrapperFunctionBuffer_dispose(&B);
+    orcrt_pipe_end_input(P, orc_rt_Error_create("out of memory accounting for call %llu",
+                                                (unsigned long long)P->FrameSeqNo));
+    return;
+  }
   orc_rt_Session_handleWrapperCall(P->S, P->FrameSeqNo, P->FrameTag, B);
 }
 

@@ -73,6 +73,8 @@ struct pipe_access {
   char *Triple;
   uint64_t PageSize;
   unsigned IdleProbeMs;
+  /* Allocates the call-charge table: calloc(), but for fault-injection tests. */
+  void *(*ChargeCalloc)(size_t, size_t);
   /* The descriptors' flags before Connect, restored if it fails (Connect only). */
   int SavedInFl, SavedInFdFl, SavedOutFl, SavedOutFdFl;
 
@@ -200,10 +202,10 @@ void orcrt_pipe_flow_free(struct pipe_access *P);
 
 /*
  * Count the call SeqNo with PayloadSize bytes of arguments as in flight
- * until orcrt_pipe_discharge_call(SeqNo). Out of memory, it goes uncounted.
- * Takes Lock; I/O thread.
+ * until orcrt_pipe_discharge_call(SeqNo). Returns false, counting nothing,
+ * if out of memory: the call must then not be run. Takes Lock; I/O thread.
  */
-void orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t PayloadSize);
+bool orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t PayloadSize);
 
 /* Call SeqNo has been answered: it no longer counts. Takes Lock; any thread. */
 void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo);

@@ -69,7 +69,11 @@ typedef struct {
    * How many bytes of output may wait to be written before reading of new
    * frames pauses. Calls read but not yet answered count too (their frames
    * and a little more each), except while an executor -> controller call is
-   * pending, whose Result must still be read. Default 64 MiB.
+   * pending, whose Result must still be read. The bound holds when memory
+   * runs out too: a call that cannot be counted (the bookkeeping cannot be
+   * allocated) is not run and not answered, and the session ends with the
+   * error "out of memory accounting for call N" (see How the session ends).
+   * Default 64 MiB.
    */
   size_t MaxPendingOutput;
   /**
