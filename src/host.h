@@ -5,6 +5,8 @@
  * linux/TargetTriple.cpp); the page size from the system. The pipe
  * transport sends both in its Setup frame; the memory Services need the
  * page size too.
+ *
+ * Locks: none; both answers are constants of the process.
  */
 #ifndef ORCRT_HOST_H
 #define ORCRT_HOST_H

@@ -5,6 +5,10 @@
  * orc_rt_Session_attach() with orcrt_pipe_ops. The pieces are exposed so that
  * tests can wrap the ops table (e.g. to enter Disconnect from many threads)
  * and inject faults. The transport's own files share pipe-internal.h instead.
+ *
+ * Locks: the ops may be entered from the threads their contract in
+ * orcrt/controller-access.h allows; what guards the transport's state is
+ * described in pipe-internal.h.
  */
 #ifndef ORCRT_PIPE_ACCESS_INTERNAL_H
 #define ORCRT_PIPE_ACCESS_INTERNAL_H

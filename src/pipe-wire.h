@@ -11,6 +11,8 @@
  *
  * Header-only and self-contained (static inline functions, no library
  * calls), so that programs outside the library can include it as well.
+ *
+ * Locks: none; nothing here has state.
  */
 #ifndef ORCRT_PIPE_WIRE_H
 #define ORCRT_PIPE_WIRE_H
