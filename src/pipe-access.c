@@ -21,8 +21,10 @@
  * Locks: P->Lock guards what Disconnect shares among its callers (Stopping,
  * ThreadStarted, Thread, Joining, Joined, with JoinedCond), besides the
  * queue and the charges of the other files; see pipe-internal.h for every
- * field. Everything else here runs on the I/O thread or while it does not
- * run.
+ * field. CallController and SendResult run on any thread and touch only
+ * what pipe-output.c and pipe-flow.c guard; the loop's callbacks run on the
+ * I/O thread; creation, Connect, close_channel() and Destroy touch the I/O
+ * thread's fields only while it does not run.
  */
 #include "pipe-internal.h"
 
@@ -33,7 +35,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
