@@ -70,10 +70,10 @@ typedef struct {
    * frames pauses. Calls read but not yet answered count too (their frames
    * and a little more each), except while an executor -> controller call is
    * pending, whose Result must still be read. The bound holds when memory
-   * runs out too: a call that cannot be counted (the bookkeeping cannot be
-   * allocated) is not run and not answered, and the session ends with the
-   * error "out of memory accounting for call N" (see How the session ends).
-   * Default 64 MiB.
+   * runs out too: a call that cannot be counted (its bookkeeping cannot be
+   * allocated) is neither run nor answered, and the session ends as on a
+   * protocol error, orc_rt_Session_handleDisconnect(S, Err) with Err saying
+   * "out of memory accounting for call N". Default 64 MiB.
    */
   size_t MaxPendingOutput;
   /**
