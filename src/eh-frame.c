@@ -7,6 +7,17 @@
  * not know, so every registration is kept in a registry and deregistration
  * is checked against it first. The unwinder is the process's, and so is the
  * registry.
+ *
+ * This file knows no memory Service: it asks jit-ranges.c whether a
+ * section is readable, and drops the sections inside memory being released
+ * as one of its release observers (registered before the first
+ * registration). The LLVM entry points that decode the wire arguments are
+ * in llvm19/bootstrap.c.
+ *
+ * Locks. EHLock guards Sections and every call into the unwinder. A
+ * registration checks readability (jit-ranges.c's lock, taken under
+ * EHLock) and inserts under one hold of EHLock; the observers take EHLock
+ * with no other lock held.
  */
 #include "orcrt-internal.h"
 
@@ -16,10 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <orcrt/bootstrap.h>
-#include <orcrt/sps.h>
-
-#include "memory-internal.h"
+#include "eh-frame-internal.h"
+#include "jit-ranges.h"
 
 struct eh_section {
   orc_rt_ExecutorAddr Start, End;
@@ -29,7 +38,7 @@ struct eh_section {
 static pthread_mutex_t EHLock = PTHREAD_MUTEX_INITIALIZER;
 static struct eh_section *Sections; /* guarded by EHLock */
 
-static pthread_once_t UnwinderOnce = PTHREAD_ONCE_INIT;
+static pthread_once_t UnwinderOnce = PTHREAD_ONCE_INIT; /* find_unwinder() and observe() */
 static void (*RegisterFrame)(const void *);
 static void (*DeregisterFrame)(const void *);
 
@@ -53,6 +62,8 @@ static void find_unwinder(void) {
     DeregisterFrame = (void (*)(const void *))(uintptr_t)D;
   }
 }
+
+static void find_unwinder_and_observe(void);
 
 static uint32_t read_u32(uint64_t Addr) {
   uint32_t V;
@@ -83,7 +94,7 @@ static orc_rt_ErrorRef check_section(orc_rt_ExecutorAddr Start, orc_rt_ExecutorA
   if (Start == 0 || End <= Start)
     return orc_rt_Error_create("Invalid EH frame section range 0x%" PRIx64 " -- 0x%" PRIx64, Start,
                                End);
-  if (!orcrt_is_readable(Start, End - Start))
+  if (!orcrt_ranges_is_readable(Start, End - Start))
     return orc_rt_Error_create(
         "EH frame section 0x%" PRIx64 " -- 0x%" PRIx64 " is not in readable memory", Start, End);
   uint64_t P = Start, LastCie = 0;
@@ -116,15 +127,15 @@ static orc_rt_ErrorRef check_section(orc_rt_ExecutorAddr Start, orc_rt_ExecutorA
                                  Start, End, P);
     P += 4 + Len;
   }
-  if (P == End && orcrt_is_readable(End, 4) && read_u32(End) == 0)
+  if (P == End && orcrt_ranges_is_readable(End, 4) && read_u32(End) == 0)
     return NULL;
   return orc_rt_Error_create(
       "EH frame section 0x%" PRIx64 " -- 0x%" PRIx64 " has no zero terminator", Start, End);
 }
 
-static orc_rt_ErrorRef eh_register(orc_rt_ExecutorAddrRange R) {
+orc_rt_ErrorRef orcrt_eh_frame_register(orc_rt_ExecutorAddrRange R) {
   orc_rt_ErrorRef Err = NULL;
-  pthread_once(&UnwinderOnce, find_unwinder);
+  pthread_once(&UnwinderOnce, find_unwinder_and_observe);
   pthread_mutex_lock(&EHLock);
   for (struct eh_section *E = Sections; E && !Err; E = E->Next)
     if (E->Start < R.End && R.Start < E->End)
@@ -158,7 +169,7 @@ static void unlink_section(struct eh_section **Link) {
   free(E);
 }
 
-static orc_rt_ErrorRef eh_deregister(orc_rt_ExecutorAddrRange R) {
+orc_rt_ErrorRef orcrt_eh_frame_deregister(orc_rt_ExecutorAddrRange R) {
   orc_rt_ErrorRef Err = NULL;
   pthread_mutex_lock(&EHLock);
   struct eh_section **Link = &Sections;
@@ -173,11 +184,14 @@ static orc_rt_ErrorRef eh_deregister(orc_rt_ExecutorAddrRange R) {
   return Err;
 }
 
-size_t orcrt_eh_frame_purge(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+/* Deregister every section E for which Match(E, Start, End) holds; how many. */
+static size_t purge_if(bool (*Match)(const struct eh_section *, orc_rt_ExecutorAddr,
+                                     orc_rt_ExecutorAddr),
+                       orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
   size_t N = 0;
   pthread_mutex_lock(&EHLock);
   for (struct eh_section **Link = &Sections; *Link;) {
-    if ((*Link)->Start >= Start && (*Link)->Start < End) {
+    if (Match(*Link, Start, End)) {
       unlink_section(Link);
       N++;
     } else {
@@ -188,42 +202,29 @@ size_t orcrt_eh_frame_purge(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) 
   return N;
 }
 
-size_t orcrt_eh_frame_purge_outside_jit_memory(void) {
-  size_t N = 0;
-  pthread_mutex_lock(&EHLock);
-  for (struct eh_section **Link = &Sections; *Link;) {
-    if (!orcrt_memory_is_jit_memory((*Link)->Start, (*Link)->End - (*Link)->Start)) {
-      unlink_section(Link);
-      N++;
-    } else {
-      Link = &(*Link)->Next;
-    }
-  }
-  pthread_mutex_unlock(&EHLock);
-  return N;
+static bool starts_in(const struct eh_section *E, orc_rt_ExecutorAddr Start,
+                      orc_rt_ExecutorAddr End) {
+  return E->Start >= Start && E->Start < End;
 }
 
-/* (ExecutorAddrRange) -> SPSError, for both entry points. */
-static orc_rt_WrapperFunctionBuffer eh_wrapper(const char *ArgData, size_t ArgSize,
-                                               orc_rt_ErrorRef (*Op)(orc_rt_ExecutorAddrRange)) {
-  orc_rt_SPSReader R;
-  orc_rt_SPSWriter W;
-  orc_rt_ExecutorAddrRange Range = {0, 0};
-  orc_rt_SPSReader_init(&R, ArgData, ArgSize);
-  if (!orc_rt_SPSReader_addrRange(&R, &Range))
-    return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(
-        "Could not deserialize arguments for wrapper function call");
-  orc_rt_SPSWriter_init(&W);
-  orc_rt_SPSWriter_error(&W, Op(Range));
-  return orc_rt_SPSWriter_finish(&W);
+static bool outside_jit_memory(const struct eh_section *E, orc_rt_ExecutorAddr Start,
+                               orc_rt_ExecutorAddr End) {
+  (void)Start;
+  (void)End;
+  return !orcrt_ranges_is_jit_memory(E->Start, E->End - E->Start);
 }
 
-ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
-llvm_orc_registerEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
-  return eh_wrapper(ArgData, ArgSize, eh_register);
+static size_t released(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+  return purge_if(starts_in, Start, End);
 }
 
-ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
-llvm_orc_deregisterEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
-  return eh_wrapper(ArgData, ArgSize, eh_deregister);
+static size_t orphaned(void) {
+  return purge_if(outside_jit_memory, 0, 0);
+}
+
+static void find_unwinder_and_observe(void) {
+  static const struct orcrt_ranges_observer Observer = {released, orphaned, "EH frame section(s)",
+                                                        orc_rt_LogLevel_Warning};
+  orcrt_ranges_observe(&Observer);
+  find_unwinder();
 }

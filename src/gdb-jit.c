@@ -5,6 +5,17 @@
  * __jit_debug_register_code by name, puts a breakpoint on the function and,
  * each time it is hit, reads the entry named by the descriptor. There is one
  * descriptor per process; this file owns it.
+ *
+ * This file knows no memory Service: it asks jit-ranges.c whether a debug
+ * object is readable, and removes the entries inside memory being released
+ * as one of its release observers (registered before the first
+ * registration). The LLVM entry point that decodes the wire arguments is in
+ * llvm19/bootstrap.c.
+ *
+ * Locks. GDBLock guards the descriptor and its list of entries, and every
+ * call of __jit_debug_register_code(). A registration checks readability
+ * (jit-ranges.c's lock, taken under GDBLock) and links its entry under one
+ * hold of GDBLock; the observers take GDBLock with no other lock held.
  */
 #include "orcrt-internal.h"
 
@@ -13,9 +24,9 @@
 #include <stdlib.h>
 
 #include <orcrt/bootstrap.h>
-#include <orcrt/sps.h>
 
-#include "memory-internal.h"
+#include "gdb-jit-internal.h"
+#include "jit-ranges.h"
 
 ORC_RT_EXPORT orc_rt_JITDescriptor __jit_debug_descriptor = {1, orc_rt_JITAction_NoAction, NULL,
                                                              NULL};
@@ -29,6 +40,9 @@ ORC_RT_EXPORT __attribute__((noinline, used)) void __jit_debug_register_code(voi
 }
 
 static pthread_mutex_t GDBLock = PTHREAD_MUTEX_INITIALIZER; /* guards the descriptor */
+static pthread_once_t ObserveOnce = PTHREAD_ONCE_INIT;
+
+static void observe(void);
 
 /* Tell the debugger about E with Action. GDBLock held. */
 static void notify(orc_rt_JITCodeEntry *E, uint32_t Action) {
@@ -38,14 +52,16 @@ static void notify(orc_rt_JITCodeEntry *E, uint32_t Action) {
   __jit_debug_descriptor.ActionFlag = orc_rt_JITAction_NoAction;
 }
 
-static orc_rt_ErrorRef gdb_register(orc_rt_ExecutorAddrRange R, bool AutoRegister) {
+orc_rt_ErrorRef orcrt_gdb_jit_register(orc_rt_ExecutorAddrRange R, bool AutoRegister) {
   orc_rt_ErrorRef Err = NULL;
+  pthread_once(&ObserveOnce, observe);
   pthread_mutex_lock(&GDBLock);
   for (orc_rt_JITCodeEntry *E = __jit_debug_descriptor.FirstEntry; E && !Err; E = E->NextEntry)
     if (orc_rt_ExecutorAddr_fromPtr(E->SymfileAddr) == R.Start)
       Err = orc_rt_Error_create("Debug object at 0x%" PRIx64 " is already registered", R.Start);
   /* Checked under the lock, so that a deallocation's purge cannot miss the entry. */
-  if (!Err && (R.Start == 0 || R.End <= R.Start || !orcrt_is_readable(R.Start, R.End - R.Start)))
+  if (!Err &&
+      (R.Start == 0 || R.End <= R.Start || !orcrt_ranges_is_readable(R.Start, R.End - R.Start)))
     Err = orc_rt_Error_create(
         "Debug object 0x%" PRIx64 " -- 0x%" PRIx64 " is not in readable memory", R.Start, R.End);
   orc_rt_JITCodeEntry *E = Err ? NULL : calloc(1, sizeof(*E));
@@ -110,31 +126,20 @@ static bool outside_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size, orc_rt_E
                                orc_rt_ExecutorAddr End) {
   (void)Start;
   (void)End;
-  return !orcrt_memory_is_jit_memory(Addr, Size);
+  return !orcrt_ranges_is_jit_memory(Addr, Size);
 }
 
-size_t orcrt_gdb_jit_purge(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
+static size_t released(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End) {
   return purge_if(starts_in, Start, End);
 }
 
-size_t orcrt_gdb_jit_purge_outside_jit_memory(void) {
+static size_t orphaned(void) {
   return purge_if(outside_jit_memory, 0, 0);
 }
 
-/* (ExecutorAddrRange DebugObject, bool AutoRegister) -> SPSError */
-ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(const char *ArgData,
-                                                                                size_t ArgSize) {
-  orc_rt_SPSReader R;
-  orc_rt_SPSWriter W;
-  orc_rt_ExecutorAddrRange Range = {0, 0};
-  bool AutoRegister = false;
-  orc_rt_SPSReader_init(&R, ArgData, ArgSize);
-  orc_rt_SPSReader_addrRange(&R, &Range);
-  orc_rt_SPSReader_bool(&R, &AutoRegister);
-  if (!orc_rt_SPSReader_ok(&R))
-    return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(
-        "Could not deserialize arguments for wrapper function call");
-  orc_rt_SPSWriter_init(&W);
-  orc_rt_SPSWriter_error(&W, gdb_register(Range, AutoRegister));
-  return orc_rt_SPSWriter_finish(&W);
+static void observe(void) {
+  /* Debug objects have no deregistration of their own: dropping them is routine. */
+  static const struct orcrt_ranges_observer Observer = {released, orphaned, "debug object(s)",
+                                                        orc_rt_LogLevel_Debug};
+  orcrt_ranges_observe(&Observer);
 }

@@ -5,6 +5,13 @@
  * a Session invokes must not block, so handler invocations (and the results
  * of controller -> executor calls) are tasks on that pool, never run on the
  * executor thread that made the call.
+ *
+ * Locks: LC->Lock protects Handlers (fixed from attach on), S,
+ * Disconnected, Deliveries, NextCallId and Pending; LC->Cond is signalled
+ * when Deliveries drops to zero after disconnect. LC->Lock is never held
+ * across a call into the Session or a handler, so it is taken after
+ * nothing and before nothing: lock order LC->Lock alone (the Session's
+ * S->Lock is only ever taken with it released).
  */
 #include "orcrt-internal.h"
 
@@ -17,6 +24,7 @@
 #include <orcrt/loopback.h>
 
 #include "session-internal.h"
+#include "util/array.h"
 
 struct handler {
   orc_rt_ExecutorAddr Tag;
@@ -25,19 +33,18 @@ struct handler {
 };
 
 struct orc_rt_OpaqueLoopbackController {
-  pthread_mutex_t Lock;
-  pthread_cond_t Cond;
-  orc_rt_TaskDispatcherRef Pool;
+  pthread_mutex_t Lock; /* protects the fields below but Pool */
+  pthread_cond_t Cond;  /* Deliveries reached 0 after disconnect */
+  orc_rt_TaskDispatcherRef Pool; /* fixed from create on */
 
-  struct handler *Handlers; /* sorted by Tag; fixed from attach on */
-  size_t NumHandlers, CapHandlers;
+  ORCRT_ARRAY(struct handler) Handlers; /* sorted by Tag; fixed from attach on */
 
   orc_rt_SessionRef S; /* set by Connect */
   bool Disconnected;
   unsigned Deliveries; /* threads inside a call into the Session */
 
   uint64_t NextCallId;
-  struct orcrt_callmap Pending; /* controller -> executor calls */
+  struct orcrt_u64map Pending; /* controller -> executor calls: CallId -> struct orcrt_call */
 };
 
 static void lc_lock(orc_rt_LoopbackControllerRef LC) {
@@ -48,17 +55,11 @@ static void lc_unlock(orc_rt_LoopbackControllerRef LC) {
   pthread_mutex_unlock(&LC->Lock);
 }
 
-/* Index of the first handler whose tag is >= Tag. */
-static size_t handler_lower_bound(orc_rt_LoopbackControllerRef LC, orc_rt_ExecutorAddr Tag) {
-  size_t Lo = 0, Hi = LC->NumHandlers;
-  while (Lo < Hi) {
-    size_t Mid = Lo + (Hi - Lo) / 2;
-    if (LC->Handlers[Mid].Tag < Tag)
-      Lo = Mid + 1;
-    else
-      Hi = Mid;
-  }
-  return Lo;
+/* The handler for Tag, or NULL. Lock held. */
+static const struct handler *find_handler_locked(orc_rt_LoopbackControllerRef LC,
+                                                 orc_rt_ExecutorAddr Tag) {
+  size_t At;
+  return ORCRT_ARRAY_FIND_BY(&LC->Handlers, Tag, Tag, &At) ? &LC->Handlers.Items[At] : NULL;
 }
 
 /* Begin a call into the Session; returns it, or NULL if LC no longer delivers. */
@@ -82,13 +83,21 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_create(orc_rt_LoopbackCo
   orc_rt_LoopbackControllerRef LC = calloc(1, sizeof(*LC));
   if (!LC)
     return orc_rt_Error_create("cannot create a loopback controller: out of memory");
+  int Rc = pthread_mutex_init(&LC->Lock, NULL);
+  if (Rc == 0 && (Rc = pthread_cond_init(&LC->Cond, NULL)) != 0)
+    pthread_mutex_destroy(&LC->Lock);
+  if (Rc) {
+    free(LC);
+    return orc_rt_Error_fromErrno(Rc, "cannot create a loopback controller");
+  }
+  orcrt_pending_init(&LC->Pending);
   orc_rt_ErrorRef Err = orc_rt_ThreadPoolTaskDispatcher_create(0, &LC->Pool);
   if (Err) {
+    pthread_cond_destroy(&LC->Cond);
+    pthread_mutex_destroy(&LC->Lock);
     free(LC);
     return Err;
   }
-  pthread_mutex_init(&LC->Lock, NULL);
-  pthread_cond_init(&LC->Cond, NULL);
   *Out = LC;
   return NULL;
 }
@@ -96,8 +105,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_create(orc_rt_LoopbackCo
 static void loopback_free(orc_rt_LoopbackControllerRef LC) {
   /* Pending tasks are run or destroyed here, completing what they carry. */
   orc_rt_TaskDispatcher_destroy(LC->Pool);
-  orcrt_callmap_fail_all(&LC->Pending, "loopback controller destroyed");
-  free(LC->Handlers);
+  orcrt_pending_fail_all(&LC->Pending, "loopback controller destroyed");
+  ORCRT_ARRAY_FREE(&LC->Handlers);
   pthread_cond_destroy(&LC->Cond);
   pthread_mutex_destroy(&LC->Lock);
   free(LC);
@@ -122,24 +131,12 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_addHandler(orc_rt_Loopba
     Err = orc_rt_Error_create("cannot add handler %#" PRIx64 ": the controller is attached", Tag);
     goto out;
   }
-  size_t I = handler_lower_bound(LC, Tag);
-  if (I < LC->NumHandlers && LC->Handlers[I].Tag == Tag) {
+  struct handler H = {Tag, Fn, Ctx};
+  enum orcrt_array_insert_result R = ORCRT_ARRAY_INSERT_SORTED_BY(&LC->Handlers, Tag, &H);
+  if (R == ORCRT_ARRAY_PRESENT)
     Err = orc_rt_Error_create("duplicate handler tag %#" PRIx64, Tag);
-    goto out;
-  }
-  if (LC->NumHandlers == LC->CapHandlers) {
-    size_t NewCap = LC->CapHandlers ? LC->CapHandlers * 2 : 8;
-    struct handler *New = reallocarray(LC->Handlers, NewCap, sizeof(*New));
-    if (!New) {
-      Err = orc_rt_Error_create("cannot add handler %#" PRIx64 ": out of memory", Tag);
-      goto out;
-    }
-    LC->Handlers = New;
-    LC->CapHandlers = NewCap;
-  }
-  memmove(LC->Handlers + I + 1, LC->Handlers + I, (LC->NumHandlers - I) * sizeof(*LC->Handlers));
-  LC->Handlers[I] = (struct handler){Tag, Fn, Ctx};
-  LC->NumHandlers++;
+  else if (R == ORCRT_ARRAY_NO_MEMORY)
+    Err = orc_rt_Error_create("cannot add handler %#" PRIx64 ": out of memory", Tag);
 out:
   lc_unlock(LC);
   return Err;
@@ -175,10 +172,8 @@ static void handler_call_run(void *Ctx) {
   lc_lock(LC);
   /* After disconnect no call is accepted; the Session fails this one itself. */
   bool Drop = LC->Disconnected;
-  struct handler H = {0, NULL, NULL};
-  size_t I = handler_lower_bound(LC, C.Tag);
-  if (I < LC->NumHandlers && LC->Handlers[I].Tag == C.Tag)
-    H = LC->Handlers[I];
+  const struct handler *Found = find_handler_locked(LC, C.Tag);
+  struct handler H = Found ? *Found : (struct handler){0, NULL, NULL};
   lc_unlock(LC);
   if (Drop) {
     orc_rt_WrapperFunctionBuffer_dispose(&C.Args);
@@ -241,7 +236,7 @@ static void loopback_send_result(void *Ctx, uint64_t CallId,
   orc_rt_LoopbackControllerRef LC = Ctx;
   struct orcrt_call Call;
   lc_lock(LC);
-  bool Found = orcrt_callmap_remove(&LC->Pending, CallId, &Call);
+  bool Found = orcrt_u64map_remove(&LC->Pending, CallId, &Call);
   lc_unlock(LC);
   if (!Found) {
     /* Failed already by a disconnect. */
@@ -266,13 +261,12 @@ static void loopback_disconnect(void *Ctx) {
   LC->Disconnected = true;
   while (LC->Deliveries)
     pthread_cond_wait(&LC->Cond, &LC->Lock);
-  struct orcrt_callmap Pending = {NULL, 0, 0};
-  if (First) {
-    Pending = LC->Pending;
-    memset(&LC->Pending, 0, sizeof(LC->Pending));
-  }
+  struct orcrt_u64map Pending;
+  orcrt_pending_init(&Pending);
+  if (First)
+    orcrt_u64map_take(&LC->Pending, &Pending);
   lc_unlock(LC);
-  orcrt_callmap_fail_all(&Pending, "loopback controller disconnected");
+  orcrt_pending_fail_all(&Pending, "loopback controller disconnected");
 }
 
 static void loopback_destroy_op(void *Ctx) {
@@ -294,8 +288,8 @@ static void discard_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
 
 /* ---- the controller side ------------------------------------------------------ */
 
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_LoopbackControllerRef LC,
-                                                               orc_rt_SessionRef S) {
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_SessionRef S,
+                                                               orc_rt_LoopbackControllerRef LC) {
   return orc_rt_Session_attach(S, &LoopbackOps, LC);
 }
 
@@ -323,13 +317,13 @@ ORC_RT_EXPORT void orc_rt_LoopbackController_callWrapper(orc_rt_LoopbackControll
   if (!OnResult)
     OnResult = discard_result;
   lc_lock(LC);
-  struct orcrt_call Call = {LC->NextCallId, OnResult, Ctx};
+  uint64_t Id = LC->NextCallId;
   orc_rt_SessionRef S = NULL;
   if (!LC->S)
     Why = "loopback controller is not attached";
   else if (LC->Disconnected)
     Why = "loopback controller disconnected";
-  else if (!orcrt_callmap_insert(&LC->Pending, Call))
+  else if (!orcrt_pending_add(&LC->Pending, Id, OnResult, Ctx))
     Why = "controller out of memory";
   else {
     LC->NextCallId++;
@@ -341,19 +335,18 @@ ORC_RT_EXPORT void orc_rt_LoopbackController_callWrapper(orc_rt_LoopbackControll
     OnResult(Ctx, orc_rt_WrapperFunctionBuffer_fromOutOfBandError(Why));
     return;
   }
-  orc_rt_Session_handleWrapperCall(S, Call.Id, Fn, Args);
+  orc_rt_Session_handleWrapperCall(S, Id, Fn, Args);
   delivery_end(LC);
+}
+
+static void call_wrapper(void *Target, orc_rt_ExecutorAddr Fn, orc_rt_WrapperFunctionBuffer Args,
+                         orc_rt_CallResultFn OnResult, void *Ctx) {
+  orc_rt_LoopbackController_callWrapper(Target, Fn, Args, OnResult, Ctx);
 }
 
 ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer orc_rt_LoopbackController_callWrapperSync(
     orc_rt_LoopbackControllerRef LC, orc_rt_ExecutorAddr Fn, const char *ArgData, size_t ArgSize) {
-  orc_rt_WrapperFunctionBuffer Args = orc_rt_WrapperFunctionBuffer_fromBytes(ArgData, ArgSize);
-  if (orc_rt_WrapperFunctionBuffer_getOutOfBandError(&Args))
-    return Args;
-  struct orcrt_waiter W;
-  orcrt_waiter_init(&W);
-  orc_rt_LoopbackController_callWrapper(LC, Fn, Args, orcrt_waiter_complete, &W);
-  return orcrt_waiter_wait(&W, LC->Pool);
+  return orcrt_call_and_wait(call_wrapper, LC, Fn, ArgData, ArgSize, LC->Pool);
 }
 
 ORC_RT_EXPORT void orc_rt_LoopbackController_hangUp(orc_rt_LoopbackControllerRef LC) {

@@ -16,6 +16,21 @@
 
 #define ORCRT_ARRAY_SIZE(A) (sizeof(A) / sizeof((A)[0]))
 
+/*
+ * Lock order: where a file holds one lock while taking another, the first
+ * comes first here; a lock listed alone is a leaf (nothing else is taken
+ * while it is held). Each file's header says what its locks protect.
+ *
+ *   dylib.c             D->RuntimeLock -> D->Lock
+ *   session*.c          S->Lock, a leaf: the Session calls out (ops,
+ *                       callbacks, dispatch, log) only with it released
+ *   loopback.c          LC->Lock, a leaf
+ *   notification.c      N->Lock, a leaf
+ *   task-dispatcher.c   D->Lock, a leaf
+ *   queue-dispatcher.c  Q->Lock, a leaf (released while a task runs)
+ *   util/waiter.c       W->Lock, a leaf
+ */
+
 /* A Session's log: where messages go and how verbose it is. */
 struct orcrt_log {
   orc_rt_LogFn Fn;

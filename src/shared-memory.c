@@ -1,6 +1,22 @@
 /*
- * shared-memory.c - JIT memory in POSIX shared memory: LLVM 19's
- * ExecutorSharedMemoryMapperService in C
+ * shared-memory.c - JIT memory in POSIX shared memory: reserve, initialize,
+ * deinitialize and release (the Service behind LLVM 19's
+ * ExecutorSharedMemoryMapperService, whose wire glue is
+ * llvm19/shared-memory.c)
+ *
+ * Each reservation is a range of jit-ranges.c; each allocation's segments
+ * are runs of it under the allocation's base, recorded at initialize and
+ * released at deinitialize (which drops the unwind and debugger
+ * registrations left in them) before their pages go back to read-only.
+ *
+ * Locks. M->Lock guards the list of reservations (Reservations, every
+ * Link) and every reservation's
+ * fields (Unlinked, Releasing, Allocs) and allocations (State, Next). A
+ * reservation's Base, Size, Name and Range, and an allocation's Base,
+ * Segs and Dealloc, are set before it is listed. The segments of an
+ * allocation may shrink (NumSegs) under the lock on a failed initialize.
+ * M->Lock may be held while taking jit-ranges.c's lock, never the other
+ * way round, and is never held across actions, observers or mprotect.
  */
 #include "orcrt-internal.h"
 
@@ -20,125 +36,79 @@
 #include <orcrt/memory.h>
 #include <orcrt/session.h>
 #include <orcrt/shared-memory.h>
-#include <orcrt/sps.h>
 
-#include "memory-internal.h"
+#include "alloc-actions.h"
+#include "jit-ranges.h"
+#include "llvm19/llvm19.h"
 #include "shared-memory-internal.h"
-
-/* The pages of a segment given its protection by initialize. */
-struct segment {
-  uint64_t PageStart, PageEnd;
-  uint8_t Prot;
-};
-
-/* A deallocation action kept until the allocation goes. */
-struct action {
-  orc_rt_ExecutorAddr Fn;
-  char *ArgData;
-  size_t ArgSize;
-};
 
 enum alloc_state { ALLOC_INITIALIZING, ALLOC_LIVE, ALLOC_GOING };
 
 /* An allocation: segments of a reservation made live by one initialize. */
 struct alloc {
   struct alloc *Next; /* in its reservation, most recent first */
-  uint64_t Base;      /* the lowest segment address */
+  uint64_t Base;      /* the lowest segment address: its runs' tag in the registry */
   enum alloc_state State;
-  struct segment *Segs;
+  struct orcrt_range_run *Segs; /* the pages of its non-empty segments */
   size_t NumSegs;
-  struct action *Dealloc;
+  struct orcrt_action *Dealloc;
   size_t NumDealloc;
 };
 
 struct reservation {
-  struct reservation *Prev, *Next; /* in order of reservation */
-  uint64_t Base, Size;             /* Size in whole pages */
-  char *Name;                      /* of the shared memory object */
-  bool Unlinked;                   /* the name is gone */
+  TAILQ_ENTRY(reservation) Link; /* in M->Reservations, in order of reservation */
+  uint64_t Base, Size;           /* Size in whole pages */
+  char *Name;                    /* of the shared memory object */
+  bool Unlinked;                 /* the name is gone */
   bool Releasing;
   struct alloc *Allocs;
+  struct orcrt_range *Range;
 };
 
 struct orc_rt_OpaqueSharedMemoryService {
   orc_rt_SessionRef S;
   uint64_t PageSize;
-  pthread_mutex_t Lock; /* the list, and every reservation's fields and allocations */
-  struct reservation *First, *Last;
-  LIST_ENTRY(orc_rt_OpaqueSharedMemoryService) Live; /* in LiveServices */
+  pthread_mutex_t Lock; /* see "Locks" above */
+  TAILQ_HEAD(reservation_list, reservation) Reservations;
 };
-
-/*
- * Every shared-memory Service of the process: the EH-frame and debugger
- * entry points get no context, yet check their ranges against all JIT
- * memory of the process (see memory-internal.h).
- */
-static pthread_mutex_t LiveLock = PTHREAD_MUTEX_INITIALIZER;
-static LIST_HEAD(, orc_rt_OpaqueSharedMemoryService)
-    LiveServices = LIST_HEAD_INITIALIZER(LiveServices);
 
 /* Numbers the objects this process creates, across Sessions. */
 static atomic_uint_fast64_t NameCounter;
-
-static const char DeserializeError[] = "Could not deserialize arguments for wrapper function call";
 
 /* ---- helpers ------------------------------------------------------------ */
 
 /* The reservation whose base is Base. Lock held. */
 static struct reservation *find_reservation(orc_rt_SharedMemoryServiceRef M, uint64_t Base) {
-  for (struct reservation *R = M->First; R; R = R->Next)
-    if (R->Base == Base)
-      return R;
-  return NULL;
-}
-
-/* The reservation holding the Size bytes at Addr. Lock held. */
-static struct reservation *find_containing(orc_rt_SharedMemoryServiceRef M, uint64_t Addr,
-                                           uint64_t Size) {
-  for (struct reservation *R = M->First; R; R = R->Next) {
-    orc_rt_ExecutorAddrRange Range = {R->Base, R->Base + R->Size};
-    if (orc_rt_ExecutorAddrRange_containsSpan(Range, Addr, Size))
-      return R;
-  }
-  return NULL;
+  struct reservation *R = TAILQ_FIRST(&M->Reservations);
+  while (R && R->Base != Base)
+    R = TAILQ_NEXT(R, Link);
+  return R;
 }
 
 /* The allocation with base Base, and its reservation. Lock held. */
 static struct alloc *find_alloc(orc_rt_SharedMemoryServiceRef M, uint64_t Base,
                                 struct reservation **Owner) {
-  for (struct reservation *R = M->First; R; R = R->Next)
+  struct reservation *R;
+  TAILQ_FOREACH(R, &M->Reservations, Link) {
     for (struct alloc *A = R->Allocs; A; A = A->Next)
       if (A->Base == Base) {
         *Owner = R;
         return A;
       }
+  }
   return NULL;
 }
 
-/*
- * Whether the Size (> 0) bytes at Addr lie in pages of allocations of R
- * that carry Bit: some segment covers the span and every segment touching
- * it has Bit (where segments share a page, the conservative answer).
- * Allocations being deinitialized do not count. Lock held.
- */
-static bool span_has_prot(const struct reservation *R, uint64_t Addr, uint64_t Size, uint8_t Bit,
-                          bool CountGoing) {
-  bool Covered = false;
-  uint64_t End = Addr + Size;
-  for (const struct alloc *A = R->Allocs; A; A = A->Next) {
-    if (A->State == ALLOC_GOING && !CountGoing)
-      continue;
-    for (size_t I = 0; I < A->NumSegs; I++) {
-      const struct segment *G = &A->Segs[I];
-      if (G->PageEnd <= Addr || G->PageStart >= End)
-        continue;
-      if (!(G->Prot & Bit))
-        return false;
-      if (G->PageStart <= Addr && End <= G->PageEnd)
-        Covered = true;
-    }
-  }
-  return Covered;
+/* A of R is going from now on: its memory is no longer readable. Lock held. */
+static void going_locked(struct reservation *R, struct alloc *A) {
+  A->State = ALLOC_GOING;
+  orcrt_ranges_mark_runs_releasing(R->Range, A->Base);
+}
+
+/* R is being released from now on. Lock held. */
+static void releasing_locked(struct reservation *R) {
+  R->Releasing = true;
+  orcrt_ranges_mark_releasing(R->Range);
 }
 
 /* A fresh name for a shared memory object: this process, a counter, 64 random bits. */
@@ -163,74 +133,16 @@ static void unlink_name(struct reservation *R) {
   shm_unlink(R->Name);
 }
 
-/* ---- checks for the other Services --------------------------------------- */
-
 ORC_RT_EXPORT bool orc_rt_SharedMemoryService_isExecutable(orc_rt_SharedMemoryServiceRef M,
                                                            orc_rt_ExecutorAddr Addr) {
-  bool Exec = false;
-  pthread_mutex_lock(&M->Lock);
-  struct reservation *R = find_containing(M, Addr, 1);
-  /* Code stays callable while its deallocation actions run. */
-  if (R)
-    Exec = span_has_prot(R, Addr, 1, orc_rt_MemProt_Exec, true);
-  pthread_mutex_unlock(&M->Lock);
-  return Exec;
+  return orcrt_ranges_is_executable(M, Addr);
 }
 
-bool orcrt_shm_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
-  orc_rt_SharedMemoryServiceRef M = orc_rt_Session_findService(S, &orcrt_shm_service_ops);
-  return M && orc_rt_SharedMemoryService_isExecutable(M, Addr);
-}
-
-bool orcrt_shm_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size, bool *InShm) {
-  bool In = false, Readable = false;
-  *InShm = false;
-  if (Size == 0 || Addr > UINT64_MAX - Size)
-    return false;
-  pthread_mutex_lock(&LiveLock);
-  for (orc_rt_SharedMemoryServiceRef M = LIST_FIRST(&LiveServices); M && !In;
-       M = LIST_NEXT(M, Live)) {
-    pthread_mutex_lock(&M->Lock);
-    struct reservation *R = find_containing(M, Addr, Size);
-    if (R) {
-      In = true;
-      Readable = !R->Releasing && span_has_prot(R, Addr, Size, orc_rt_MemProt_Read, false);
-    }
-    pthread_mutex_unlock(&M->Lock);
-  }
-  pthread_mutex_unlock(&LiveLock);
-  *InShm = In;
-  return Readable;
-}
-
-bool orcrt_shm_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {
-  bool Found = false;
-  pthread_mutex_lock(&LiveLock);
-  for (orc_rt_SharedMemoryServiceRef M = LIST_FIRST(&LiveServices); M && !Found;
-       M = LIST_NEXT(M, Live)) {
-    pthread_mutex_lock(&M->Lock);
-    struct reservation *R = find_containing(M, Addr, Size);
-    Found = R && !R->Releasing;
-    pthread_mutex_unlock(&M->Lock);
-  }
-  pthread_mutex_unlock(&LiveLock);
-  return Found;
-}
-
-/* ---- actions ------------------------------------------------------------- */
-
-/* Run Fn(ArgData, ArgSize): code in M's segments or the memory Service's may run. */
-static orc_rt_ErrorRef run_action(orc_rt_SharedMemoryServiceRef M, orc_rt_ExecutorAddr Fn,
-                                  const char *ArgData, size_t ArgSize) {
-  return orcrt_run_action(orc_rt_Session_findService(M->S, &orcrt_memory_service_ops), M, Fn,
-                          ArgData, ArgSize);
-}
+/* ---- releasing ------------------------------------------------------------ */
 
 static void free_alloc(struct alloc *A) {
-  for (size_t I = 0; A && I < A->NumDealloc; I++)
-    free(A->Dealloc[I].ArgData);
   if (A) {
-    free(A->Dealloc);
+    orcrt_actions_free(A->Dealloc, A->NumDealloc);
     free(A->Segs);
   }
   free(A);
@@ -240,11 +152,11 @@ static void free_alloc(struct alloc *A) {
 static orc_rt_ErrorRef unprotect(const struct alloc *A) {
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; I < A->NumSegs; I++) {
-    const struct segment *G = &A->Segs[I];
-    if (mprotect(orcrt_ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart), PROT_READ) != 0)
+    const struct orcrt_range_run *G = &A->Segs[I];
+    if (mprotect((void *)(uintptr_t)G->Start, (size_t)(G->End - G->Start), PROT_READ) != 0)
       Err = orc_rt_Error_join(
-          Err, orc_rt_Error_fromErrno(errno, "Could not reset the protection of 0x%" PRIx64,
-                                      G->PageStart));
+          Err,
+          orc_rt_Error_fromErrno(errno, "Could not reset the protection of 0x%" PRIx64, G->Start));
   }
   return Err;
 }
@@ -259,27 +171,13 @@ static void unlist_alloc(struct reservation *R, struct alloc *A) {
 }
 
 /*
- * Drop A (GOING, its actions done): the registrations left in it, then its
- * pages, then A itself.
+ * Drop A (GOING, its actions done): the registrations left in it (the
+ * unwinder and the debugger must not read pages the controller may reuse),
+ * then its pages' protection, then A itself.
  */
 static orc_rt_ErrorRef drop_alloc(orc_rt_SharedMemoryServiceRef M, struct reservation *R,
                                   struct alloc *A) {
-  /* The unwinder and the debugger must not read pages the controller may reuse. */
-  size_t NumEH = 0, NumGDB = 0;
-  for (size_t I = 0; I < A->NumSegs; I++) {
-    NumEH += orcrt_eh_frame_purge(A->Segs[I].PageStart, A->Segs[I].PageEnd);
-    NumGDB += orcrt_gdb_jit_purge(A->Segs[I].PageStart, A->Segs[I].PageEnd);
-  }
-  if (NumEH)
-    orc_rt_Session_log(M->S, orc_rt_LogLevel_Warning,
-                       "deinitializing 0x%" PRIx64
-                       ": deregistered %zu EH frame section(s) left in it",
-                       A->Base, NumEH);
-  if (NumGDB)
-    orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
-                       "deinitializing 0x%" PRIx64
-                       ": removed %zu debug object(s) from the debugger",
-                       A->Base, NumGDB);
+  orcrt_ranges_release_runs(R->Range, A->Base);
   orc_rt_ErrorRef Err = unprotect(A);
   pthread_mutex_lock(&M->Lock);
   unlist_alloc(R, A);
@@ -291,10 +189,7 @@ static orc_rt_ErrorRef drop_alloc(orc_rt_SharedMemoryServiceRef M, struct reserv
 /* Deinitialize A (GOING): its deallocation actions last first, then drop it. */
 static orc_rt_ErrorRef deinit_alloc(orc_rt_SharedMemoryServiceRef M, struct reservation *R,
                                     struct alloc *A) {
-  orc_rt_ErrorRef Err = NULL;
-  for (size_t I = A->NumDealloc; I-- > 0;)
-    Err = orc_rt_Error_join(
-        Err, run_action(M, A->Dealloc[I].Fn, A->Dealloc[I].ArgData, A->Dealloc[I].ArgSize));
+  orc_rt_ErrorRef Err = orcrt_actions_run_reverse(M->S, A->Dealloc, A->NumDealloc);
   return orc_rt_Error_join(Err, drop_alloc(M, R, A));
 }
 
@@ -306,27 +201,20 @@ static orc_rt_ErrorRef release_reservation(orc_rt_SharedMemoryServiceRef M, stru
     pthread_mutex_lock(&M->Lock);
     struct alloc *A = R->Allocs;
     if (A)
-      A->State = ALLOC_GOING;
+      going_locked(R, A);
     pthread_mutex_unlock(&M->Lock);
     if (!A)
       break;
     Err = orc_rt_Error_join(Err, deinit_alloc(M, R, A));
   }
-  orcrt_eh_frame_purge(R->Base, R->Base + R->Size);
-  orcrt_gdb_jit_purge(R->Base, R->Base + R->Size);
-  if (munmap(orcrt_ptr(R->Base), (size_t)R->Size) != 0)
+  orcrt_ranges_release(R->Range);
+  orcrt_ranges_remove(R->Range);
+  if (munmap((void *)(uintptr_t)R->Base, (size_t)R->Size) != 0)
     Err = orc_rt_Error_join(
         Err, orc_rt_Error_fromErrno(errno, "Could not unmap reservation 0x%" PRIx64, R->Base));
   unlink_name(R);
   pthread_mutex_lock(&M->Lock);
-  if (R->Prev)
-    R->Prev->Next = R->Next;
-  else
-    M->First = R->Next;
-  if (R->Next)
-    R->Next->Prev = R->Prev;
-  else
-    M->Last = R->Prev;
+  TAILQ_REMOVE(&M->Reservations, R, Link);
   pthread_mutex_unlock(&M->Lock);
   free(R->Name);
   free(R);
@@ -351,7 +239,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_reserve(orc_rt_SharedMe
     return orc_rt_Error_create("Could not reserve 0 bytes of shared memory");
   if (Size > INT64_MAX - (M->PageSize - 1) || Size > SIZE_MAX - (M->PageSize - 1))
     return orc_rt_Error_create("Could not reserve %" PRIu64 " bytes: size too large", Size);
-  uint64_t Rounded = (Size + M->PageSize - 1) & ~(M->PageSize - 1);
+  uint64_t Rounded = orcrt_range_run_of(0, Size, 0, M->PageSize).End;
 
   R = calloc(1, sizeof(*R));
   if (!R)
@@ -373,26 +261,19 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_reserve(orc_rt_SharedMe
     Err = orc_rt_Error_create("Could not reserve %" PRIu64 " bytes: out of memory", Size);
     goto fail;
   }
-  if (ftruncate(Fd, (off_t)Rounded) != 0) {
-    Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
-    goto fail;
-  }
   /* Read-only: the controller writes through its own view. */
-  P = mmap(NULL, (size_t)Rounded, PROT_READ, MAP_SHARED, Fd, 0);
-  if (P == MAP_FAILED) {
+  if (ftruncate(Fd, (off_t)Rounded) != 0 ||
+      (P = mmap(NULL, (size_t)Rounded, PROT_READ, MAP_SHARED, Fd, 0)) == MAP_FAILED) {
     Err = orc_rt_Error_fromErrno(errno, "Could not reserve %" PRIu64 " bytes", Size);
     goto fail;
   }
-  close(Fd);
   R->Base = orc_rt_ExecutorAddr_fromPtr(P);
   R->Size = Rounded;
+  if ((Err = orcrt_ranges_add(M->S, M, R->Base, R->Size, &R->Range)))
+    goto fail;
+  close(Fd);
   pthread_mutex_lock(&M->Lock);
-  R->Prev = M->Last;
-  if (M->Last)
-    M->Last->Next = R;
-  else
-    M->First = R;
-  M->Last = R;
+  TAILQ_INSERT_TAIL(&M->Reservations, R, Link);
   pthread_mutex_unlock(&M->Lock);
   *Base = R->Base;
   orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
@@ -401,6 +282,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_reserve(orc_rt_SharedMe
   return NULL;
 
 fail:
+  if (P != MAP_FAILED)
+    munmap(P, (size_t)Rounded);
   if (Fd >= 0) {
     close(Fd);
     shm_unlink(NameBuf);
@@ -415,40 +298,32 @@ fail:
 
 /*
  * Check Req against R before anything is touched, and fill Segs (the page
- * ranges of the non-empty segments) and *Base. Lock held.
+ * runs of the non-empty segments) and *Base. Lock held.
  */
 static orc_rt_ErrorRef check_request(orc_rt_SharedMemoryServiceRef M, const struct reservation *R,
                                      const orc_rt_SharedMemoryFinalizeRequest *Req,
-                                     struct segment *Segs, size_t *NumSegs, uint64_t *Base) {
-  uint64_t End = R->Base + R->Size;
+                                     struct orcrt_range_run *Segs, size_t *NumSegs,
+                                     uint64_t *Base) {
   *NumSegs = 0;
   *Base = UINT64_MAX;
   for (size_t I = 0; I < Req->NumSegments; I++) {
     const orc_rt_SharedMemorySegment *G = &Req->Segments[I];
-    if (G->Addr > UINT64_MAX - G->Size)
-      return orc_rt_Error_create(
-          "Segment 0x%" PRIx64 " size 0x%" PRIx64 " overflows the address space", G->Addr, G->Size);
-    if (G->Addr < R->Base || G->Addr + G->Size > End)
-      return orc_rt_Error_create("Segment 0x%" PRIx64 " -- 0x%" PRIx64 " crosses boundary of "
-                                 "reservation 0x%" PRIx64 " -- 0x%" PRIx64,
-                                 G->Addr, G->Addr + G->Size, R->Base, End);
-    if ((G->Prot & orc_rt_MemProt_Write) && (G->Prot & orc_rt_MemProt_Exec))
-      return orc_rt_Error_create("Segment 0x%" PRIx64 " asks to be writable and executable",
-                                 G->Addr);
+    orc_rt_ErrorRef Err = orcrt_ranges_check_segment(G->Addr, G->Size, G->Prot, R->Base,
+                                                     R->Base + R->Size, "reservation");
+    if (Err)
+      return Err;
     *Base = G->Addr < *Base ? G->Addr : *Base;
     if (G->Size == 0)
       continue;
-    struct segment S = {
-        orcrt_align_down(G->Addr, M->PageSize), orcrt_page_end(G->Addr + G->Size, M->PageSize),
-        (uint8_t)(G->Prot & (orc_rt_MemProt_Read | orc_rt_MemProt_Write | orc_rt_MemProt_Exec))};
+    struct orcrt_range_run S = orcrt_range_run_of(G->Addr, G->Size, G->Prot, M->PageSize);
     for (size_t J = 0; J < *NumSegs; J++)
-      if (Segs[J].PageStart < S.PageEnd && S.PageStart < Segs[J].PageEnd && Segs[J].Prot != S.Prot)
+      if (Segs[J].Start < S.End && S.Start < Segs[J].End && Segs[J].Prot != S.Prot)
         return orc_rt_Error_create("Segment 0x%" PRIx64 " shares a page with a segment of "
                                    "another protection",
                                    G->Addr);
     for (const struct alloc *A = R->Allocs; A; A = A->Next)
       for (size_t J = 0; J < A->NumSegs; J++)
-        if (A->Segs[J].PageStart < S.PageEnd && S.PageStart < A->Segs[J].PageEnd)
+        if (A->Segs[J].Start < S.End && S.Start < A->Segs[J].End)
           return orc_rt_Error_create("Segment 0x%" PRIx64 " overlaps allocation 0x%" PRIx64,
                                      G->Addr, A->Base);
     Segs[(*NumSegs)++] = S;
@@ -459,48 +334,13 @@ static orc_rt_ErrorRef check_request(orc_rt_SharedMemoryServiceRef M, const stru
   return NULL;
 }
 
-/* Keep copies of the non-null deallocation actions of Req. */
-static orc_rt_ErrorRef copy_dealloc_actions(const orc_rt_SharedMemoryFinalizeRequest *Req,
-                                            struct alloc *A) {
-  if (Req->NumActions && !(A->Dealloc = calloc(Req->NumActions, sizeof(*A->Dealloc))))
-    return orc_rt_Error_create("out of memory");
-  for (size_t I = 0; I < Req->NumActions; I++) {
-    const orc_rt_MemoryAction *D = &Req->Actions[I].Dealloc;
-    if (D->Fn == 0)
-      continue;
-    struct action *C = &A->Dealloc[A->NumDealloc];
-    C->Fn = D->Fn;
-    C->ArgSize = D->ArgSize;
-    if (D->ArgSize && !(C->ArgData = malloc(D->ArgSize)))
-      return orc_rt_Error_create("out of memory");
-    if (D->ArgSize)
-      memcpy(C->ArgData, D->ArgData, D->ArgSize);
-    A->NumDealloc++;
-  }
-  return NULL;
-}
-
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
-    orc_rt_SharedMemoryServiceRef M, orc_rt_ExecutorAddr Reservation,
-    const orc_rt_SharedMemoryFinalizeRequest *Req, orc_rt_ExecutorAddr *Alloc) {
-  orc_rt_ErrorRef Err = NULL;
-  struct alloc *A = NULL;
-  struct reservation *R;
-  size_t Protected = 0, Completed = 0;
-  bool Listed = false;
-
-  *Alloc = 0;
-  if (Req->NumSegments == 0)
-    return orc_rt_Error_create("Initialize request for reservation 0x%" PRIx64 " has no segments",
-                               Reservation);
-  A = calloc(1, sizeof(*A));
-  if (!A || !(A->Segs = calloc(Req->NumSegments, sizeof(*A->Segs))))
-    goto oom;
-  if ((Err = copy_dealloc_actions(Req, A)))
-    goto fail;
-
+/* List A (checked against Req) in the reservation at Reservation, into *Out. */
+static orc_rt_ErrorRef list_alloc(orc_rt_SharedMemoryServiceRef M, orc_rt_ExecutorAddr Reservation,
+                                  const orc_rt_SharedMemoryFinalizeRequest *Req, struct alloc *A,
+                                  struct reservation **Out) {
+  orc_rt_ErrorRef Err;
   pthread_mutex_lock(&M->Lock);
-  R = find_reservation(M, Reservation);
+  struct reservation *R = find_reservation(M, Reservation);
   if (!R || R->Releasing)
     Err = orc_rt_Error_create("No reservation found for 0x%" PRIx64, Reservation);
   else
@@ -510,13 +350,54 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
     A->State = ALLOC_INITIALIZING;
     A->Next = R->Allocs;
     R->Allocs = A;
-    Listed = true;
     /* The controller has opened the object by now: its content is in place. */
     unlink_name(R);
+    *Out = R;
   }
   pthread_mutex_unlock(&M->Lock);
-  if (Err)
-    goto fail;
+  return Err;
+}
+
+/* Give the first *Protected.. segments of A their protection, counting in *Protected. */
+static orc_rt_ErrorRef protect_segments(struct alloc *A, size_t *Protected) {
+  for (; *Protected < A->NumSegs; (*Protected)++) {
+    const struct orcrt_range_run *G = &A->Segs[*Protected];
+    if (mprotect((void *)(uintptr_t)G->Start, (size_t)(G->End - G->Start),
+                 orcrt_mmap_prot(G->Prot)) != 0)
+      return orc_rt_Error_fromErrno(errno, "Could not protect segment 0x%" PRIx64 "%s", G->Start,
+                                    errno == EPERM && (G->Prot & orc_rt_MemProt_Exec)
+                                        ? " (is /dev/shm mounted noexec?)"
+                                        : "");
+    if (G->Prot & orc_rt_MemProt_Exec)
+      __builtin___clear_cache((char *)(uintptr_t)G->Start, (char *)(uintptr_t)G->End);
+  }
+  return NULL;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
+    orc_rt_SharedMemoryServiceRef M, orc_rt_ExecutorAddr Reservation,
+    const orc_rt_SharedMemoryFinalizeRequest *Req, orc_rt_ExecutorAddr *Alloc) {
+  orc_rt_ErrorRef Err = NULL;
+  struct alloc *A = NULL;
+  struct reservation *R = NULL;
+  size_t Protected = 0;
+
+  *Alloc = 0;
+  if (Req->NumSegments == 0)
+    return orc_rt_Error_create("Initialize request for reservation 0x%" PRIx64 " has no segments",
+                               Reservation);
+  A = calloc(1, sizeof(*A));
+  if (!A || !(A->Segs = calloc(Req->NumSegments, sizeof(*A->Segs)))) {
+    free(A);
+    return orc_rt_Error_create("out of memory");
+  }
+  Err = orcrt_actions_copy_dealloc(Req->Actions, Req->NumActions, &A->Dealloc, &A->NumDealloc);
+  if (!Err)
+    Err = list_alloc(M, Reservation, Req, A, &R);
+  if (Err) {
+    free_alloc(A);
+    return Err;
+  }
 
   if (orc_rt_Session_getLogLevel(M->S) >= orc_rt_LogLevel_Debug)
     for (size_t I = 0; I < Req->NumSegments; I++)
@@ -526,50 +407,28 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
                          A->Base, Req->Segments[I].Addr, Req->Segments[I].Size,
                          Req->Segments[I].Prot, Req->NumActions);
 
-  for (; Protected < A->NumSegs; Protected++) {
-    const struct segment *G = &A->Segs[Protected];
-    if (mprotect(orcrt_ptr(G->PageStart), (size_t)(G->PageEnd - G->PageStart),
-                 orcrt_to_mmap_prot(G->Prot)) != 0) {
-      Err = orc_rt_Error_fromErrno(errno, "Could not protect segment 0x%" PRIx64 "%s", G->PageStart,
-                                   errno == EPERM && (G->Prot & orc_rt_MemProt_Exec)
-                                       ? " (is /dev/shm mounted noexec?)"
-                                       : "");
-      goto fail;
-    }
-    if (G->Prot & orc_rt_MemProt_Exec)
-      __builtin___clear_cache(orcrt_ptr(G->PageStart), orcrt_ptr(G->PageEnd));
-  }
-  for (; Completed < Req->NumActions; Completed++) {
-    const orc_rt_MemoryAction *F = &Req->Actions[Completed].Finalize;
-    if ((Err = run_action(M, F->Fn, F->ArgData, F->ArgSize)))
-      goto fail;
-  }
+  /* Recorded before they apply: the pages count as A's while it is being initialized. */
+  Err = orcrt_ranges_protect(R->Range, A->Base, A->Segs, A->NumSegs);
+  if (!Err)
+    Err = protect_segments(A, &Protected);
+  /* As LLVM does: a failing finalize action undoes the completed ones. */
+  if (!Err)
+    Err = orcrt_actions_run_finalize(M->S, Req->Actions, Req->NumActions);
 
   pthread_mutex_lock(&M->Lock);
-  A->State = ALLOC_LIVE;
-  pthread_mutex_unlock(&M->Lock);
-  *Alloc = A->Base;
-  return NULL;
-
-oom:
-  Err = orc_rt_Error_create("out of memory");
-fail:
-  /* As LLVM does: undo the finalize actions that completed, then the rest. */
-  while (Completed > 0) {
-    const orc_rt_MemoryAction *D = &Req->Actions[--Completed].Dealloc;
-    Err = orc_rt_Error_join(Err, run_action(M, D->Fn, D->ArgData, D->ArgSize));
-  }
-  if (Listed) {
-    pthread_mutex_lock(&M->Lock);
+  if (!Err) {
+    A->State = ALLOC_LIVE;
+  } else {
     /* The pages that may have been given a protection go back to read-only. */
     if (Protected < A->NumSegs)
       A->NumSegs = Protected + 1;
-    A->State = ALLOC_GOING;
-    pthread_mutex_unlock(&M->Lock);
-    return orc_rt_Error_join(Err, drop_alloc(M, R, A));
+    going_locked(R, A);
   }
-  free_alloc(A);
-  return Err;
+  pthread_mutex_unlock(&M->Lock);
+  if (Err)
+    return orc_rt_Error_join(Err, drop_alloc(M, R, A));
+  *Alloc = A->Base;
+  return NULL;
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef
@@ -585,7 +444,7 @@ orc_rt_SharedMemoryService_deinitialize(orc_rt_SharedMemoryServiceRef M, orc_rt_
     pthread_mutex_unlock(&M->Lock);
     return orc_rt_Error_create("Allocation 0x%" PRIx64 " is being initialized", Base);
   }
-  A->State = ALLOC_GOING;
+  going_locked(R, A);
   pthread_mutex_unlock(&M->Lock);
   return deinit_alloc(M, R, A);
 }
@@ -604,205 +463,42 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_release(orc_rt_SharedMe
       return orc_rt_Error_create("Reservation 0x%" PRIx64 " has an allocation being %s", Base,
                                  A->State == ALLOC_INITIALIZING ? "initialized" : "deinitialized");
     }
-  R->Releasing = true;
+  releasing_locked(R);
   pthread_mutex_unlock(&M->Lock);
   return release_reservation(M, R);
 }
 
-/* ---- the wrapper functions ----------------------------------------------- */
-
-/* The Service of S if Instance names it, else NULL. */
-static orc_rt_SharedMemoryServiceRef instance(orc_rt_SessionRef S, orc_rt_ExecutorAddr Instance) {
-  orc_rt_SharedMemoryServiceRef M = orc_rt_Session_findService(S, &orcrt_shm_service_ops);
-  return M && orc_rt_ExecutorAddr_fromPtr(M) == Instance ? M : NULL;
-}
-
-static orc_rt_ErrorRef unknown_instance(orc_rt_ExecutorAddr Instance) {
-  return orc_rt_Error_create("Unknown shared memory mapper instance 0x%" PRIx64, Instance);
-}
-
-/* (ExecutorAddr Instance, uint64 Size) -> Expected<(ExecutorAddr Base, String Name)> */
-static void reserve_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                            orc_rt_WrapperFunctionReturn Return,
-                            orc_rt_WrapperFunctionBuffer Args) {
-  orc_rt_SPSReader R;
-  orc_rt_SPSWriter W;
-  orc_rt_ExecutorAddr Instance = 0, Base = 0;
-  uint64_t Size = 0;
-  char *Name = NULL;
-  orc_rt_WrapperFunctionBuffer Result;
-
-  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
-  orc_rt_SPSReader_addr(&R, &Instance);
-  orc_rt_SPSReader_u64(&R, &Size);
-  if (!orc_rt_SPSReader_ok(&R)) {
-    Result = orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
-  } else {
-    orc_rt_SharedMemoryServiceRef M = instance(S, Instance);
-    orc_rt_ErrorRef Err =
-        M ? orc_rt_SharedMemoryService_reserve(M, Size, &Base, &Name) : unknown_instance(Instance);
-    orc_rt_SPSWriter_init(&W);
-    if (Err) {
-      orc_rt_SPSWriter_expectedError(&W, Err);
-    } else {
-      orc_rt_SPSWriter_expectedValue(&W);
-      orc_rt_SPSWriter_addr(&W, Base);
-      orc_rt_SPSWriter_string(&W, Name);
-    }
-    Result = orc_rt_SPSWriter_finish(&W);
-    free(Name);
-  }
-  orc_rt_WrapperFunctionBuffer_dispose(&Args);
-  Return(S, CallId, Result);
-}
-
-/*
- * Decode a SharedMemoryFinalizeRequest: (Sequence<(uint8 Prot, ExecutorAddr
- * Addr, uint64 Size)>, Sequence<(WrapperFunctionCall, WrapperFunctionCall)>).
- * The arrays go to the caller; the actions' bytes point into R's span.
- */
-static bool read_request(orc_rt_SPSReader *R, orc_rt_SharedMemoryFinalizeRequest *Req,
-                         orc_rt_SharedMemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
-  uint64_t N = 0;
-  *Segs = NULL;
-  *Acts = NULL;
-  /* A segment takes 17 bytes: the count is bounded by the input. */
-  if (!orc_rt_SPSReader_seqCount(R, 17, &N))
-    return false;
-  if (N && !(*Segs = calloc((size_t)N, sizeof(**Segs))))
-    return false;
-  Req->Segments = *Segs;
-  Req->NumSegments = (size_t)N;
-  for (size_t I = 0; I < Req->NumSegments; I++) {
-    orc_rt_SharedMemorySegment *G = &(*Segs)[I];
-    orc_rt_SPSReader_u8(R, &G->Prot);
-    orc_rt_SPSReader_addr(R, &G->Addr);
-    orc_rt_SPSReader_u64(R, &G->Size);
-  }
-  if (!orcrt_read_action_pairs(R, Acts, &Req->NumActions))
-    return false;
-  Req->Actions = *Acts;
-  return true;
-}
-
-/* (ExecutorAddr Instance, ExecutorAddr Reservation, SharedMemoryFinalizeRequest)
-   -> Expected<ExecutorAddr> */
-static void initialize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                               orc_rt_WrapperFunctionReturn Return,
-                               orc_rt_WrapperFunctionBuffer Args) {
-  orc_rt_SPSReader R;
-  orc_rt_SPSWriter W;
-  orc_rt_ExecutorAddr Instance = 0, Reservation = 0, Alloc = 0;
-  orc_rt_SharedMemoryFinalizeRequest Req = {0};
-  orc_rt_SharedMemorySegment *Segs = NULL;
-  orc_rt_MemoryActionPair *Acts = NULL;
-  orc_rt_WrapperFunctionBuffer Result;
-
-  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
-  orc_rt_SPSReader_addr(&R, &Instance);
-  orc_rt_SPSReader_addr(&R, &Reservation);
-  if (!orc_rt_SPSReader_ok(&R) || !read_request(&R, &Req, &Segs, &Acts)) {
-    Result = orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
-  } else {
-    orc_rt_SharedMemoryServiceRef M = instance(S, Instance);
-    orc_rt_ErrorRef Err = M ? orc_rt_SharedMemoryService_initialize(M, Reservation, &Req, &Alloc)
-                            : unknown_instance(Instance);
-    orc_rt_SPSWriter_init(&W);
-    if (Err) {
-      orc_rt_SPSWriter_expectedError(&W, Err);
-    } else {
-      orc_rt_SPSWriter_expectedValue(&W);
-      orc_rt_SPSWriter_addr(&W, Alloc);
-    }
-    Result = orc_rt_SPSWriter_finish(&W);
-  }
-  free(Segs);
-  free(Acts);
-  orc_rt_WrapperFunctionBuffer_dispose(&Args);
-  Return(S, CallId, Result);
-}
-
-/*
- * (ExecutorAddr Instance, Sequence<ExecutorAddr>) -> SPSError, applying Op
- * to each address, the last first (as LLVM deinitializes); errors joined.
- */
-static void
-addresses_wrapper(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
-                  orc_rt_WrapperFunctionBuffer Args,
-                  orc_rt_ErrorRef (*Op)(orc_rt_SharedMemoryServiceRef, orc_rt_ExecutorAddr)) {
-  orc_rt_SPSReader R;
-  orc_rt_SPSWriter W;
-  orc_rt_ExecutorAddr Instance = 0;
-  orc_rt_ExecutorAddr *Addrs = NULL;
-  uint64_t N = 0;
-  orc_rt_WrapperFunctionBuffer Result;
-
-  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
-  orc_rt_SPSReader_addr(&R, &Instance);
-  /* The count is checked against the bytes left, so it bounds the array. */
-  if (orc_rt_SPSReader_seqCount(&R, 8, &N) && N)
-    Addrs = calloc((size_t)N, sizeof(*Addrs));
-  for (uint64_t I = 0; Addrs && I < N; I++)
-    orc_rt_SPSReader_addr(&R, &Addrs[I]);
-  if (!orc_rt_SPSReader_ok(&R) || (N && !Addrs)) {
-    Result = orc_rt_WrapperFunctionBuffer_fromOutOfBandError(DeserializeError);
-  } else {
-    orc_rt_SharedMemoryServiceRef M = instance(S, Instance);
-    orc_rt_ErrorRef Err = M ? NULL : unknown_instance(Instance);
-    for (uint64_t I = N; M && I-- > 0;)
-      Err = orc_rt_Error_join(Err, Op(M, Addrs[I]));
-    orc_rt_SPSWriter_init(&W);
-    orc_rt_SPSWriter_error(&W, Err);
-    Result = orc_rt_SPSWriter_finish(&W);
-  }
-  free(Addrs);
-  orc_rt_WrapperFunctionBuffer_dispose(&Args);
-  Return(S, CallId, Result);
-}
-
-static void deinitialize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                                 orc_rt_WrapperFunctionReturn Return,
-                                 orc_rt_WrapperFunctionBuffer Args) {
-  addresses_wrapper(S, CallId, Return, Args, orc_rt_SharedMemoryService_deinitialize);
-}
-
-static void release_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                            orc_rt_WrapperFunctionReturn Return,
-                            orc_rt_WrapperFunctionBuffer Args) {
-  addresses_wrapper(S, CallId, Return, Args, orc_rt_SharedMemoryService_release);
-}
-
 /* ---- the Service ---------------------------------------------------------- */
-
-static void shm_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn Done, void *DoneCtx) {
-  orc_rt_SharedMemoryServiceRef M = Ctx;
-  for (;;) {
-    pthread_mutex_lock(&M->Lock);
-    struct reservation *R = M->Last;
-    while (R && R->Releasing)
-      R = R->Prev;
-    if (R) {
-      R->Releasing = true;
-      /* No call runs at shutdown: whatever is half done is taken as live. */
-      for (struct alloc *A = R->Allocs; A; A = A->Next)
-        A->State = ALLOC_LIVE;
-    }
-    pthread_mutex_unlock(&M->Lock);
-    if (!R)
-      break;
-    orc_rt_Session_reportError(S, release_reservation(M, R));
-  }
-  if (Done)
-    Done(DoneCtx);
-}
 
 static void shm_destroy(void *Ctx) {
   orc_rt_SharedMemoryServiceRef M = Ctx;
-  pthread_mutex_lock(&LiveLock);
-  LIST_REMOVE(M, Live);
-  pthread_mutex_unlock(&LiveLock);
+  /* Shutdown released every reservation. */
   pthread_mutex_destroy(&M->Lock);
   free(M);
+}
+
+/* Claim the newest reservation not being released, for release; NULL if none. */
+static struct reservation *claim_newest(orc_rt_SharedMemoryServiceRef M) {
+  pthread_mutex_lock(&M->Lock);
+  struct reservation *R = TAILQ_LAST(&M->Reservations, reservation_list);
+  while (R && R->Releasing)
+    R = TAILQ_PREV(R, reservation_list, Link);
+  if (R) {
+    releasing_locked(R);
+    /* No call runs at shutdown: whatever is half done is taken as live. */
+    for (struct alloc *A = R->Allocs; A; A = A->Next)
+      A->State = ALLOC_LIVE;
+  }
+  pthread_mutex_unlock(&M->Lock);
+  return R;
+}
+
+static void shm_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_CompletionFn Done, void *DoneCtx) {
+  orc_rt_SharedMemoryServiceRef M = Ctx;
+  for (struct reservation *R; (R = claim_newest(M));)
+    orc_rt_Session_reportError(S, release_reservation(M, R));
+  if (Done)
+    Done(DoneCtx);
 }
 
 const orc_rt_ServiceOps orcrt_shm_service_ops = {
@@ -813,44 +509,24 @@ const orc_rt_ServiceOps orcrt_shm_service_ops = {
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_add(orc_rt_SessionRef S,
                                                              orc_rt_SharedMemoryServiceRef *Out) {
-  static const struct {
-    const char *Name;
-    orc_rt_WrapperFunction Fn;
-  } Wrappers[] = {
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", reserve_wrapper},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Initialize", initialize_wrapper},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", deinitialize_wrapper},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", release_wrapper},
-  };
-  orc_rt_ErrorRef Err;
-
   if (orc_rt_Session_findService(S, &orcrt_shm_service_ops))
     return orc_rt_Error_create("the Session already has a shared-memory Service");
-  orc_rt_SharedMemoryServiceRef M = calloc(1, sizeof(*M));
+  long Page = sysconf(_SC_PAGESIZE);
+  orc_rt_SharedMemoryServiceRef M = malloc(sizeof(*M));
   if (!M)
     return orc_rt_Error_create("out of memory");
-  M->S = S;
-  long Page = sysconf(_SC_PAGESIZE);
-  M->PageSize = Page > 0 ? (uint64_t)Page : 4096;
+  *M = (struct orc_rt_OpaqueSharedMemoryService){.S = S,
+                                                 .PageSize = Page > 0 ? (uint64_t)Page : 4096};
   pthread_mutex_init(&M->Lock, NULL);
-
-  Err = orc_rt_Session_addService(S, &orcrt_shm_service_ops, M);
+  TAILQ_INIT(&M->Reservations);
+  orc_rt_ErrorRef Err = orc_rt_Session_addService(S, &orcrt_shm_service_ops, M);
   if (Err) {
-    pthread_mutex_destroy(&M->Lock);
-    free(M);
+    shm_destroy(M);
     return Err;
   }
   /* S owns M from here on. */
-  pthread_mutex_lock(&LiveLock);
-  LIST_INSERT_HEAD(&LiveServices, M, Live);
-  pthread_mutex_unlock(&LiveLock);
-
-  Err = orc_rt_Session_addBootstrapSymbol(
-      S, "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", orc_rt_ExecutorAddr_fromPtr(M));
-  for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Wrappers); I++)
-    Err = orc_rt_Session_addWrapperFunction(S, Wrappers[I].Name, Wrappers[I].Fn);
-  if (Err)
-    return Err;
-  *Out = M;
-  return NULL;
+  Err = orcrt_llvm19_add_shared_memory(S, M);
+  if (!Err)
+    *Out = M;
+  return Err;
 }

@@ -47,23 +47,18 @@ static inline bool orcrt_task_queue_pop(struct orcrt_task_queue *Q, orc_rt_Task 
 }
 
 /*
- * Dispatch a Task that the caller guarantees is short and never blocks: it
- * returns promptly, never waits for the controller, for another call or for
- * a lock that is held across such a wait, and runs no JIT'd code. A
- * dispatcher may then run it at once on the calling thread, before this
- * returns, which spares a hand-off to another thread: the pool does (and
- * its shutdown waits for such tasks like for any other); the others queue it
- * as orc_rt_TaskDispatcher_dispatch() does. Either way exactly one of its
- * Run or Destroy is called, and after shutdown began it is destroyed. The
- * Session uses it for the calls to its own wrapper functions marked short
- * (see orcrt_session_mark_short()), which the pipe transport's I/O thread
- * then runs itself.
+ * Dispatch a Task that the caller guarantees is short and never blocks (see
+ * DispatchShort in orcrt/task-dispatcher.h): through the implementation's
+ * DispatchShort op if it has one, else as orc_rt_TaskDispatcher_dispatch().
+ * Either way exactly one of its Run or Destroy is called, and after
+ * shutdown completed it is destroyed. The Session uses it for the calls to
+ * its own wrapper functions marked short (see orcrt_session_mark_short()),
+ * which the pipe transport's I/O thread then runs itself.
  */
 void orcrt_task_dispatcher_dispatch_short(orc_rt_TaskDispatcherRef D, orc_rt_Task T);
 
-/* Set D's short dispatch (NULL: as dispatch); for the creator of a dispatcher. */
-void orcrt_task_dispatcher_set_short(orc_rt_TaskDispatcherRef D,
-                                     void (*DispatchShort)(void *Ctx, orc_rt_Task T));
+/* The context of D if its implementation is Ops, else NULL (D may be NULL). */
+void *orcrt_task_dispatcher_context(orc_rt_TaskDispatcherRef D, const orc_rt_TaskDispatcherOps *Ops);
 
 /* Release an unrun task (its Destroy may be NULL). */
 static inline void orcrt_task_destroy(orc_rt_Task T) {

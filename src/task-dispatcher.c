@@ -1,5 +1,16 @@
 /*
- * task-dispatcher.c - the TaskDispatcher handle and the queueing dispatcher
+ * task-dispatcher.c - the TaskDispatcher handle and its contract, and the
+ * task FIFO the dispatchers share
+ *
+ * The handle enforces what every implementation promises (a Task dispatched
+ * after shutdown completed is destroyed; shutdown runs the implementation's
+ * once, and every caller returns only once it has completed), so an
+ * implementation need not. The dispatchers are thread-pool.c and
+ * queue-dispatcher.c.
+ *
+ * Locks: D->Lock protects the transitions of D->State and is waited on
+ * through D->Closed; it is held only around them, never across an op, so
+ * it is taken after nothing and before nothing.
  */
 #include "orcrt-internal.h"
 
@@ -59,8 +70,6 @@ struct orc_rt_OpaqueTaskDispatcher {
   atomic_int State;
   pthread_mutex_t Lock;
   pthread_cond_t Closed; /* State reached DISPATCHER_CLOSED */
-  /* The implementation's short dispatch (see task-dispatcher-internal.h); NULL: as Dispatch. */
-  void (*DispatchShort)(void *Ctx, orc_rt_Task T);
 };
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_TaskDispatcher_create(const orc_rt_TaskDispatcherOps *Ops,
@@ -82,7 +91,6 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_TaskDispatcher_create(const orc_rt_TaskDisp
   }
   D->Ops = Ops;
   D->Ctx = Ctx;
-  D->DispatchShort = NULL;
   atomic_init(&D->State, DISPATCHER_OPEN);
   *Out = D;
   return NULL;
@@ -105,15 +113,14 @@ void orcrt_task_dispatcher_dispatch_short(orc_rt_TaskDispatcherRef D, orc_rt_Tas
     orcrt_task_destroy(Task);
     return;
   }
-  if (D->DispatchShort)
-    D->DispatchShort(D->Ctx, Task);
+  if (D->Ops->DispatchShort)
+    D->Ops->DispatchShort(D->Ctx, Task);
   else
     D->Ops->Dispatch(D->Ctx, Task);
 }
 
-void orcrt_task_dispatcher_set_short(orc_rt_TaskDispatcherRef D,
-                                     void (*DispatchShort)(void *Ctx, orc_rt_Task T)) {
-  D->DispatchShort = DispatchShort;
+void *orcrt_task_dispatcher_context(orc_rt_TaskDispatcherRef D, const orc_rt_TaskDispatcherOps *Ops) {
+  return D && D->Ops == Ops ? D->Ctx : NULL;
 }
 
 ORC_RT_EXPORT void orc_rt_TaskDispatcher_shutdown(orc_rt_TaskDispatcherRef D) {
@@ -154,130 +161,3 @@ ORC_RT_EXPORT void orc_rt_TaskDispatcher_blockingEnd(orc_rt_TaskDispatcherRef D)
     D->Ops->BlockingEnd(D->Ctx);
 }
 
-/* ---------------------------------------------------------------------- */
-/* The queueing dispatcher                                                 */
-
-struct queue_dispatcher {
-  pthread_mutex_t Lock;
-  pthread_cond_t Idle; /* a task finished after shutdown began */
-  struct orcrt_task_queue Queue;
-  size_t Running; /* tasks running now, on any thread */
-  bool RunInline;
-  bool Closed;
-};
-
-/*
- * The tasks of queueing dispatchers running on this thread, innermost
- * first, so that a shutdown entered from one of them (which the contract
- * forbids) does not wait for itself forever.
- */
-struct queue_frame {
-  struct queue_dispatcher *Q;
-  struct queue_frame *Up;
-};
-static _Thread_local struct queue_frame *TopFrame;
-
-/* Run T with Q->Lock held on entry and on return (released meanwhile). */
-static void queue_run_locked(struct queue_dispatcher *Q, orc_rt_Task T) {
-  struct queue_frame F = {Q, TopFrame};
-  Q->Running++;
-  pthread_mutex_unlock(&Q->Lock);
-  TopFrame = &F;
-  T.Run(T.Ctx);
-  TopFrame = F.Up;
-  pthread_mutex_lock(&Q->Lock);
-  Q->Running--;
-  if (Q->Closed)
-    pthread_cond_broadcast(&Q->Idle);
-}
-
-static void queue_dispatch(void *Ctx, orc_rt_Task T) {
-  struct queue_dispatcher *Q = Ctx;
-  pthread_mutex_lock(&Q->Lock);
-  if (Q->Closed)
-    goto refuse;
-  if (Q->RunInline)
-    queue_run_locked(Q, T);
-  else if (!orcrt_task_queue_push(&Q->Queue, T))
-    goto refuse; /* out of memory: refused like a late task */
-  pthread_mutex_unlock(&Q->Lock);
-  return;
-
-refuse:
-  pthread_mutex_unlock(&Q->Lock);
-  orcrt_task_destroy(T);
-}
-
-static void queue_shutdown(void *Ctx) {
-  struct queue_dispatcher *Q = Ctx;
-  orc_rt_Task T;
-  size_t Mine = 0;
-  for (struct queue_frame *F = TopFrame; F; F = F->Up)
-    Mine += F->Q == Q;
-  pthread_mutex_lock(&Q->Lock);
-  Q->Closed = true;
-  while (orcrt_task_queue_pop(&Q->Queue, &T))
-    queue_run_locked(Q, T);
-  /* Tasks that runPending or an inline dispatch runs on other threads. */
-  while (Q->Running > Mine)
-    pthread_cond_wait(&Q->Idle, &Q->Lock);
-  pthread_mutex_unlock(&Q->Lock);
-}
-
-static void queue_destroy(void *Ctx) {
-  struct queue_dispatcher *Q = Ctx;
-  orcrt_task_queue_destroy_all(&Q->Queue);
-  pthread_cond_destroy(&Q->Idle);
-  pthread_mutex_destroy(&Q->Lock);
-  free(Q);
-}
-
-static const orc_rt_TaskDispatcherOps QueueOps = {
-    .Dispatch = queue_dispatch,
-    .Shutdown = queue_shutdown,
-    .Destroy = queue_destroy,
-};
-
-ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_QueueTaskDispatcher_create(bool RunInline,
-                                                                orc_rt_TaskDispatcherRef *Out) {
-  orc_rt_ErrorRef E = NULL;
-  if (!Out)
-    return orc_rt_Error_create("queue task dispatcher: Out is required");
-  struct queue_dispatcher *Q = calloc(1, sizeof(*Q));
-  if (!Q)
-    return orc_rt_Error_create("queue task dispatcher: out of memory");
-  int Err = pthread_mutex_init(&Q->Lock, NULL);
-  if (Err)
-    goto fail_free;
-  Err = pthread_cond_init(&Q->Idle, NULL);
-  if (Err)
-    goto fail_mutex;
-  Q->RunInline = RunInline;
-  E = orc_rt_TaskDispatcher_create(&QueueOps, Q, Out);
-  if (E)
-    goto fail_cond;
-  return NULL;
-
-fail_cond:
-  pthread_cond_destroy(&Q->Idle);
-fail_mutex:
-  pthread_mutex_destroy(&Q->Lock);
-fail_free:
-  free(Q);
-  return E ? E : orc_rt_Error_fromErrno(Err, "queue task dispatcher");
-}
-
-ORC_RT_EXPORT size_t orc_rt_QueueTaskDispatcher_runPending(orc_rt_TaskDispatcherRef D) {
-  if (!D || D->Ops != &QueueOps)
-    return 0;
-  struct queue_dispatcher *Q = D->Ctx;
-  orc_rt_Task T;
-  size_t N = 0;
-  pthread_mutex_lock(&Q->Lock);
-  while (orcrt_task_queue_pop(&Q->Queue, &T)) {
-    queue_run_locked(Q, T);
-    N++;
-  }
-  pthread_mutex_unlock(&Q->Lock);
-  return N;
-}

@@ -20,7 +20,7 @@
  * that deadlock back. Workers above the target exit as soon as they find the
  * queue empty.
  *
- * Short tasks (orcrt_task_dispatcher_dispatch_short(): the caller vouches
+ * Short tasks (the DispatchShort op: the caller vouches
  * that they return promptly and never block) run at once on the thread that
  * dispatches them, counted in Inline so that shutdown waits for them too.
  * The pipe transport's I/O thread dispatches the calls to the Session's
@@ -348,6 +348,7 @@ static const orc_rt_TaskDispatcherOps PoolOps = {
     .Destroy = pool_destroy,
     .BlockingBegin = pool_blocking_begin,
     .BlockingEnd = pool_blocking_end,
+    .DispatchShort = pool_dispatch_short,
 };
 
 ORC_RT_EXPORT orc_rt_ErrorRef
@@ -381,7 +382,6 @@ orc_rt_ThreadPoolTaskDispatcher_create(unsigned NumThreads, orc_rt_TaskDispatche
   E = orc_rt_TaskDispatcher_create(&PoolOps, P, Out);
   if (E)
     goto fail_attr;
-  orcrt_task_dispatcher_set_short(*Out, pool_dispatch_short);
   return NULL;
 
 fail_attr:

@@ -28,7 +28,7 @@ for p in "$@"; do
 		inbd && /^\.Ed/ { inbd = 0; if (buf ~ /main\(void\)/) { printf "%s", buf; exit } next }
 		inbd { buf = buf $0 "\n" }
 	' "$p" | sed -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g' >"$tmp/$name.c"
-	if ! $LIBTOOL --mode=link --quiet $CC $CFLAGS -std=gnu11 -Wall -Werror \
+	if ! $LIBTOOL --mode=link --quiet $CC $CFLAGS -std=gnu11 -Wall -Wpedantic -Werror \
 		-I"$srcdir/include" -o "$tmp/$name" "$tmp/$name.c" \
 		"$builddir/src/liborcrt.la" $PTHREAD_CFLAGS >"$tmp/$name.log" 2>&1; then
 		echo "not ok $n - $name: its example does not compile"

@@ -53,7 +53,7 @@ static void env_init(env *E, orc_rt_MemoryStrategy Strategy) {
   ck_assert_no_error(orc_rt_Bootstrap_add(E->S));
   ck_assert_no_error(orc_rt_LoopbackController_create(&E->LC));
   ck_assert_no_error(orc_rt_LoopbackController_addHandler(E->LC, EchoTag, echo_handler, NULL));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(E->LC, E->S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(E->S, E->LC));
 }
 
 static void env_fini(env *E) {

@@ -906,6 +906,57 @@ START_TEST(queue_queues_short_task_like_any_other) {
 }
 END_TEST
 
+/* A custom dispatcher: counts which op each task came through, and runs it at once. */
+struct custom_short {
+  atomic_uint Dispatched, DispatchedShort;
+};
+
+static void custom_dispatch(void *Ctx, orc_rt_Task T) {
+  atomic_fetch_add(&((struct custom_short *)Ctx)->Dispatched, 1);
+  T.Run(T.Ctx);
+}
+
+static void custom_dispatch_short(void *Ctx, orc_rt_Task T) {
+  atomic_fetch_add(&((struct custom_short *)Ctx)->DispatchedShort, 1);
+  T.Run(T.Ctx);
+}
+
+static void custom_nop(void *Ctx) {
+  (void)Ctx;
+}
+
+/* Dispatch one short and one ordinary task to a custom dispatcher, with or without the op. */
+static void custom_dispatch_both(bool WithShortOp, struct custom_short *C) {
+  const orc_rt_TaskDispatcherOps Ops = {.Dispatch = custom_dispatch,
+                                        .Shutdown = custom_nop,
+                                        .Destroy = custom_nop,
+                                        .DispatchShort =
+                                            WithShortOp ? custom_dispatch_short : NULL};
+  struct where W = {0};
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_TaskDispatcher_create(&Ops, C, &D));
+  orcrt_task_dispatcher_dispatch_short(D, (orc_rt_Task){where_run, NULL, &W});
+  orc_rt_TaskDispatcher_dispatch(D, (orc_rt_Task){where_run, NULL, &W});
+  ck_assert_uint_eq(atomic_load(&W.Ran), 2);
+  orc_rt_TaskDispatcher_destroy(D);
+}
+
+START_TEST(custom_dispatcher_receives_short_tasks_through_its_dispatch_short_op) {
+  struct custom_short C = {0};
+  custom_dispatch_both(true, &C);
+  ck_assert_uint_eq(atomic_load(&C.DispatchedShort), 1);
+  ck_assert_uint_eq(atomic_load(&C.Dispatched), 1);
+}
+END_TEST
+
+START_TEST(custom_dispatcher_without_dispatch_short_gets_short_tasks_through_dispatch) {
+  struct custom_short C = {0};
+  custom_dispatch_both(false, &C);
+  ck_assert_uint_eq(atomic_load(&C.DispatchedShort), 0);
+  ck_assert_uint_eq(atomic_load(&C.Dispatched), 2);
+}
+END_TEST
+
 START_TEST(pool_destroys_short_task_dispatched_after_shutdown) {
   struct counter C = {0};
   orc_rt_TaskDispatcherRef D;
@@ -995,6 +1046,8 @@ Suite *orcrt_suite_dispatcher(void) {
   ADD_TEST(S, pool_runs_short_task_on_the_dispatching_thread_before_returning, 10);
   ADD_TEST(S, queue_queues_short_task_like_any_other, 10);
   ADD_TEST(S, pool_destroys_short_task_dispatched_after_shutdown, 10);
+  ADD_TEST(S, custom_dispatcher_receives_short_tasks_through_its_dispatch_short_op, 10);
+  ADD_TEST(S, custom_dispatcher_without_dispatch_short_gets_short_tasks_through_dispatch, 10);
   ADD_TEST(S, pool_shutdown_waits_for_short_task_running_on_another_thread, 10);
   return S;
 }

@@ -31,7 +31,7 @@ static void env_init(env *E) {
   ck_assert_no_error(orc_rt_MemoryService_add(E->S, orc_rt_MemoryStrategy_MProtect, &M));
   ck_assert_no_error(orc_rt_Bootstrap_add(E->S));
   ck_assert_no_error(orc_rt_LoopbackController_create(&E->LC));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(E->LC, E->S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(E->S, E->LC));
 }
 
 static void env_fini(env *E) {

@@ -892,7 +892,7 @@ static void race_setup(race_env *R) {
   ck_assert_no_error(orc_rt_MemoryService_add(R->S, orc_rt_MemoryStrategy_MemFD, &R->M));
   ck_assert_no_error(orc_rt_Bootstrap_add(R->S));
   ck_assert_no_error(orc_rt_LoopbackController_create(&R->LC));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(R->LC, R->S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(R->S, R->LC));
 }
 
 /* Allocations finalized with the counting actions, for deallocate and EH register. */

@@ -179,7 +179,7 @@ static orc_rt_SessionRef setup_unattached(fixture *F, unsigned Threads,
 /* As setup_unattached(), attached. */
 static orc_rt_SessionRef setup(fixture *F, unsigned Threads, orc_rt_LoopbackControllerRef *LC) {
   orc_rt_SessionRef S = setup_unattached(F, Threads, LC);
-  ck_assert_no_error(orc_rt_LoopbackController_attach(*LC, S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(S, *LC));
   return S;
 }
 
@@ -293,7 +293,7 @@ START_TEST(loopback_add_handler_rejects_duplicates_and_changes_after_attach) {
   ck_assert_no_error(orc_rt_QueueTaskDispatcher_create(true, &D));
   orc_rt_SessionRef S;
   ck_assert_no_error(orc_rt_Session_create(D, &S));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(LC, S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(S, LC));
   ck_assert_error_contains(orc_rt_LoopbackController_addHandler(LC, 3, echo_handler, &F),
                            "attached");
   orc_rt_Session_destroy(S);
@@ -307,7 +307,7 @@ START_TEST(loopback_attach_to_attached_session_fails_and_caller_keeps_it) {
   orc_rt_LoopbackControllerRef LC, LC2;
   orc_rt_SessionRef S = setup(&F, 2, &LC);
   ck_assert_no_error(orc_rt_LoopbackController_create(&LC2));
-  ck_assert_error_contains(orc_rt_LoopbackController_attach(LC2, S), "already attached");
+  ck_assert_error_contains(orc_rt_LoopbackController_attach(S, LC2), "already attached");
   result_slot R;
   slot_init(&R);
   orc_rt_LoopbackController_callWrapper(LC2, addr_of_async(async_prefix), str_buffer("x"), slot_fn,
@@ -329,7 +329,7 @@ START_TEST(loopback_return_result_for_unknown_call_is_reported) {
   orc_rt_LoopbackControllerRef LC;
   orc_rt_SessionRef S = setup_unattached(&F, 2, &LC);
   orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &Rep);
-  ck_assert_no_error(orc_rt_LoopbackController_attach(LC, S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(S, LC));
   orc_rt_LoopbackController_returnResult(LC, 999, str_buffer("a long stray result"));
   pthread_mutex_lock(&Rep.Lock);
   ck_assert_str_eq(Rep.Msgs, "result for call 999, which is not pending;");
@@ -479,7 +479,7 @@ START_TEST(loopback_disconnect_waits_for_a_delivery_in_progress) {
   ck_assert_no_error(orc_rt_Session_addService(S, &BlockingContextOps, &B));
   ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_block));
   ck_assert_no_error(orc_rt_LoopbackController_create(&B.LC));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(B.LC, S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(S, B.LC));
 
   result_slot R;
   slot_init(&R);
@@ -725,7 +725,7 @@ START_TEST(loopback_calls_nested_deeper_than_the_pool_complete) {
   ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, nested_wrapper));
   ck_assert_no_error(orc_rt_LoopbackController_create(&N.LC));
   ck_assert_no_error(orc_rt_LoopbackController_addHandler(N.LC, NestedTag, nested_handler, &N));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(N.LC, S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(S, N.LC));
   uint32_t Top = Depth;
   orc_rt_WrapperFunctionBuffer R = orc_rt_LoopbackController_callWrapperSync(
       N.LC, addr_of_async(nested_wrapper), (const char *)&Top, sizeof(Top));

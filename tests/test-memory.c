@@ -10,6 +10,8 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,7 +44,7 @@ static void env_init(env *E, orc_rt_MemoryStrategy Strategy) {
   ck_assert_no_error(orc_rt_MemoryService_add(E->S, Strategy, &E->M));
   ck_assert_no_error(orc_rt_Bootstrap_add(E->S));
   ck_assert_no_error(orc_rt_LoopbackController_create(&E->LC));
-  ck_assert_no_error(orc_rt_LoopbackController_attach(E->LC, E->S));
+  ck_assert_no_error(orc_rt_LoopbackController_attach(E->S, E->LC));
 }
 
 static void env_fini(env *E) {
@@ -1082,6 +1084,56 @@ START_TEST(memory_write_outside_segments_of_a_finalized_memfd_allocation_fails) 
 }
 END_TEST
 
+/* A writer that keeps writing a page into one allocation until the write fails. */
+enum { RacingSize = 16 * Page };
+typedef struct {
+  orc_rt_MemoryServiceRef M;
+  orc_rt_ExecutorAddr Base;
+  atomic_uint Writes;
+  char Data[RacingSize];
+} racing_writer;
+
+static void *write_until_refused(void *Ctx) {
+  racing_writer *W = Ctx;
+  for (;;) {
+    orc_rt_ErrorRef Err = orc_rt_MemoryService_write(W->M, W->Base, W->Data, sizeof(W->Data));
+    if (Err) {
+      orc_rt_Error_consume(Err);
+      return NULL;
+    }
+    atomic_fetch_add(&W->Writes, 1);
+  }
+}
+
+START_TEST(memory_write_racing_deallocate_never_copies_into_unmapped_memory) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  static racing_writer W;
+  W.M = E.M;
+  memset(W.Data, 'w', sizeof(W.Data));
+  for (int I = 0; I < 200; I++) {
+    ck_assert_no_error(orc_rt_MemoryService_reserve(E.M, RacingSize, &W.Base));
+    orc_rt_MemorySegment G =
+        seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, W.Base, RacingSize, NULL, 0);
+    orc_rt_MemoryFinalizeRequest Req = {&G, 1, NULL, 0};
+    ck_assert_no_error(orc_rt_MemoryService_finalize(E.M, &Req));
+    pthread_t T;
+    atomic_store(&W.Writes, 0);
+    ck_assert_int_eq(pthread_create(&T, NULL, write_until_refused, &W), 0);
+    /* Deallocate while the writer is busy copying, not before it starts. */
+    while (atomic_load(&W.Writes) < 2)
+      sched_yield();
+    /*
+     * Writes copy with no lock held, on a pin: the deallocation waits for
+     * the copy in progress, so the writer never faults on unmapped pages.
+     */
+    ck_assert_no_error(orc_rt_MemoryService_deallocate(E.M, W.Base));
+    ck_assert_int_eq(pthread_join(T, NULL), 0);
+  }
+  env_fini(&E);
+}
+END_TEST
+
 Suite *orcrt_suite_memory(void) {
   Suite *S = suite_create("memory");
   TCase *TC = orcrt_test_case(S, "reserve", 30);
@@ -1126,5 +1178,6 @@ Suite *orcrt_suite_memory(void) {
   tcase_add_test(TC, memory_reserve_beyond_what_the_system_can_back_fails_with_either_strategy);
   tcase_add_test(TC, memory_deallocate_releases_the_listed_bases_last_first);
   tcase_add_test(TC, memory_write_outside_segments_of_a_finalized_memfd_allocation_fails);
+  tcase_add_test(TC, memory_write_racing_deallocate_never_copies_into_unmapped_memory);
   return S;
 }

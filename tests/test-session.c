@@ -11,7 +11,9 @@
 #include "test-util.h"
 
 #include "session-internal.h"
+#include "session-private.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1217,6 +1219,102 @@ START_TEST(session_several_sessions_are_independent) {
 }
 END_TEST
 
+/* ---- error paths that must keep their contracts -------------------------------- */
+
+static void *fail_malloc(size_t Size) {
+  (void)Size;
+  return NULL;
+}
+
+static void count_done(void *Ctx) {
+  atomic_fetch_add((atomic_int *)Ctx, 1);
+}
+
+START_TEST(session_completion_callback_runs_when_its_node_cannot_be_allocated) {
+  orcrt_test_error_log R = ORCRT_TEST_ERROR_LOG_INIT;
+  fake_ca F;
+  fake_init(&F);
+  orc_rt_SessionRef S = session_pool(2);
+  orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &R);
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  atomic_int Detached = 0, ShutDown = 0;
+  /* More requests than the Session keeps spare nodes for. */
+  enum { N = SESSION_SPARE_COMPLETIONS + 2 };
+  orcrt_session_fault_malloc = fail_malloc;
+  for (int I = 0; I < N; I++) {
+    orc_rt_Session_detach(S, count_done, &Detached);
+    orc_rt_Session_shutdown(S, count_done, &ShutDown);
+  }
+  orcrt_session_fault_malloc = NULL;
+  orc_rt_Session_destroy(S);
+  /* DESIGN S2: every completion callback runs, allocation failure or not. */
+  ck_assert_int_eq(atomic_load(&Detached), N);
+  ck_assert_int_eq(atomic_load(&ShutDown), N);
+  fake_fini(&F);
+}
+END_TEST
+
+/* Wait until the error log holds Substr. */
+static void wait_for_error(orcrt_test_error_log *R, const char *Substr) {
+  for (;;) {
+    pthread_mutex_lock(&R->Lock);
+    bool Found = strstr(R->Msgs, Substr) != NULL;
+    pthread_mutex_unlock(&R->Lock);
+    if (Found)
+      return;
+    sched_yield();
+  }
+}
+
+/* An async wrapper that answers its call twice. */
+static void async_return_twice(orc_rt_SessionRef S, uint64_t CallId,
+                               orc_rt_WrapperFunctionReturn Return,
+                               orc_rt_WrapperFunctionBuffer Args) {
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  Return(S, CallId, str_buffer("first"));
+  Return(S, CallId, str_buffer("second"));
+}
+
+START_TEST(session_double_return_is_blamed_on_its_own_call_and_shutdown_still_waits) {
+  orcrt_test_error_log R = ORCRT_TEST_ERROR_LOG_INIT;
+  fake_ca F;
+  fake_init(&F);
+  held_call H;
+  held_init(&H);
+  orc_rt_SessionRef S = session_pool(2);
+  orc_rt_Session_setErrorReporter(S, orcrt_test_error_log_fn, &R);
+  ck_assert_no_error(orc_rt_Session_addService(S, &ContextOps, &H));
+  ck_assert_no_error(orc_rt_Session_addService(S, &HeldServiceOps, &H));
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_hold));
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, NULL, async_return_twice));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+
+  /* B (call 5) is running when A (call 7) returns twice. */
+  orc_rt_Session_handleWrapperCall(S, 5, addr_of_async(async_hold), str_buffer("b"));
+  orcrt_test_latch_wait(&H.Entered, 1);
+  orc_rt_Session_handleWrapperCall(S, 7, addr_of_async(async_return_twice), str_buffer("a"));
+  wait_for_error(&R, "(call 7)");
+  fake_wait_results(&F, 1);
+  /* Only A's first answer went to the controller. */
+  pthread_mutex_lock(&F.Lock);
+  ck_assert_uint_eq(F.NumResults, 1);
+  ck_assert_buffer_str(fake_result(&F, 7), "first");
+  pthread_mutex_unlock(&F.Lock);
+
+  /* Shutdown still waits for B, and B's own Return is no error. */
+  pthread_t Th;
+  ck_assert_int_eq(pthread_create(&Th, NULL, destroy_thread, S), 0);
+  orc_rt_Session_waitForDetach(S);
+  held_return(&H, S, "late");
+  pthread_join(Th, NULL);
+  ck_assert(!atomic_load(&H.ShutdownBeforeReturn));
+  ck_assert_msg(strstr(R.Msgs, "(call 5)") == NULL, "call 5 blamed: %s", R.Msgs);
+  ck_assert_msg(strstr(strstr(R.Msgs, "(call 7)") + 1, "more often") == NULL, "errors: %s", R.Msgs);
+  held_fini(&H);
+  fake_fini(&F);
+}
+END_TEST
+
 Suite *orcrt_suite_session(void) {
   Suite *S = suite_create("session");
   TCase *TC = orcrt_test_case(S, "attach", 30);
@@ -1265,5 +1363,7 @@ Suite *orcrt_suite_session(void) {
   tcase_add_test(TC, session_default_error_reporter_logs_at_error_level);
   tcase_add_test(TC, session_log_passes_messages_at_or_below_its_level);
   tcase_add_test(TC, session_log_function_cannot_change_after_attach);
+  tcase_add_test(TC, session_completion_callback_runs_when_its_node_cannot_be_allocated);
+  tcase_add_test(TC, session_double_return_is_blamed_on_its_own_call_and_shutdown_still_waits);
   return S;
 }

@@ -83,6 +83,7 @@ unsigned orcrt_test_latch_count(orcrt_test_latch *L);
 void orcrt_test_latch_signal_fn(void *Ctx);
 
 /* The suites, one per component. */
+Suite *orcrt_suite_util(void);
 Suite *orcrt_suite_error(void);
 Suite *orcrt_suite_buffer(void);
 Suite *orcrt_suite_sps(void);
@@ -91,6 +92,7 @@ Suite *orcrt_suite_service(void);
 Suite *orcrt_suite_session(void);
 Suite *orcrt_suite_loopback(void);
 Suite *orcrt_suite_memory(void);
+Suite *orcrt_suite_jit_ranges(void);
 Suite *orcrt_suite_dylib(void);
 Suite *orcrt_suite_bootstrap(void);
 Suite *orcrt_suite_pipe(void);

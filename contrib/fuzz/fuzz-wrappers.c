@@ -75,7 +75,7 @@ int orcrt_fuzz_wrappers(const uint8_t *Data, size_t Size) {
   orc_rt_LoopbackControllerRef LC;
   orcrt_fuzz_env_init(&E, 2, orc_rt_MemoryStrategy_MemFD, orc_rt_LogLevel_Error);
   orc_rt_ErrorRef Err = orc_rt_LoopbackController_create(&LC);
-  if (!Err && (Err = orc_rt_LoopbackController_attach(LC, E.S)))
+  if (!Err && (Err = orc_rt_LoopbackController_attach(E.S, LC)))
     orc_rt_LoopbackController_destroy(LC);
   if (Err)
     orcrt_fuzz_fail("loopback: %s", orc_rt_Error_getMessage(Err));

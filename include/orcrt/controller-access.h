@@ -67,41 +67,6 @@ typedef struct {
 
 /* ---- entry points for ControllerAccess implementations --------------- */
 
-/**
- * Deliver an incoming call of the wrapper function at Fn (ownership of
- * ArgBytes passes). The Session runs it as a Task and later answers through
- * SendResult with CallId. Fn is called with the asynchronous orcrt ABI if it
- * is one of the Session's own wrapper functions, else with LLVM's
- * synchronous ABI. After detach the call is dropped. Any thread.
- *
- * The few wrapper functions of the library's own Services that are short
- * and never block (memory writes, reserve, and finalize and deallocate
- * without allocation actions) run as short Tasks: with the thread pool, on
- * the calling thread before this returns, so that SendResult may be called
- * from inside this call. Everything else, and above all any code called
- * with LLVM's ABI (JIT'd code, allocation actions), runs on a dispatcher
- * thread, never on the calling one.
- */
-void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_t CallId,
-                                      orc_rt_ExecutorAddr Fn,
-                                      orc_rt_WrapperFunctionBuffer ArgBytes);
-
-/**
- * Deliver the answer to executor -> controller call CallId (ownership of
- * Result passes). Returns an error (a protocol violation) if no such call is
- * pending; the Result is then disposed. Any thread.
- */
-orc_rt_ErrorRef orc_rt_Session_handleCallResult(orc_rt_SessionRef S, uint64_t CallId,
-                                                orc_rt_WrapperFunctionBuffer Result);
-
-/**
- * The channel has ended: detach S (asynchronously; returns at once). Reason
- * is NULL for an orderly end, else the error that ended it, which is logged
- * and kept (see orc_rt_Session_getDisconnectError()); consumed either way.
- * Any thread, including one the ControllerAccess delivers calls on.
- */
-void orc_rt_Session_handleDisconnect(orc_rt_SessionRef S, orc_rt_ErrorRef Reason);
-
 #ifdef __cplusplus
 }
 #endif

@@ -16,9 +16,11 @@
  * orc_rt_DylibService_addSymbol(); the LLVM-named entry points of liborcrt
  * are there from the start), then the process's global scope. JIT'd C and
  * C++ expect the C, math, C++ and unwinder runtimes there, as LLVM's own
- * executor links them; so the first time a name is missing from the process
- * the Service loads libstdc++.so.6, libm.so.6 and libgcc_s.so.1 globally and
- * searches again. Startup pays nothing for programs that never need them.
+ * executor links them; so each time a name is missing from the process the
+ * Service loads the next of libm.so.6, libgcc_s.so.1 and libstdc++.so.6, in
+ * that order (cheapest first), globally and searches again, until the name
+ * is found or all three are loaded. Startup pays nothing for programs that
+ * never need them, and a program that needs only libm never loads libstdc++.
  *
  * The wrappers answer arguments that do not decode with an out-of-band error
  * (as LLVM's executor does), and every other bad request with an Expected

@@ -28,6 +28,19 @@ static inline orc_rt_ExecutorAddr orc_rt_ExecutorAddr_fromPtr(const void *P) {
   return (orc_rt_ExecutorAddr)(uintptr_t)P;
 }
 
+/** A function pointer of no particular type, for orc_rt_ExecutorAddr_fromFn(). */
+typedef void (*orc_rt_GenericFn)(void);
+
+/**
+ * The address of a function. Converting a function pointer to a data
+ * pointer (orc_rt_ExecutorAddr_fromPtr((void *)Fn)) is not ISO C; cast the
+ * function to orc_rt_GenericFn instead, which is:
+ * orc_rt_ExecutorAddr_fromFn((orc_rt_GenericFn)host_twice).
+ */
+static inline orc_rt_ExecutorAddr orc_rt_ExecutorAddr_fromFn(orc_rt_GenericFn Fn) {
+  return (orc_rt_ExecutorAddr)(uintptr_t)Fn;
+}
+
 /**
  * The pointer for an address, or NULL if the address does not fit in a
  * pointer of this process.
@@ -36,6 +49,16 @@ static inline void *orc_rt_ExecutorAddr_toPtr(orc_rt_ExecutorAddr A) {
   if (A > (orc_rt_ExecutorAddr)UINTPTR_MAX)
     return (void *)0;
   return (void *)(uintptr_t)A;
+}
+
+/**
+ * The function at an address, or NULL if the address does not fit in a
+ * pointer of this process; cast the result to the function's own type.
+ */
+static inline orc_rt_GenericFn orc_rt_ExecutorAddr_toFn(orc_rt_ExecutorAddr A) {
+  if (A > (orc_rt_ExecutorAddr)UINTPTR_MAX)
+    return (orc_rt_GenericFn)0;
+  return (orc_rt_GenericFn)(uintptr_t)A;
 }
 
 /** The size of R, or 0 if R is empty or inverted. */

@@ -48,12 +48,13 @@ orc_rt_ErrorRef orc_rt_LoopbackController_addHandler(orc_rt_LoopbackControllerRe
                                                      orc_rt_LoopbackHandlerFn Fn, void *Ctx);
 
 /**
- * Attach LC to S as its ControllerAccess. On success S owns LC (it is freed
+ * Attach LC to S as its ControllerAccess (the Session first, as in
+ * orc_rt_PipeControllerAccess_attach()). On success S owns LC (it is freed
  * when S is destroyed; LC stays usable until then). On failure the caller
  * still owns LC.
  */
-orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_LoopbackControllerRef LC,
-                                                 orc_rt_SessionRef S);
+orc_rt_ErrorRef orc_rt_LoopbackController_attach(orc_rt_SessionRef S,
+                                                 orc_rt_LoopbackControllerRef LC);
 
 /** Free an LC that was never attached. NULL is ignored. */
 void orc_rt_LoopbackController_destroy(orc_rt_LoopbackControllerRef LC);

@@ -35,19 +35,6 @@ typedef struct {
   void (*Destroy)(void *Ctx);
 } orc_rt_ServiceOps;
 
-/**
- * Add a Service to S. Ops must outlive S. On success S owns Ctx; on failure
- * nothing is taken. Any thread.
- */
-orc_rt_ErrorRef orc_rt_Session_addService(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
-                                          void *Ctx);
-
-/**
- * The context of the first Service of S added with Ops, or NULL. The pointer
- * stays valid until S is destroyed. Any thread.
- */
-void *orc_rt_Session_findService(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops);
-
 /* ---- the notification Service ---------------------------------------- */
 
 /**

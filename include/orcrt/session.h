@@ -20,6 +20,11 @@
  * still running; (3) every Service's shutdown, in reverse order of
  * registration; (4) the TaskDispatcher's shutdown; (5) shutdown callbacks
  * run.
+ *
+ * Every function on a Session (orc_rt_Session_*) is declared here, those a
+ * Service or a ControllerAccess implementation uses included; the types
+ * they take are in orcrt/service.h, orcrt/controller-access.h and
+ * orcrt/log.h.
  */
 #ifndef ORCRT_SESSION_H
 #define ORCRT_SESSION_H
@@ -31,6 +36,7 @@
 #include <orcrt/controller-access.h>
 #include <orcrt/error.h>
 #include <orcrt/executor-addr.h>
+#include <orcrt/log.h>
 #include <orcrt/service.h>
 #include <orcrt/task-dispatcher.h>
 #include <orcrt/wrapper-function.h>
@@ -142,7 +148,9 @@ orc_rt_ErrorRef orc_rt_Session_attach(orc_rt_SessionRef S,
 /**
  * Detach S from its controller (see above). OnDone(Ctx), if non-NULL, runs
  * once detach has completed, on the control thread (or at once on the
- * calling thread if it already has). Any thread.
+ * calling thread if it already has). Should memory run out with the
+ * Session's few spare callback places in use, OnDone runs at once instead
+ * and the error reporter is told. Any thread.
  */
 void orc_rt_Session_detach(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx);
 
@@ -190,6 +198,77 @@ orc_rt_WrapperFunctionBuffer orc_rt_Session_callControllerSync(orc_rt_SessionRef
                                                                orc_rt_ExecutorAddr HandlerTag,
                                                                const char *ArgData,
                                                                size_t ArgSize);
+
+/* ---- Services (see orcrt/service.h) --------------------------------- */
+
+/**
+ * Add a Service to S. Ops must outlive S. On success S owns Ctx; on failure
+ * nothing is taken. Any thread.
+ */
+orc_rt_ErrorRef orc_rt_Session_addService(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                                          void *Ctx);
+
+/**
+ * The context of the first Service of S added with Ops, or NULL. The pointer
+ * stays valid until S is destroyed. Any thread.
+ */
+void *orc_rt_Session_findService(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops);
+
+/* ---- the log (levels and sinks: orcrt/log.h) ------------------------- */
+
+/**
+ * Send S's messages at or below its level to Fn(Ctx, ...) instead; NULL Fn
+ * restores the default. Call before S is attached (the log is read without
+ * locking afterwards).
+ */
+void orc_rt_Session_setLogFn(orc_rt_SessionRef S, orc_rt_LogFn Fn, void *Ctx);
+
+/** Set the most verbose level S logs. Any thread. */
+void orc_rt_Session_setLogLevel(orc_rt_SessionRef S, orc_rt_LogLevel Level);
+
+/** The most verbose level S logs. */
+orc_rt_LogLevel orc_rt_Session_getLogLevel(orc_rt_SessionRef S);
+
+/** Log a message on S at Level (if S logs at that level). Any thread. */
+void orc_rt_Session_log(orc_rt_SessionRef S, orc_rt_LogLevel Level, const char *Fmt, ...)
+    ORC_RT_PRINTF(3, 4);
+
+/* ---- for ControllerAccess implementations (orcrt/controller-access.h) - */
+
+/**
+ * Deliver an incoming call of the wrapper function at Fn (ownership of
+ * ArgBytes passes). The Session runs it as a Task and later answers through
+ * SendResult with CallId. Fn is called with the asynchronous orcrt ABI if it
+ * is one of the Session's own wrapper functions, else with LLVM's
+ * synchronous ABI. After detach the call is dropped. Any thread.
+ *
+ * The few wrapper functions of the library's own Services that are short
+ * and never block (memory writes, reserve, and finalize and deallocate
+ * without allocation actions) run as short Tasks: with the thread pool, on
+ * the calling thread before this returns, so that SendResult may be called
+ * from inside this call. Everything else, and above all any code called
+ * with LLVM's ABI (JIT'd code, allocation actions), runs on a dispatcher
+ * thread, never on the calling one.
+ */
+void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_t CallId,
+                                      orc_rt_ExecutorAddr Fn,
+                                      orc_rt_WrapperFunctionBuffer ArgBytes);
+
+/**
+ * Deliver the answer to executor -> controller call CallId (ownership of
+ * Result passes). Returns an error (a protocol violation) if no such call is
+ * pending; the Result is then disposed. Any thread.
+ */
+orc_rt_ErrorRef orc_rt_Session_handleCallResult(orc_rt_SessionRef S, uint64_t CallId,
+                                                orc_rt_WrapperFunctionBuffer Result);
+
+/**
+ * The channel has ended: detach S (asynchronously; returns at once). Reason
+ * is NULL for an orderly end, else the error that ended it, which is logged
+ * and kept (see orc_rt_Session_getDisconnectError()); consumed either way.
+ * Any thread, including one the ControllerAccess delivers calls on.
+ */
+void orc_rt_Session_handleDisconnect(orc_rt_SessionRef S, orc_rt_ErrorRef Reason);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,13 @@
  *    task may block for a long time (waiting for the controller, running
  *    JIT'd code). A pool uses them to keep enough threads free so that
  *    nesting never deadlocks and long tasks never starve others.
+ *  - The optional DispatchShort op receives Tasks that the library
+ *    guarantees are short: each returns promptly and never blocks (it never
+ *    waits for the controller, for another call or for a lock held across
+ *    such a wait, and runs no JIT'd code). An implementation may run such a
+ *    Task at once on the calling thread, before DispatchShort returns,
+ *    which spares a hand-off to another thread; its shutdown must then wait
+ *    for those too. Without the op, such Tasks go through Dispatch.
  */
 #ifndef ORCRT_TASK_DISPATCHER_H
 #define ORCRT_TASK_DISPATCHER_H
@@ -49,6 +56,12 @@ typedef struct {
   void (*BlockingBegin)(void *Ctx);
   /** Optional (may be NULL): the blocking stretch is over. */
   void (*BlockingEnd)(void *Ctx);
+  /**
+   * Optional (may be NULL: Dispatch is used): as Dispatch, for a Task that
+   * is short and never blocks (see the contract above); may run it at once
+   * on the calling thread. Any thread.
+   */
+  void (*DispatchShort)(void *Ctx, orc_rt_Task Task);
 } orc_rt_TaskDispatcherOps;
 
 typedef struct orc_rt_OpaqueTaskDispatcher *orc_rt_TaskDispatcherRef;

@@ -226,7 +226,7 @@ static int run(int In, int Out) {
   /* And what this executor adds. */
   if ((Err = kv_add(S, &TheStore)) ||
       (Err = orc_rt_DylibService_addSymbol(Dylibs, "embed_kv_get",
-                                           orc_rt_ExecutorAddr_fromPtr((void *)embed_kv_get))))
+                                           orc_rt_ExecutorAddr_fromFn((orc_rt_GenericFn)embed_kv_get))))
     goto fail;
   Key = strdup("greeting");
   Value = strdup("hello from the embedding executor");

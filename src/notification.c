@@ -1,9 +1,13 @@
 /*
- * service.c - the notification Service
+ * notification.c - the notification Service (DESIGN S7)
  *
  * Clients register callbacks for detach and for shutdown; the Service runs
  * them, newest first, when the Session notifies it. Being an ordinary
  * Service, its place among the Session's Services fixes when they run.
+ *
+ * Locks: N->Lock protects both callback lists and their Notified flags. It
+ * is never held while a callback runs, so it is taken after nothing and
+ * before nothing.
  */
 #include "orcrt-internal.h"
 
@@ -13,6 +17,8 @@
 #include <orcrt/service.h>
 #include <orcrt/session.h>
 
+#include "util/array.h"
+
 struct callback {
   orc_rt_CompletionFn Fn;
   void *Ctx;
@@ -20,13 +26,12 @@ struct callback {
 
 /* The callbacks of one notification. */
 struct callback_list {
-  struct callback *Items;
-  size_t Count, Cap;
+  ORCRT_ARRAY(struct callback) Callbacks; /* oldest first */
   bool Notified; /* from then on a new callback runs at once */
 };
 
 struct orc_rt_OpaqueNotificationService {
-  pthread_mutex_t Lock;
+  pthread_mutex_t Lock; /* protects Detach and Shutdown */
   struct callback_list Detach, Shutdown;
 };
 
@@ -34,10 +39,10 @@ struct orc_rt_OpaqueNotificationService {
 static void notify(orc_rt_NotificationServiceRef N, struct callback_list *L) {
   pthread_mutex_lock(&N->Lock);
   L->Notified = true;
-  struct callback *Items = L->Items;
-  size_t Count = L->Count;
-  L->Items = NULL;
-  L->Count = L->Cap = 0;
+  struct callback *Items = L->Callbacks.Items;
+  size_t Count = L->Callbacks.Len;
+  L->Callbacks.Items = NULL;
+  L->Callbacks.Len = L->Callbacks.Cap = 0;
   pthread_mutex_unlock(&N->Lock);
   for (size_t I = Count; I-- > 0;)
     Items[I].Fn(Items[I].Ctx);
@@ -61,8 +66,8 @@ static void notification_shutdown(void *Ctx, orc_rt_SessionRef S, orc_rt_Complet
 static void notification_destroy(void *Ctx) {
   orc_rt_NotificationServiceRef N = Ctx;
   /* Shutdown has run every callback; none is left to run here. */
-  free(N->Detach.Items);
-  free(N->Shutdown.Items);
+  ORCRT_ARRAY_FREE(&N->Detach.Callbacks);
+  ORCRT_ARRAY_FREE(&N->Shutdown.Callbacks);
   pthread_mutex_destroy(&N->Lock);
   free(N);
 }
@@ -79,7 +84,11 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_NotificationService_add(orc_rt_SessionRef S
   orc_rt_NotificationServiceRef N = calloc(1, sizeof(*N));
   if (!N)
     return orc_rt_Error_create("cannot create a notification service: out of memory");
-  pthread_mutex_init(&N->Lock, NULL);
+  int Rc = pthread_mutex_init(&N->Lock, NULL);
+  if (Rc) {
+    free(N);
+    return orc_rt_Error_fromErrno(Rc, "cannot create a notification service");
+  }
   /* Once added, a notification can come at once (the Session may be detached already). */
   *Out = N;
   orc_rt_ErrorRef Err = orc_rt_Session_addService(S, &NotificationServiceOps, N);
@@ -100,20 +109,11 @@ static orc_rt_ErrorRef add_callback(orc_rt_NotificationServiceRef N, struct call
     Fn(Ctx);
     return NULL;
   }
-  if (L->Count == L->Cap) {
-    size_t NewCap = L->Cap ? L->Cap * 2 : 4;
-    struct callback *New = reallocarray(L->Items, NewCap, sizeof(*New));
-    if (!New) {
-      pthread_mutex_unlock(&N->Lock);
-      return orc_rt_Error_create("cannot register a notification callback: out of memory");
-    }
-    L->Items = New;
-    L->Cap = NewCap;
-  }
-  L->Items[L->Count].Fn = Fn;
-  L->Items[L->Count].Ctx = Ctx;
-  L->Count++;
+  struct callback C = {Fn, Ctx};
+  bool Added = ORCRT_ARRAY_PUSH(&L->Callbacks, &C);
   pthread_mutex_unlock(&N->Lock);
+  if (!Added)
+    return orc_rt_Error_create("cannot register a notification callback: out of memory");
   return NULL;
 }
 

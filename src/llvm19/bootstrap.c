@@ -1,0 +1,277 @@
+/*
+ * llvm19/bootstrap.c - LLVM 19's bootstrap wrappers and symbols over the
+ * bootstrap (bootstrap.c), the memory Service's writes (memory.c) and the
+ * unwind and debugger registrars (eh-frame.c, gdb-jit.c)
+ *
+ * The run-as-main/void/int wrappers run JIT'd code; the memory writes are
+ * short (they may run on the transport's I/O thread). The EH-frame and GDB
+ * entry points are called by address with the synchronous ABI, from
+ * allocation actions or JIT'd code, so they are exported functions rather
+ * than wrappers.
+ *
+ * Locks: none of its own.
+ */
+#include "orcrt-internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/memory.h>
+#include <orcrt/sps.h>
+
+#include "bootstrap-internal.h"
+#include "eh-frame-internal.h"
+#include "gdb-jit-internal.h"
+#include "llvm19/llvm19.h"
+#include "memory-internal.h"
+#include "wrapper-glue.h"
+
+/* ---- run-as-main/void/int ------------------------------------------------- */
+
+/* (ExecutorAddr Fn, Sequence<String> Args) -> int64 */
+static orc_rt_WrapperFunctionBuffer run_as_main_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Fn = 0;
+  uint64_t Argc = 0;
+  char **Argv = NULL;
+  orc_rt_WrapperFunctionBuffer Result;
+
+  orc_rt_SPSReader_addr(R, &Fn);
+  /* Each string takes at least its 8-byte length, so Argc is bounded by the input. */
+  orc_rt_SPSReader_seqCount(R, 8, &Argc);
+  if (orc_rt_SPSReader_ok(R) && Argc < INT_MAX)
+    Argv = calloc((size_t)Argc + 1, sizeof(*Argv));
+  for (uint64_t I = 0; Argv && I < Argc; I++)
+    if (!orc_rt_SPSReader_stringDup(R, &Argv[I]))
+      break;
+  if (!Argv || !orc_rt_SPSReader_ok(R)) {
+    Result = orcrt_glue_bad_args();
+  } else {
+    int Ret = 0;
+    orc_rt_ErrorRef Err = orcrt_bootstrap_run_main(S, Fn, (int)Argc, Argv, &Ret);
+    if (Err) {
+      Result = orc_rt_WrapperFunctionBuffer_fromError(Err);
+    } else {
+      orc_rt_SPSWriter W;
+      orc_rt_SPSWriter_init(&W);
+      orc_rt_SPSWriter_i64(&W, (int64_t)Ret);
+      Result = orc_rt_SPSWriter_finish(&W);
+    }
+  }
+  for (uint64_t I = 0; Argv && I < Argc; I++)
+    free(Argv[I]);
+  free(Argv);
+  return Result;
+}
+
+/* (ExecutorAddr Fn) -> int32, or with HasArg (ExecutorAddr Fn, int32 Arg) -> int32 */
+static orc_rt_WrapperFunctionBuffer run_as_function(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                    bool HasArg) {
+  orc_rt_ExecutorAddr Fn = 0;
+  int32_t Arg = 0;
+  int Ret = 0;
+  orc_rt_SPSReader_addr(R, &Fn);
+  if (HasArg)
+    orc_rt_SPSReader_i32(R, &Arg);
+  if (!orc_rt_SPSReader_ok(R))
+    return orcrt_glue_bad_args();
+  orc_rt_ErrorRef Err =
+      HasArg ? orcrt_bootstrap_run_int(S, Fn, Arg, &Ret) : orcrt_bootstrap_run_void(S, Fn, &Ret);
+  if (Err)
+    return orc_rt_WrapperFunctionBuffer_fromError(Err);
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_i32(&W, Ret);
+  return orc_rt_SPSWriter_finish(&W);
+}
+
+static orc_rt_WrapperFunctionBuffer run_as_void_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  return run_as_function(S, R, false);
+}
+
+static orc_rt_WrapperFunctionBuffer run_as_int_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  return run_as_function(S, R, true);
+}
+
+/* ---- memory writes -------------------------------------------------------- */
+
+/*
+ * Read one (ExecutorAddr, value) element: a uint of Width bytes (stored in
+ * host order at *Value), or for Width 0 a byte sequence (*Data, *Size).
+ */
+static bool read_write_elem(orc_rt_SPSReader *R, unsigned Width, orc_rt_ExecutorAddr *Addr,
+                            uint64_t *Value, const char **Data, size_t *Size) {
+  orc_rt_SPSReader_addr(R, Addr);
+  switch (Width) {
+  case 1: {
+    uint8_t V = 0;
+    orc_rt_SPSReader_u8(R, &V);
+    *Value = V;
+    break;
+  }
+  case 2: {
+    uint16_t V = 0;
+    orc_rt_SPSReader_u16(R, &V);
+    *Value = V;
+    break;
+  }
+  case 4: {
+    uint32_t V = 0;
+    orc_rt_SPSReader_u32(R, &V);
+    *Value = V;
+    break;
+  }
+  case 8:
+    orc_rt_SPSReader_u64(R, Value);
+    break;
+  default:
+    orc_rt_SPSReader_bytes(R, Data, Size);
+    break;
+  }
+  return orc_rt_SPSReader_ok(R);
+}
+
+/* Write the low Width bytes of Value to Addr, in host order, as a store of the integer would. */
+static orc_rt_ErrorRef write_uint(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Addr,
+                                  uint64_t Value, unsigned Width) {
+  uint8_t V8 = (uint8_t)Value;
+  uint16_t V16 = (uint16_t)Value;
+  uint32_t V32 = (uint32_t)Value;
+  switch (Width) {
+  case 1:
+    return orc_rt_MemoryService_write(M, Addr, &V8, 1);
+  case 2:
+    return orc_rt_MemoryService_write(M, Addr, &V16, 2);
+  case 4:
+    return orc_rt_MemoryService_write(M, Addr, &V32, 4);
+  default:
+    return orc_rt_MemoryService_write(M, Addr, &Value, 8);
+  }
+}
+
+/*
+ * Sequence<(ExecutorAddr, T)> -> SPSEmpty. The whole sequence is decoded
+ * before anything is written; writing stops at the first failure.
+ */
+static orc_rt_WrapperFunctionBuffer mem_write(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                              unsigned Width) {
+  orc_rt_SPSReader Start;
+  uint64_t N = 0;
+  orc_rt_ExecutorAddr Addr = 0;
+  uint64_t Value = 0;
+  const char *Data = NULL;
+  size_t Size = 0;
+  orc_rt_WrapperFunctionBuffer Result;
+
+  orc_rt_SPSReader_seqCount(R, 8 + (Width ? Width : 8), &N);
+  Start = *R;
+  /* Integers make elements of one size, all of which the count check covered. */
+  for (uint64_t I = 0; Width == 0 && I < N && orc_rt_SPSReader_ok(R); I++)
+    read_write_elem(R, Width, &Addr, &Value, &Data, &Size);
+  if (!orc_rt_SPSReader_ok(R))
+    return orcrt_glue_bad_args();
+
+  orc_rt_MemoryServiceRef M = orc_rt_Session_findService(S, &orcrt_memory_service_ops);
+  if (!M && N)
+    return orc_rt_WrapperFunctionBuffer_fromOutOfBandError(
+        "mem_write: the Session has no JIT memory");
+  *R = Start;
+  orc_rt_WrapperFunctionBuffer_init(&Result);
+  for (uint64_t I = 0; I < N; I++) {
+    read_write_elem(R, Width, &Addr, &Value, &Data, &Size);
+    orc_rt_ErrorRef Err =
+        Width ? write_uint(M, Addr, Value, Width) : orc_rt_MemoryService_write(M, Addr, Data, Size);
+    if (Err)
+      return orc_rt_WrapperFunctionBuffer_fromError(Err);
+  }
+  return Result;
+}
+
+#define MEM_WRITE_BODY(Name, Width)                                                                \
+  static orc_rt_WrapperFunctionBuffer Name(orc_rt_SessionRef S, orc_rt_SPSReader *R) {             \
+    return mem_write(S, R, Width);                                                                 \
+  }
+
+MEM_WRITE_BODY(mem_write_uint8s_body, 1)
+MEM_WRITE_BODY(mem_write_uint16s_body, 2)
+MEM_WRITE_BODY(mem_write_uint32s_body, 4)
+MEM_WRITE_BODY(mem_write_uint64s_body, 8)
+MEM_WRITE_BODY(mem_write_buffers_body, 0)
+
+ORCRT_GLUE_WRAPPER(run_as_main_wrapper, run_as_main_body)
+ORCRT_GLUE_WRAPPER(run_as_void_wrapper, run_as_void_body)
+ORCRT_GLUE_WRAPPER(run_as_int_wrapper, run_as_int_body)
+ORCRT_GLUE_WRAPPER(mem_write_uint8s_wrapper, mem_write_uint8s_body)
+ORCRT_GLUE_WRAPPER(mem_write_uint16s_wrapper, mem_write_uint16s_body)
+ORCRT_GLUE_WRAPPER(mem_write_uint32s_wrapper, mem_write_uint32s_body)
+ORCRT_GLUE_WRAPPER(mem_write_uint64s_wrapper, mem_write_uint64s_body)
+ORCRT_GLUE_WRAPPER(mem_write_buffers_wrapper, mem_write_buffers_body)
+
+/* ---- EH frames and the GDB JIT interface -------------------------------------- */
+
+/* (ExecutorAddrRange) -> SPSError, for both EH-frame entry points. */
+static orc_rt_WrapperFunctionBuffer eh_frame_call(const char *ArgData, size_t ArgSize,
+                                                  orc_rt_ErrorRef (*Op)(orc_rt_ExecutorAddrRange)) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddrRange Range = {0, 0};
+  orc_rt_SPSReader_init(&R, ArgData, ArgSize);
+  if (!orc_rt_SPSReader_addrRange(&R, &Range))
+    return orcrt_glue_bad_args();
+  return orcrt_glue_error(Op(Range));
+}
+
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
+llvm_orc_registerEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
+  return eh_frame_call(ArgData, ArgSize, orcrt_eh_frame_register);
+}
+
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer
+llvm_orc_deregisterEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
+  return eh_frame_call(ArgData, ArgSize, orcrt_eh_frame_deregister);
+}
+
+/* (ExecutorAddrRange DebugObject, bool AutoRegister) -> SPSError */
+ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(const char *ArgData,
+                                                                                size_t ArgSize) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddrRange Range = {0, 0};
+  bool AutoRegister = false;
+  orc_rt_SPSReader_init(&R, ArgData, ArgSize);
+  orc_rt_SPSReader_addrRange(&R, &Range);
+  orc_rt_SPSReader_bool(&R, &AutoRegister);
+  if (!orc_rt_SPSReader_ok(&R))
+    return orcrt_glue_bad_args();
+  return orcrt_glue_error(orcrt_gdb_jit_register(Range, AutoRegister));
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
+  /* The run wrappers run JIT'd code; the memory writes are short. */
+  static const struct orcrt_glue_wrapper Wrappers[] = {
+      {"__llvm_orc_bootstrap_run_as_main_wrapper", run_as_main_wrapper, false},
+      {"__llvm_orc_bootstrap_run_as_void_function_wrapper", run_as_void_wrapper, false},
+      {"__llvm_orc_bootstrap_run_as_int_function_wrapper", run_as_int_wrapper, false},
+      {"__llvm_orc_bootstrap_mem_write_uint8s_wrapper", mem_write_uint8s_wrapper, true},
+      {"__llvm_orc_bootstrap_mem_write_uint16s_wrapper", mem_write_uint16s_wrapper, true},
+      {"__llvm_orc_bootstrap_mem_write_uint32s_wrapper", mem_write_uint32s_wrapper, true},
+      {"__llvm_orc_bootstrap_mem_write_uint64s_wrapper", mem_write_uint64s_wrapper, true},
+      {"__llvm_orc_bootstrap_mem_write_buffers_wrapper", mem_write_buffers_wrapper, true},
+  };
+  const struct {
+    const char *Name;
+    orc_rt_ExecutorAddr Addr;
+  } Symbols[] = {
+      {"llvm_orc_registerEHFrameSectionWrapper",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerEHFrameSectionWrapper)},
+      {"llvm_orc_deregisterEHFrameSectionWrapper",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_deregisterEHFrameSectionWrapper)},
+      {"__llvm_orc_SimpleRemoteEPC_dispatch_ctx", orc_rt_ExecutorAddr_fromPtr(S)},
+      {"__llvm_orc_SimpleRemoteEPC_dispatch_fn",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orc_rt_Bootstrap_jitDispatch)},
+  };
+  orc_rt_ErrorRef Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Symbols); I++)
+    Err = orc_rt_Session_addBootstrapSymbol(S, Symbols[I].Name, Symbols[I].Addr);
+  return Err;
+}

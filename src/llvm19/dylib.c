@@ -1,0 +1,190 @@
+/*
+ * llvm19/dylib.c - LLVM 19's SimpleExecutorDylibManager over the dylib
+ * Service: the open and lookup wrappers, the Instance bootstrap symbol, and
+ * the runtime's LLVM-named entry points among the Service's own symbols
+ */
+#include "orcrt-internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <orcrt/bootstrap.h>
+#include <orcrt/dylib.h>
+#include <orcrt/sps.h>
+
+#include "dylib-internal.h"
+#include "llvm19/llvm19.h"
+#include "wrapper-glue.h"
+
+/* JITSymbolFlags::Exported: LLVM counts a definition without it as missing. */
+enum { JIT_SYMBOL_FLAGS_EXPORTED = 0x10 };
+
+/* The smallest encoded (String Name, bool Required): a string length and a bool. */
+enum { SPS_LOOKUP_ELEMENT_MIN = 9 };
+
+static orc_rt_ErrorRef unknown_instance(orc_rt_ExecutorAddr Instance) {
+  return orc_rt_Error_create("Unknown dylib manager instance 0x%" PRIx64, Instance);
+}
+
+/* open(Path) with LLVM's checks of the wire arguments. */
+static orc_rt_ErrorRef open_checked(orc_rt_DylibServiceRef D, const char *Path, size_t PathSize,
+                                    uint64_t Mode, orc_rt_ExecutorAddr *Handle) {
+  if (Mode != 0)
+    return orc_rt_Error_create("open: non-zero mode bits not yet supported");
+  if (PathSize && memchr(Path, '\0', PathSize))
+    return orc_rt_Error_create("open: path contains a NUL byte");
+  char *P = strndup(PathSize ? Path : "", PathSize);
+  if (!P)
+    return orc_rt_Error_create("out of memory");
+  orc_rt_ErrorRef Err = orc_rt_DylibService_open(D, P, Handle);
+  free(P);
+  return Err;
+}
+
+/* (ExecutorAddr Instance, String Path, uint64 Mode) -> Expected<ExecutorAddr> */
+static orc_rt_WrapperFunctionBuffer open_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Instance = 0, Handle = 0;
+  const char *Path = NULL;
+  size_t PathSize = 0;
+  uint64_t Mode = 0;
+  orc_rt_SPSReader_addr(R, &Instance);
+  orc_rt_SPSReader_bytes(R, &Path, &PathSize);
+  orc_rt_SPSReader_u64(R, &Mode);
+  if (!orc_rt_SPSReader_ok(R))
+    return orcrt_glue_bad_args();
+  orc_rt_DylibServiceRef D = orcrt_dylib_instance(S, Instance);
+  orc_rt_ErrorRef Err =
+      D ? open_checked(D, Path, PathSize, Mode, &Handle) : unknown_instance(Instance);
+  return orcrt_glue_expected_addr(Err, Handle);
+}
+
+/*
+ * Resolve one (Name, Required) element of a lookup into *Addr and *Flags.
+ * Returns the error for the whole call.
+ */
+static orc_rt_ErrorRef lookup_one(orc_rt_DylibServiceRef D, const struct orcrt_dylib_scope *Scope,
+                                  const char *Name, size_t NameSize, bool Required,
+                                  orc_rt_ExecutorAddr *Addr, uint8_t *Flags) {
+  char Short[256]; /* most names fit: no allocation for them */
+  *Addr = 0;
+  *Flags = JIT_SYMBOL_FLAGS_EXPORTED;
+  if (NameSize == 0) {
+    *Flags = 0;
+    return Required ? orc_rt_Error_create("Required address for empty symbol \"\"") : NULL;
+  }
+  if (memchr(Name, '\0', NameSize)) {
+    /* No symbol has a NUL in its name. */
+    return Required ? orc_rt_Error_create("Missing definition for %.*s",
+                                          (int)strnlen(Name, NameSize), Name)
+                    : NULL;
+  }
+  char *N = NameSize < sizeof(Short) ? Short : malloc(NameSize + 1);
+  if (!N)
+    return orc_rt_Error_create("out of memory");
+  memcpy(N, Name, NameSize);
+  N[NameSize] = '\0';
+  *Addr = orcrt_dylib_scope_lookup(D, Scope, N);
+  orc_rt_ErrorRef Err =
+      !*Addr && Required ? orc_rt_Error_create("Missing definition for %s", N) : NULL;
+  if (N != Short)
+    free(N);
+  return Err;
+}
+
+/*
+ * Resolve the Count (Name, Required) elements that R holds next into W as
+ * ExecutorSymbolDefs, in order. Returns the error for the whole call.
+ */
+static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr Handle,
+                                  orc_rt_SPSReader *R, uint64_t Count, orc_rt_SPSWriter *W) {
+  /* The handle once for the batch; an empty batch needs none. */
+  struct orcrt_dylib_scope Scope = {NULL, false};
+  if (Count) {
+    orc_rt_ErrorRef Err = orcrt_dylib_scope(D, Handle, &Scope);
+    if (Err)
+      return Err;
+  }
+  orc_rt_SPSWriter_seqCount(W, Count);
+  for (uint64_t I = 0; I < Count; I++) {
+    const char *Name = NULL;
+    size_t NameSize = 0;
+    bool Required = false;
+    orc_rt_ExecutorAddr Addr;
+    uint8_t Flags;
+    orc_rt_SPSReader_bytes(R, &Name, &NameSize);
+    orc_rt_SPSReader_bool(R, &Required);
+    if (!orc_rt_SPSReader_ok(R))
+      return orc_rt_Error_create("%s", orcrt_glue_deserialize_error);
+    orc_rt_ErrorRef Err = lookup_one(D, &Scope, Name, NameSize, Required, &Addr, &Flags);
+    if (Err)
+      return Err;
+    orc_rt_SPSWriter_addr(W, Addr);
+    orc_rt_SPSWriter_u8(W, Flags);
+    orc_rt_SPSWriter_u8(W, 0); /* TargetFlags */
+  }
+  return NULL;
+}
+
+/*
+ * (ExecutorAddr Instance, ExecutorAddr Handle, Sequence<(String, bool)>)
+ *   -> Expected<Sequence<ExecutorSymbolDef>>
+ */
+static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Instance = 0, Handle = 0;
+  uint64_t Count = 0;
+  orc_rt_SPSReader_addr(R, &Instance);
+  orc_rt_SPSReader_addr(R, &Handle);
+  orc_rt_SPSReader_seqCount(R, SPS_LOOKUP_ELEMENT_MIN, &Count);
+  if (!orc_rt_SPSReader_ok(R))
+    return orcrt_glue_bad_args();
+  orc_rt_DylibServiceRef D = orcrt_dylib_instance(S, Instance);
+  orc_rt_SPSWriter Defs, W;
+  orc_rt_SPSWriter_init(&Defs);
+  orc_rt_ErrorRef Err = D ? lookup_all(D, Handle, R, Count, &Defs) : unknown_instance(Instance);
+  if (!Err && orc_rt_SPSWriter_failed(&Defs))
+    Err = orc_rt_Error_create("out of memory");
+  orc_rt_SPSWriter_init(&W);
+  if (Err) {
+    orc_rt_SPSWriter_expectedError(&W, Err);
+  } else {
+    orc_rt_SPSWriter_expectedValue(&W);
+    orc_rt_SPSWriter_raw(&W, orc_rt_SPSWriter_data(&Defs), orc_rt_SPSWriter_size(&Defs));
+  }
+  orc_rt_SPSWriter_dispose(&Defs);
+  return orc_rt_SPSWriter_finish(&W);
+}
+
+ORCRT_GLUE_WRAPPER(open_wrapper, open_body)
+ORCRT_GLUE_WRAPPER(lookup_wrapper, lookup_body)
+
+orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D) {
+  /* The runtime's own LLVM-named entry points, found before anything else. */
+  const struct {
+    const char *Name;
+    orc_rt_ExecutorAddr Addr;
+  } Own[] = {
+      {"llvm_orc_registerEHFrameSectionWrapper",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerEHFrameSectionWrapper)},
+      {"llvm_orc_deregisterEHFrameSectionWrapper",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_deregisterEHFrameSectionWrapper)},
+      {"llvm_orc_registerJITLoaderGDBWrapper",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderGDBWrapper)},
+      {"__jit_debug_register_code",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)__jit_debug_register_code)},
+      {"__jit_debug_descriptor", orc_rt_ExecutorAddr_fromPtr(&__jit_debug_descriptor)},
+  };
+  static const struct orcrt_glue_wrapper Wrappers[] = {
+      {"__llvm_orc_SimpleExecutorDylibManager_open_wrapper", open_wrapper, false},
+      {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper", lookup_wrapper, false},
+  };
+  orc_rt_ErrorRef Err = NULL;
+  for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Own); I++)
+    Err = orc_rt_DylibService_addSymbol(D, Own[I].Name, Own[I].Addr);
+  if (!Err)
+    Err = orc_rt_Session_addBootstrapSymbol(S, "__llvm_orc_SimpleExecutorDylibManager_Instance",
+                                            orc_rt_ExecutorAddr_fromPtr(D));
+  if (!Err)
+    Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  return Err;
+}

@@ -1,0 +1,170 @@
+/*
+ * llvm19/memory.c - LLVM 19's SimpleExecutorMemoryManager wrappers over
+ * the memory Service (memory.c)
+ *
+ * The wrappers are short (orcrt_session_mark_short()): they may run on the
+ * transport's I/O thread. Finalize and deallocate calls whose allocation
+ * actions would run code (which may block, or call the controller) are
+ * handed to the Session's dispatcher as ordinary Tasks instead.
+ *
+ * Locks: none of its own.
+ */
+#include "orcrt-internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include <orcrt/memory.h>
+#include <orcrt/sps.h>
+
+#include "alloc-actions.h"
+#include "llvm19/llvm19.h"
+#include "memory-internal.h"
+#include "wrapper-glue.h"
+
+/* The memory Service Instance names, or NULL and *Err. */
+static orc_rt_MemoryServiceRef instance(orc_rt_SessionRef S, orc_rt_ExecutorAddr Instance,
+                                        orc_rt_ErrorRef *Err) {
+  orc_rt_MemoryServiceRef M = orcrt_glue_instance(S, &orcrt_memory_service_ops, Instance);
+  *Err = M ? NULL : orc_rt_Error_create("Unknown memory manager instance 0x%" PRIx64, Instance);
+  return M;
+}
+
+/* (ExecutorAddr Instance, uint64 Size) -> Expected<ExecutorAddr> */
+static orc_rt_WrapperFunctionBuffer reserve_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Instance = 0, Base = 0;
+  uint64_t Size = 0;
+  orc_rt_ErrorRef Err;
+  orc_rt_SPSReader_addr(R, &Instance);
+  orc_rt_SPSReader_u64(R, &Size);
+  if (!orc_rt_SPSReader_ok(R))
+    return orcrt_glue_bad_args();
+  orc_rt_MemoryServiceRef M = instance(S, Instance, &Err);
+  if (M)
+    Err = orc_rt_MemoryService_reserve(M, Size, &Base);
+  return orcrt_glue_expected_addr(Err, Base);
+}
+
+/* A Segment: (uint8 Prot, ExecutorAddr Addr, uint64 Size, Sequence<char> Content). */
+static void read_segment(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_MemorySegment *G = Elem;
+  orc_rt_SPSReader_u8(R, &G->Prot);
+  orc_rt_SPSReader_addr(R, &G->Addr);
+  orc_rt_SPSReader_u64(R, &G->Size);
+  orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
+}
+
+/* Decode a FinalizeRequest; arrays point into R's span and go to the caller. */
+static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequest *Req,
+                                  orc_rt_MemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
+  void *P;
+  *Acts = NULL;
+  /* A segment takes at least 25 bytes. */
+  bool Ok = orcrt_glue_read_seq(R, 25, sizeof(**Segs), read_segment, &P, &Req->NumSegments);
+  Req->Segments = *Segs = P;
+  Ok = Ok && orcrt_actions_read_pairs(R, Acts, &Req->NumActions);
+  Req->Actions = *Acts;
+  return Ok;
+}
+
+/*
+ * Decode (ExecutorAddr Instance, FinalizeRequest) and, if Run, finalize;
+ * *HasActions says whether the request has allocation actions.
+ */
+static orc_rt_WrapperFunctionBuffer finalize(orc_rt_SessionRef S, orc_rt_SPSReader *R, bool Run,
+                                             bool *HasActions) {
+  orc_rt_ExecutorAddr Instance = 0;
+  orc_rt_MemoryFinalizeRequest Req = {0};
+  orc_rt_MemorySegment *Segs = NULL;
+  orc_rt_MemoryActionPair *Acts = NULL;
+  orc_rt_WrapperFunctionBuffer Result;
+
+  *HasActions = false;
+  orc_rt_WrapperFunctionBuffer_init(&Result);
+  orc_rt_SPSReader_addr(R, &Instance);
+  if (!orc_rt_SPSReader_ok(R) || !read_finalize_request(R, &Req, &Segs, &Acts)) {
+    Result = orcrt_glue_bad_args();
+  } else {
+    *HasActions = Req.NumActions > 0;
+    if (Run) {
+      orc_rt_ErrorRef Err;
+      orc_rt_MemoryServiceRef M = instance(S, Instance, &Err);
+      Result = orcrt_glue_error(M ? orc_rt_MemoryService_finalize(M, &Req) : Err);
+    }
+  }
+  free(Segs);
+  free(Acts);
+  return Result;
+}
+
+/* (ExecutorAddr Instance, FinalizeRequest) -> SPSError */
+static orc_rt_WrapperFunctionBuffer finalize_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  bool HasActions;
+  return finalize(S, R, true, &HasActions);
+}
+
+static bool finalize_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Empty = finalize(S, R, false, &HasActions);
+  orc_rt_WrapperFunctionBuffer_dispose(&Empty);
+  return HasActions;
+}
+
+static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args) {
+  orcrt_glue_run_or_defer(S, CallId, Return, Args, finalize_runs_code, finalize_body);
+}
+
+/* Decode (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases); false if that fails. */
+static bool read_bases(orc_rt_SPSReader *R, orc_rt_ExecutorAddr *Instance,
+                       orc_rt_ExecutorAddr **Bases, size_t *N) {
+  orc_rt_SPSReader_addr(R, Instance);
+  return orc_rt_SPSReader_ok(R) && orcrt_glue_read_addrs(R, Bases, N);
+}
+
+/* (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases) -> SPSError */
+static orc_rt_WrapperFunctionBuffer deallocate_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Instance = 0, *Bases = NULL;
+  size_t N = 0;
+  orc_rt_WrapperFunctionBuffer Result;
+  if (!read_bases(R, &Instance, &Bases, &N)) {
+    Result = orcrt_glue_bad_args();
+  } else {
+    orc_rt_ErrorRef Err;
+    orc_rt_MemoryServiceRef M = instance(S, Instance, &Err);
+    Result = orcrt_glue_error(M ? orcrt_memory_deallocate_all(M, Bases, N) : Err);
+  }
+  free(Bases);
+  return Result;
+}
+
+static bool deallocate_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  orc_rt_ExecutorAddr Instance = 0, *Bases = NULL;
+  size_t N = 0;
+  bool Runs = false;
+  if (read_bases(R, &Instance, &Bases, &N)) {
+    orc_rt_MemoryServiceRef M = orcrt_glue_instance(S, &orcrt_memory_service_ops, Instance);
+    Runs = M && orcrt_memory_any_dealloc_actions(M, Bases, N);
+  }
+  free(Bases);
+  return Runs;
+}
+
+static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
+                               orc_rt_WrapperFunctionReturn Return,
+                               orc_rt_WrapperFunctionBuffer Args) {
+  orcrt_glue_run_or_defer(S, CallId, Return, Args, deallocate_runs_code, deallocate_body);
+}
+
+ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
+
+orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M) {
+  static const struct orcrt_glue_wrapper Wrappers[] = {
+      {"__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper", reserve_wrapper, true},
+      {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true},
+      {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true},
+  };
+  return orcrt_glue_add_service(S, "__llvm_orc_SimpleExecutorMemoryManager_Instance", M, Wrappers,
+                                ORCRT_ARRAY_SIZE(Wrappers));
+}

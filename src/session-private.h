@@ -1,0 +1,131 @@
+/*
+ * session-private.h - the Session's struct, shared by the three files that
+ * implement it: session.c (the state machine: lifecycle, control thread,
+ * Services), session-calls.c (calls in both directions) and
+ * session-symbols.c (bootstrap symbols and the wrapper sets)
+ *
+ * Locks: S->Lock protects every mutable field below; S->Cond is signalled
+ * whenever a field that someone waits for changes (State, CAUsers,
+ * InFlight, a Service's notification state). Every callback out of the
+ * Session (ControllerAccess ops, Service ops, completion callbacks, the
+ * error reporter, the log function, wrapper functions, the dispatcher)
+ * runs with S->Lock released; the log is read without it once attached
+ * (it is frozen then).
+ *
+ * Lock order: S->Lock is last. No other lock is taken while it is held, so
+ * code holding its own lock (a Service's, a transport's) may call into the
+ * Session, and the Session may call such code only with S->Lock released.
+ */
+#ifndef ORCRT_SESSION_PRIVATE_H
+#define ORCRT_SESSION_PRIVATE_H
+
+#include "orcrt-internal.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <orcrt/session.h>
+
+#include "session-internal.h"
+#include "util/array.h"
+#include "util/u64map.h"
+
+/* The states are ordered: later states compare greater. */
+enum session_state {
+  SESSION_CREATED,
+  SESSION_ATTACHED,
+  SESSION_DETACHING,
+  SESSION_DETACHED,
+  SESSION_SHUTTING_DOWN,
+  SESSION_SHUTDOWN,
+};
+
+/* A queued detach or shutdown completion callback. */
+struct completion {
+  orc_rt_CompletionFn Fn;
+  void *Ctx;
+  struct completion *Next;
+};
+
+struct completion_list {
+  struct completion *Head;
+  struct completion **Tail;
+};
+
+/*
+ * Completion nodes kept in the Session for when malloc() fails, so that a
+ * completion callback still runs (DESIGN S2); one in use has Fn set.
+ */
+enum { SESSION_SPARE_COMPLETIONS = 4 };
+
+struct service;
+
+struct orc_rt_OpaqueSession {
+  pthread_mutex_t Lock; /* protects everything below (see the file header) */
+  pthread_cond_t Cond;
+  enum session_state State;
+  struct orcrt_log Log; /* frozen from attach on, then read without Lock */
+  orc_rt_TaskDispatcherRef Dispatcher;
+
+  /* The ControllerAccess; CAOps is set from attach on (NULL if never). */
+  const orc_rt_ControllerAccessOps *CAOps;
+  void *CACtx;
+  unsigned CAUsers; /* threads inside a ControllerAccess op (or Connect) */
+
+  /* session-calls.c */
+  uint64_t NextCallId;
+  struct orcrt_u64map Pending; /* executor -> controller calls: CallId -> struct orcrt_call */
+  struct orcrt_u64map Live;    /* incoming calls running: CallId -> size_t count of them */
+  size_t InFlight;             /* incoming calls running, not yet returned (sum over Live) */
+  orc_rt_CallTargetCheckFn CheckFn;
+  void *CheckCtx;
+
+  /* session-symbols.c; fixed from attach on */
+  ORCRT_ARRAY(orc_rt_BootstrapSymbol) Symbols;   /* Names strdup()ed, in order of addition */
+  ORCRT_ARRAY(orc_rt_ExecutorAddr) Wrappers;     /* sorted, unique */
+  ORCRT_ARRAY(orc_rt_ExecutorAddr) ShortWrappers; /* marked short: a subset, sorted, unique */
+
+  /* session.c */
+  ORCRT_ARRAY(struct service *) Services; /* in registration order */
+  orc_rt_ErrorReporterFn ReporterFn;
+  void *ReporterCtx;
+  char *DisconnectMsg;
+
+  /* The control thread and its requests. */
+  bool DetachRequested, ShutdownRequested, Exiting, ThreadStarted;
+  pthread_t Thread;
+  struct completion_list OnDetach, OnShutdown;
+  struct completion Spare[SESSION_SPARE_COMPLETIONS];
+};
+
+static inline void session_lock(orc_rt_SessionRef S) {
+  pthread_mutex_lock(&S->Lock);
+}
+
+static inline void session_unlock(orc_rt_SessionRef S) {
+  pthread_mutex_unlock(&S->Lock);
+}
+
+static inline void session_wait(orc_rt_SessionRef S) {
+  pthread_cond_wait(&S->Cond, &S->Lock);
+}
+
+/* Bootstrap tables, wrapper sets and the call-target check are fixed from attach on. */
+static inline bool session_frozen_locked(orc_rt_SessionRef S) {
+  return S->CAOps != NULL || S->State != SESSION_CREATED;
+}
+
+/* session-symbols.c: whether Addr is in the wrapper set, or in the short set. Lock held. */
+bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+
+/* session-symbols.c: free the symbol table and the wrapper sets (at destroy). */
+void orcrt_session_symbols_free(orc_rt_SessionRef S);
+
+/*
+ * Test-only fault injection: when set, the Session allocates its completion
+ * nodes with it instead of malloc(), so a test can make that allocation fail.
+ */
+extern void *(*orcrt_session_fault_malloc)(size_t Size);
+
+#endif /* ORCRT_SESSION_PRIVATE_H */

@@ -1,0 +1,127 @@
+/*
+ * wrapper-glue.h - what every wire-protocol wrapper of the executor's
+ * Services shares
+ *
+ * A Service offers plain C operations (orc_rt_MemoryService_reserve(), ...).
+ * A protocol layer (src/llvm19/ for LLVM 19's controllers) turns each of
+ * them into a wrapper function: decode the SPS arguments, call the
+ * operation, encode its Error or Expected result, dispose of the argument
+ * bytes, return. This header holds the pieces of that skeleton, so that a
+ * wrapper is its decoding and its call, and a second protocol version is a
+ * second set of such files over the same operations.
+ */
+#ifndef ORCRT_WRAPPER_GLUE_H
+#define ORCRT_WRAPPER_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <orcrt/error.h>
+#include <orcrt/executor-addr.h>
+#include <orcrt/service.h>
+#include <orcrt/sps.h>
+#include <orcrt/wrapper-function.h>
+
+/* The out-of-band error LLVM's executors answer undecodable arguments with. */
+extern const char orcrt_glue_deserialize_error[];
+
+/* An out-of-band buffer carrying orcrt_glue_deserialize_error. */
+orc_rt_WrapperFunctionBuffer orcrt_glue_bad_args(void);
+
+/* An SPSError result: success for NULL, else Err's message. Consumes Err. */
+orc_rt_WrapperFunctionBuffer orcrt_glue_error(orc_rt_ErrorRef Err);
+
+/* An SPSExpected<SPSExecutorAddr> result: Value, or Err's message. Consumes Err. */
+orc_rt_WrapperFunctionBuffer orcrt_glue_expected_addr(orc_rt_ErrorRef Err,
+                                                      orc_rt_ExecutorAddr Value);
+
+/*
+ * The synchronous body of a wrapper: decode the arguments from R (a reader
+ * over the call's argument bytes), run the operation, and return the
+ * encoded result (orcrt_glue_bad_args() when decoding failed). The
+ * argument bytes stay valid until it returns.
+ */
+typedef orc_rt_WrapperFunctionBuffer (*orcrt_glue_body)(orc_rt_SessionRef S, orc_rt_SPSReader *R);
+
+/* Answer the call with Body(S, Args) on this thread; disposes of Args. */
+void orcrt_glue_run(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                    orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body);
+
+/*
+ * Answer the call with Body(S, Args) in an ordinary Task of S's dispatcher,
+ * for a short wrapper whose call turned out to need more (it runs JIT'd
+ * code, which may block or call the controller). If the Task is destroyed
+ * unrun, or cannot be made, the call is answered with an out-of-band error.
+ * Takes Args.
+ */
+void orcrt_glue_defer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                      orc_rt_WrapperFunctionBuffer Args, orcrt_glue_body Body);
+
+/*
+ * Answer the call with Body(S, Args): on this thread if Defer(S, R) (a
+ * reader over the arguments) is false, else as orcrt_glue_defer() does.
+ * For a short wrapper whose calls only sometimes run code. Takes Args.
+ */
+void orcrt_glue_run_or_defer(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer Args,
+                             bool (*Defer)(orc_rt_SessionRef S, orc_rt_SPSReader *R),
+                             orcrt_glue_body Body);
+
+/*
+ * The Service of S with ops Ops if Instance (the address its bootstrap
+ * symbol gave the controller) names it, else NULL.
+ */
+void *orcrt_glue_instance(orc_rt_SessionRef S, const orc_rt_ServiceOps *Ops,
+                          orc_rt_ExecutorAddr Instance);
+
+/*
+ * Decode a Sequence<T> from R into a fresh array (*Elems, to free(); NULL
+ * when empty) of *N elements of ElemSize bytes, each read by ReadElem from
+ * R. MinSize is the least number of bytes a T takes on the wire, which
+ * bounds the count by the input. False if R fails or memory runs out.
+ */
+bool orcrt_glue_read_seq(orc_rt_SPSReader *R, size_t MinSize, size_t ElemSize,
+                         void (*ReadElem)(orc_rt_SPSReader *R, void *Elem), void **Elems,
+                         size_t *N);
+
+/*
+ * Decode a Sequence<ExecutorAddr> from R into a fresh array (*Addrs, to
+ * free(); NULL when empty) of *N. False if R fails or memory runs out.
+ */
+bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, size_t *N);
+
+/*
+ * An orc_rt_WrapperFunction named Name whose calls Body answers on the
+ * thread that runs them.
+ */
+#define ORCRT_GLUE_WRAPPER(Name, Body)                                                             \
+  static void Name(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,      \
+                   orc_rt_WrapperFunctionBuffer Args) {                                            \
+    orcrt_glue_run(S, CallId, Return, Args, Body);                                                 \
+  }
+
+/*
+ * One entry of a protocol layer's table of wrapper functions. Short: every
+ * call returns promptly and never blocks (see orcrt_session_mark_short()).
+ */
+struct orcrt_glue_wrapper {
+  const char *Name;
+  orc_rt_WrapperFunction Fn;
+  bool Short;
+};
+
+/* Add the N wrappers of Table to S under their names. Returns NULL or the error. */
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
+                                        size_t N);
+
+/*
+ * Add a Service's protocol layer to S: the bootstrap symbol InstanceName
+ * for Instance (the address the controller names the Service by), then the
+ * N wrappers of Table. Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
+                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
+                                       size_t N);
+
+#endif /* ORCRT_WRAPPER_GLUE_H */
