@@ -13,7 +13,7 @@
 #ifndef ORCRT_PIPE_ACCESS_INTERNAL_H
 #define ORCRT_PIPE_ACCESS_INTERNAL_H
 
-#include <stddef.h>
+#include <stdbool.h>
 
 #include <orcrt/controller-access.h>
 #include <orcrt/pipe-access.h>
@@ -31,9 +31,10 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
 void orcrt_pipe_destroy_unconnected(void *Ctx);
 
 /*
- * Fault injection: allocate the table of calls in flight (the back-pressure
- * accounting, pipe-flow.c) with Calloc instead of calloc(). Before Connect.
+ * Fault injection: before each call read is counted against the bound (the
+ * back-pressure accounting, pipe-flow.c), ask Fail; when it returns true the
+ * accounting fails as it does when memory runs out. Before Connect.
  */
-void orcrt_pipe_set_charge_allocator(void *Ctx, void *(*Calloc)(size_t, size_t));
+void orcrt_pipe_set_charge_fault(void *Ctx, bool (*Fail)(void));
 
 #endif /* ORCRT_PIPE_ACCESS_INTERNAL_H */

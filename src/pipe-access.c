@@ -370,7 +370,6 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P->MaxPendingOutput = Opts->MaxPendingOutput;
   P->PageSize = Opts->PageSize;
   P->IdleProbeMs = Opts->IdleProbeMs;
-  P->ChargeCalloc = calloc;
   P->QueueTail = &P->QueueHead;
   P->OutTail = &P->OutHead;
   atomic_init(&P->PendingOutput, 0);
@@ -414,9 +413,9 @@ fail:
   return Err;
 }
 
-void orcrt_pipe_set_charge_allocator(void *Ctx, void *(*Calloc)(size_t, size_t)) {
+void orcrt_pipe_set_charge_fault(void *Ctx, bool (*Fail)(void)) {
   struct pipe_access *P = Ctx;
-  P->ChargeCalloc = Calloc;
+  P->ChargeFault = Fail;
 }
 
 /* ---- public ------------------------------------------------------------- */

@@ -13,15 +13,13 @@
  * either way, call the controller with an empty call now and then, a
  * workaround for how llvm-jitlink-19 tears down TCP (see pipe-access.h).
  *
- * Locks: the charge table (Charges, ChargeMask, ChargeUsed) is under
- * P->Lock, taken here; CallBytes changes with it and is read without the
+ * Locks: the charge map (Charges) is under P->Lock, taken here; CallBytes changes with it and is read without the
  * lock. ReadPaused, the probe timer and the frame counters belong to the
  * I/O thread. See pipe-internal.h.
  */
 #include "pipe-internal.h"
 
 #include <limits.h>
-#include <stdlib.h>
 #include <sys/time.h>
 
 /*
@@ -29,103 +27,43 @@
  * its frame: what the Session keeps for it.
  */
 #define CALL_OVERHEAD 256
-/* The charge table's first capacity; it doubles when half full. */
-#define CHARGES_FIRST_CAPACITY 64
 /* Idle probes back off to at most this many times the first delay. */
 #define PROBE_BACKOFF_LIMIT 64
 
 /* ---- call charges ---------------------------------------------------------- */
 
 /*
- * An open-addressed table with linear probing and backward-shift deletion.
  * Calls with one sequence number share an entry (nothing stops a
- * controller from reusing one).
+ * controller from reusing one); each answer takes away its share.
  */
-static size_t charge_slot(uint64_t Seq, size_t Mask) {
-  return (size_t)((Seq * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & Mask;
-}
-
-/* Room for one more sequence number. Lock held. */
-static bool charges_reserve_locked(struct pipe_access *P) {
-  size_t Cap = P->Charges ? P->ChargeMask + 1 : 0;
-  if ((P->ChargeUsed + 1) * 2 <= Cap)
-    return true;
-  size_t NewCap = Cap ? Cap * 2 : CHARGES_FIRST_CAPACITY;
-  struct call_charge *New = P->ChargeCalloc(NewCap, sizeof(*New));
-  if (!New)
-    return false;
-  for (size_t I = 0; I < Cap; I++) {
-    if (!P->Charges[I].Count)
-      continue;
-    size_t J = charge_slot(P->Charges[I].Seq, NewCap - 1);
-    while (New[J].Count)
-      J = (J + 1) & (NewCap - 1);
-    New[J] = P->Charges[I];
-  }
-  free(P->Charges);
-  P->Charges = New;
-  P->ChargeMask = NewCap - 1;
-  return true;
-}
-
 bool orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t PayloadSize) {
   size_t Bytes = WIRE_HEADER_SIZE + PayloadSize + CALL_OVERHEAD;
   pthread_mutex_lock(&P->Lock);
-  if (!charges_reserve_locked(P)) {
-    /* Uncounted, the call would loosen the bound: the caller refuses it. */
-    pthread_mutex_unlock(&P->Lock);
-    return false;
+  bool Fault = P->ChargeFault && P->ChargeFault();
+  struct call_charge *C = Fault ? NULL : orcrt_u64map_insert(&P->Charges, SeqNo, NULL);
+  if (C) {
+    C->Bytes += Bytes;
+    C->Count++;
+    atomic_fetch_add_explicit(&P->CallBytes, Bytes, memory_order_relaxed);
   }
-  size_t I = charge_slot(SeqNo, P->ChargeMask);
-  while (P->Charges[I].Count && P->Charges[I].Seq != SeqNo)
-    I = (I + 1) & P->ChargeMask;
-  if (!P->Charges[I].Count) {
-    P->Charges[I].Seq = SeqNo;
-    P->ChargeUsed++;
-  }
-  P->Charges[I].Bytes += Bytes;
-  P->Charges[I].Count++;
-  atomic_fetch_add_explicit(&P->CallBytes, Bytes, memory_order_relaxed);
   pthread_mutex_unlock(&P->Lock);
-  return true;
-}
-
-/* Free slot I, shifting later members of its run back. Lock held. */
-static void charges_remove_locked(struct pipe_access *P, size_t I) {
-  P->ChargeUsed--;
-  for (size_t J = I;;) {
-    J = (J + 1) & P->ChargeMask;
-    if (!P->Charges[J].Count)
-      break;
-    size_t K = charge_slot(P->Charges[J].Seq, P->ChargeMask);
-    if (I <= J ? (I < K && K <= J) : (I < K || K <= J))
-      continue;
-    P->Charges[I] = P->Charges[J];
-    I = J;
-  }
-  P->Charges[I].Count = 0;
-  P->Charges[I].Bytes = 0;
+  /* Out of memory: uncounted, the call would loosen the bound; the caller refuses it. */
+  return C != NULL;
 }
 
 void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo) {
   pthread_mutex_lock(&P->Lock);
-  if (!P->Charges)
-    goto out;
-  size_t I = charge_slot(SeqNo, P->ChargeMask);
-  while (P->Charges[I].Count && P->Charges[I].Seq != SeqNo)
-    I = (I + 1) & P->ChargeMask;
-  struct call_charge *C = &P->Charges[I];
-  if (!C->Count)
-    goto out;
-  size_t Share = C->Bytes / C->Count;
-  C->Bytes -= Share;
-  atomic_fetch_sub_explicit(&P->CallBytes, Share, memory_order_relaxed);
-  if (--C->Count)
-    goto out;
-  /* The last of them: what rounding left goes too. */
-  atomic_fetch_sub_explicit(&P->CallBytes, C->Bytes, memory_order_relaxed);
-  charges_remove_locked(P, I);
-out:
+  struct call_charge *C = orcrt_u64map_find(&P->Charges, SeqNo);
+  if (C) {
+    size_t Share = C->Bytes / C->Count;
+    C->Bytes -= Share;
+    if (--C->Count == 0) {
+      /* The last of them: what rounding left goes too. */
+      Share += C->Bytes;
+      orcrt_u64map_remove(&P->Charges, SeqNo, NULL);
+    }
+    atomic_fetch_sub_explicit(&P->CallBytes, Share, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&P->Lock);
 }
 
@@ -215,6 +153,7 @@ static void on_probe(evutil_socket_t Fd, short What, void *Arg) {
 /* ---- setup and teardown ------------------------------------------------------ */
 
 bool orcrt_pipe_flow_init(struct pipe_access *P) {
+  orcrt_u64map_init(&P->Charges, sizeof(struct call_charge));
   P->ProbeDelayMs = P->IdleProbeMs;
   if (!P->IdleProbeMs)
     return true;
@@ -226,7 +165,5 @@ void orcrt_pipe_flow_free(struct pipe_access *P) {
   if (P->ProbeEv)
     event_free(P->ProbeEv);
   P->ProbeEv = NULL;
-  free(P->Charges);
-  P->Charges = NULL;
-  P->ChargeMask = P->ChargeUsed = 0;
+  orcrt_u64map_free(&P->Charges);
 }

@@ -50,6 +50,7 @@
 #include <orcrt/wrapper-function.h>
 
 #include "pipe-wire.h"
+#include "util/u64map.h"
 
 /* An outgoing frame: its opcode, its encoded header and the payload it owns. */
 struct out_frame {
@@ -59,10 +60,9 @@ struct out_frame {
   orc_rt_WrapperFunctionBuffer Payload;
 };
 
-/* One sequence number's calls in flight (see pipe-flow.c). */
+/* What one sequence number's calls in flight weigh, and how many they are (pipe-flow.c). */
 struct call_charge {
-  uint64_t Seq;
-  size_t Bytes, Count; /* Count 0: a free slot */
+  size_t Bytes, Count;
 };
 
 struct pipe_access {
@@ -73,8 +73,8 @@ struct pipe_access {
   char *Triple;
   uint64_t PageSize;
   unsigned IdleProbeMs;
-  /* Allocates the call-charge table: calloc(), but for fault-injection tests. */
-  void *(*ChargeCalloc)(size_t, size_t);
+  /* Fault injection for tests: when it returns true, a call's charge fails as out of memory. */
+  bool (*ChargeFault)(void);
   /* The descriptors' flags before Connect, restored if it fails (Connect only). */
   int SavedInFl, SavedInFdFl, SavedOutFl, SavedOutFdFl;
 
@@ -89,9 +89,8 @@ struct pipe_access {
   bool ThreadStarted; /* Thread is valid: Connect succeeded */
   bool Joining, Joined;
   pthread_t Thread;
-  /* Calls read and not answered yet, by sequence number. */
-  struct call_charge *Charges;
-  size_t ChargeMask, ChargeUsed;
+  /* Calls read and not answered yet: struct call_charge by sequence number. */
+  struct orcrt_u64map Charges;
 
   /* Atomics: read without Lock. */
   atomic_size_t PendingOutput;      /* bytes queued or being written */
@@ -194,7 +193,7 @@ void orcrt_pipe_output_free(struct pipe_access *P);
 
 /* ---- pipe-flow.c ----------------------------------------------------------- */
 
-/* Create the probe timer if IdleProbeMs asks for one. Returns false if out of memory. */
+/* Set up the charges, and the probe timer if IdleProbeMs asks for one. False if out of memory. */
 bool orcrt_pipe_flow_init(struct pipe_access *P);
 
 /* Free the call charges and the probe timer. I/O thread not running. */

@@ -122,7 +122,7 @@ struct fixture {
   orc_rt_SessionRef S;
   orcrt_tc *TC;
   void *Ctx; /* the pipe ControllerAccess, when attached through the internal API */
-  void *(*ChargeCalloc)(size_t, size_t); /* if set, the transport's charge allocator */
+  bool (*ChargeFault)(void); /* if set, the transport's charge fault injection */
   pthread_mutex_t LogLock;
   char Log[1 << 16];
   size_t LogLen;
@@ -177,8 +177,8 @@ static void fixture_attach(struct fixture *F, const orc_rt_PipeOptions *Opts, bo
   ck_assert_int_eq(pipe2(ToExec, O_CLOEXEC), 0);
   ck_assert_int_eq(pipe2(FromExec, O_CLOEXEC), 0);
   ck_assert_no_error(orcrt_pipe_create(ToExec[0], FromExec[1], Opts, &F->Ctx));
-  if (F->ChargeCalloc)
-    orcrt_pipe_set_charge_allocator(F->Ctx, F->ChargeCalloc);
+  if (F->ChargeFault)
+    orcrt_pipe_set_charge_fault(F->Ctx, F->ChargeFault);
   ck_assert_no_error(orc_rt_Session_attach(F->S, &orcrt_pipe_ops, F->Ctx));
   ck_assert_int_eq(orcrt_tc_attach_fds(FromExec[0], ToExec[1], &F->TC), 0);
   orcrt_tc_set_timeout(F->TC, 10000);
@@ -826,13 +826,11 @@ START_TEST(pipe_backlogged_session_ends_when_controller_closes) {
 }
 END_TEST
 
-/* A charge allocator that is out of memory. */
-static atomic_uint ChargeAllocs;
-static void *calloc_out_of_memory(size_t N, size_t Size) {
-  (void)N;
-  (void)Size;
-  atomic_fetch_add(&ChargeAllocs, 1);
-  return NULL;
+/* The transport's accounting of calls is out of memory. */
+static atomic_uint ChargeFaults;
+static bool charge_out_of_memory(void) {
+  atomic_fetch_add(&ChargeFaults, 1);
+  return true;
 }
 
 /*
@@ -843,14 +841,14 @@ static void *calloc_out_of_memory(size_t N, size_t Size) {
 START_TEST(pipe_call_that_cannot_be_accounted_ends_session_unrun) {
   struct fixture F;
   fixture_session(&F);
-  atomic_store(&ChargeAllocs, 0);
-  F.ChargeCalloc = calloc_out_of_memory;
+  atomic_store(&ChargeFaults, 0);
+  F.ChargeFault = charge_out_of_memory;
   fixture_attach(&F, NULL, true);
   uint64_t Seq;
   ck_assert_int_eq(orcrt_tc_send_call(F.TC, TAG(big_wrapper), "\x10\0\0\0\0\0\0\0", 8, &Seq),
                    0);
   assert_ended_with(&F, "out of memory accounting for call 0");
-  ck_assert_uint_gt(atomic_load(&ChargeAllocs), 0);
+  ck_assert_uint_gt(atomic_load(&ChargeFaults), 0);
   ck_assert_uint_eq(atomic_load(&BigCalls), 0);
   /* No Result came before the end of the output. */
   fixture_destroy_session(&F);
