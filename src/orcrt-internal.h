@@ -25,6 +25,7 @@
  *   session*.c          S->Lock, a leaf: the Session calls out (ops,
  *                       callbacks, dispatch, log) only with it released
  *   loopback.c          LC->Lock, a leaf
+ *   pipe-*.c            P->Lock, a leaf (pipe-internal.h says what it guards)
  *   notification.c      N->Lock, a leaf
  *   task-dispatcher.c   D->Lock, a leaf
  *   queue-dispatcher.c  Q->Lock, a leaf (released while a task runs)

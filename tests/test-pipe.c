@@ -122,6 +122,7 @@ struct fixture {
   orc_rt_SessionRef S;
   orcrt_tc *TC;
   void *Ctx; /* the pipe ControllerAccess, when attached through the internal API */
+  bool (*ChargeFault)(void); /* if set, the transport's charge fault injection */
   pthread_mutex_t LogLock;
   char Log[1 << 16];
   size_t LogLen;
@@ -176,6 +177,8 @@ static void fixture_attach(struct fixture *F, const orc_rt_PipeOptions *Opts, bo
   ck_assert_int_eq(pipe2(ToExec, O_CLOEXEC), 0);
   ck_assert_int_eq(pipe2(FromExec, O_CLOEXEC), 0);
   ck_assert_no_error(orcrt_pipe_create(ToExec[0], FromExec[1], Opts, &F->Ctx));
+  if (F->ChargeFault)
+    orcrt_pipe_set_charge_fault(F->Ctx, F->ChargeFault);
   ck_assert_no_error(orc_rt_Session_attach(F->S, &orcrt_pipe_ops, F->Ctx));
   ck_assert_int_eq(orcrt_tc_attach_fds(FromExec[0], ToExec[1], &F->TC), 0);
   orcrt_tc_set_timeout(F->TC, 10000);
@@ -192,6 +195,18 @@ static void fixture_finish(struct fixture *F) {
   orc_rt_Session_destroy(F->S);
   orcrt_tc_destroy(F->TC);
   pthread_mutex_destroy(&F->LogLock);
+}
+
+/* Destroy F's Session, which closes the transport's out-fd. */
+static void fixture_destroy_session(struct fixture *F) {
+  orc_rt_Session_destroy(F->S);
+  F->S = NULL;
+}
+
+/* Whether the executor's out-fd is closed: the controller's end hangs up. */
+static bool out_fd_closed(struct fixture *F) {
+  struct pollfd Pfd = {.fd = orcrt_tc_read_fd(F->TC), .events = POLLIN};
+  return poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLHUP);
 }
 
 /* Wait until the channel ended; return the Session's disconnect error (or NULL). */
@@ -588,6 +603,7 @@ START_TEST(pipe_hangup_frame_ends_in_order) {
   static const char Err[] = "\x01\x04\0\0\0\0\0\0\0oops";
   ck_assert_int_eq(orcrt_tc_send_frame(F.TC, 1, 0, 0, Err, sizeof(Err) - 1), 0);
   ck_assert_ptr_null(wait_end(&F));
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -704,6 +720,7 @@ START_TEST(pipe_out_fd_is_closed_after_protocol_error) {
   fixture_start(&F, NULL);
   ck_assert_int_eq(orcrt_tc_send_frame(F.TC, 9, 0, 0, NULL, 0), 0);
   assert_ended_with(&F, "unexpected opcode 9");
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -809,6 +826,37 @@ START_TEST(pipe_backlogged_session_ends_when_controller_closes) {
 }
 END_TEST
 
+/* The transport's accounting of calls is out of memory. */
+static atomic_uint ChargeFaults;
+static bool charge_out_of_memory(void) {
+  atomic_fetch_add(&ChargeFaults, 1);
+  return true;
+}
+
+/*
+ * A call the transport cannot count against MaxPendingOutput would loosen
+ * the bound if it ran: it is not run (nothing answers it) and the session
+ * ends with the error.
+ */
+START_TEST(pipe_call_that_cannot_be_accounted_ends_session_unrun) {
+  struct fixture F;
+  fixture_session(&F);
+  atomic_store(&ChargeFaults, 0);
+  F.ChargeFault = charge_out_of_memory;
+  fixture_attach(&F, NULL, true);
+  uint64_t Seq;
+  ck_assert_int_eq(orcrt_tc_send_call(F.TC, TAG(big_wrapper), "\x10\0\0\0\0\0\0\0", 8, &Seq),
+                   0);
+  assert_ended_with(&F, "out of memory accounting for call 0");
+  ck_assert_uint_gt(atomic_load(&ChargeFaults), 0);
+  ck_assert_uint_eq(atomic_load(&BigCalls), 0);
+  /* No Result came before the end of the output. */
+  fixture_destroy_session(&F);
+  ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
+  fixture_finish(&F);
+}
+END_TEST
+
 /* ---- descriptors and disconnect ---------------------------------------------- */
 
 START_TEST(pipe_attach_makes_descriptors_nonblocking_and_cloexec) {
@@ -905,6 +953,8 @@ START_TEST(pipe_one_socket_carries_both_directions) {
   orc_rt_WrapperFunctionBuffer_dispose(&R);
   orcrt_tc_close_write(F.TC);
   ck_assert_ptr_null(wait_end(&F));
+  /* One descriptor: it stays open until the Session is destroyed. */
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -914,22 +964,22 @@ struct disconnector {
   pthread_barrier_t *Start;
   void *Ctx;
   int ReadFd, WriteFd;
-  bool OutClosed, InClosed;
+  bool OutOpen, InClosed;
 };
 
 static void *disconnect_thread(void *Arg) {
   struct disconnector *D = Arg;
   pthread_barrier_wait(D->Start);
   orcrt_pipe_ops.Disconnect(D->Ctx);
-  /* On return both descriptors must be closed already. */
+  /* On return the in-fd must be closed already; the out-fd waits for Destroy. */
   struct pollfd Pfd = {.fd = D->ReadFd, .events = POLLIN};
-  D->OutClosed = poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLHUP);
+  D->OutOpen = poll(&Pfd, 1, 0) == 0;
   Pfd = (struct pollfd){.fd = D->WriteFd, .events = POLLOUT};
   D->InClosed = poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLERR);
   return NULL;
 }
 
-START_TEST(pipe_disconnect_from_eight_threads_returns_when_closed) {
+START_TEST(pipe_disconnect_from_eight_threads_returns_when_in_fd_closed) {
   struct fixture F;
   fixture_start(&F, NULL);
   enum { N = 8 };
@@ -946,12 +996,14 @@ START_TEST(pipe_disconnect_from_eight_threads_returns_when_closed) {
   }
   for (int I = 0; I < N; I++) {
     pthread_join(T[I], NULL);
-    ck_assert_msg(D[I].OutClosed, "thread %d returned before the out-fd was closed", I);
+    ck_assert_msg(D[I].OutOpen, "thread %d saw the out-fd closed before Destroy", I);
     ck_assert_msg(D[I].InClosed, "thread %d returned before the in-fd was closed", I);
   }
   pthread_barrier_destroy(&Start);
   /* The session initiated nothing and hears of no end: it is still attached. */
   ck_assert(!orc_rt_Session_isDetached(F.S));
+  fixture_destroy_session(&F);
+  ck_assert(out_fd_closed(&F));
   fixture_finish(&F);
 }
 END_TEST
@@ -964,23 +1016,29 @@ START_TEST(pipe_sends_after_disconnect_are_dropped) {
   orcrt_pipe_ops.SendResult(F.Ctx, 0, orc_rt_WrapperFunctionBuffer_fromBytes("0123456789", 10));
   orcrt_pipe_ops.CallController(F.Ctx, 0, 0x10,
                                 orc_rt_WrapperFunctionBuffer_fromBytes("0123456789", 10));
-  /* Nothing was written after the Setup: the controller sees end of file at once. */
+  /* Nothing was written after the Setup: the controller sees end of file
+     as soon as Destroy closes the out-fd. */
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
 END_TEST
 
-START_TEST(pipe_detach_closes_descriptors_and_drops_calls) {
+START_TEST(pipe_detach_closes_in_fd_and_drops_calls_destroy_closes_out_fd) {
   struct fixture F;
   fixture_start(&F, NULL);
   orcrt_test_latch L;
   orcrt_test_latch_init(&L);
   orc_rt_Session_detach(F.S, orcrt_test_latch_signal_fn, &L);
   orcrt_test_latch_wait(&L, 1);
-  ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   /* The executor's in-fd is closed: a call cannot even be written. */
   ck_assert_int_ne(orcrt_tc_send_frame(F.TC, 3, 0, TAG(echo_wrapper), "x", 1), 0);
   ck_assert_ptr_null(orc_rt_Session_getDisconnectError(F.S));
+  /* Its out-fd stays open (the controller waits for end of file on it)
+     until the Session is destroyed. */
+  ck_assert(!out_fd_closed(&F));
+  fixture_destroy_session(&F);
+  ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   orcrt_test_latch_destroy(&L);
   fixture_finish(&F);
 }
@@ -1042,14 +1100,15 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_stops_reading_while_output_backlog_is_over_limit, 30);
   ADD_TEST(S, pipe_resumes_reading_when_backlog_drains, 30);
   ADD_TEST(S, pipe_backlogged_session_ends_when_controller_closes, 30);
+  ADD_TEST(S, pipe_call_that_cannot_be_accounted_ends_session_unrun, 10);
   ADD_TEST(S, pipe_attach_makes_descriptors_nonblocking_and_cloexec, 10);
   ADD_TEST(S, pipe_descriptors_it_creates_are_close_on_exec, 10);
   ADD_TEST(S, pipe_failed_attach_leaves_descriptors_to_caller, 10);
   ADD_TEST(S, pipe_attach_refuses_descriptor_it_cannot_watch, 10);
   ADD_TEST(S, pipe_one_socket_carries_both_directions, 10);
-  ADD_TEST(S, pipe_disconnect_from_eight_threads_returns_when_closed, 10);
+  ADD_TEST(S, pipe_disconnect_from_eight_threads_returns_when_in_fd_closed, 10);
   ADD_TEST(S, pipe_sends_after_disconnect_are_dropped, 10);
-  ADD_TEST(S, pipe_detach_closes_descriptors_and_drops_calls, 10);
+  ADD_TEST(S, pipe_detach_closes_in_fd_and_drops_calls_destroy_closes_out_fd, 10);
   ADD_TEST(S, pipe_debug_log_has_a_line_per_frame, 10);
   return S;
 }

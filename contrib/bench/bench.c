@@ -68,11 +68,10 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "pipe-wire.h"
 
 extern char **environ;
 
-#define HEADER 32
-enum { OpSetup = 0, OpResult = 2, OpCallWrapper = 3 };
 enum { ProtR = 1, ProtRW = 3, ProtRX = 5 };
 
 #define BIG_SIZE ((size_t)16 << 20)
@@ -98,18 +97,6 @@ static double now(void) {
   struct timespec T;
   clock_gettime(CLOCK_MONOTONIC, &T);
   return (double)T.tv_sec + (double)T.tv_nsec / 1e9;
-}
-
-static void put64(unsigned char *P, uint64_t V) {
-  for (int I = 0; I < 8; I++)
-    P[I] = (unsigned char)(V >> (8 * I));
-}
-
-static uint64_t get64(const unsigned char *P) {
-  uint64_t V = 0;
-  for (int I = 0; I < 8; I++)
-    V |= (uint64_t)P[I] << (8 * I);
-  return V;
 }
 
 /* ---- one connection ------------------------------------------------------ */
@@ -217,18 +204,17 @@ static void fill(struct conn *C, size_t N) {
 }
 
 static void read_frame(struct conn *C, struct frame *F) {
-  fill(C, HEADER);
-  uint64_t Size = get64(C->Rx + C->RxStart);
-  if (Size < HEADER || Size > ((uint64_t)1 << 30))
-    die("%s: bad frame size %llu", C->Peer->Label, (unsigned long long)Size);
-  fill(C, (size_t)Size);
-  const unsigned char *H = C->Rx + C->RxStart;
-  F->Op = get64(H + 8);
-  F->Seq = get64(H + 16);
-  F->Tag = get64(H + 24);
-  F->P = H + HEADER;
-  F->N = (size_t)Size - HEADER;
-  C->RxStart += (size_t)Size;
+  fill(C, WIRE_HEADER_SIZE);
+  struct orcrt_wire_header H = orcrt_wire_decode_header(C->Rx + C->RxStart);
+  if (H.Size < WIRE_HEADER_SIZE || H.Size > ((uint64_t)1 << 30))
+    die("%s: bad frame size %llu", C->Peer->Label, (unsigned long long)H.Size);
+  fill(C, (size_t)H.Size);
+  F->Op = H.OpC;
+  F->Seq = H.SeqNo;
+  F->Tag = H.Tag;
+  F->P = C->Rx + C->RxStart + WIRE_HEADER_SIZE;
+  F->N = (size_t)H.Size - WIRE_HEADER_SIZE;
+  C->RxStart += (size_t)H.Size;
 }
 
 static unsigned char *tx_room(struct conn *C, size_t N) {
@@ -242,7 +228,7 @@ static unsigned char *tx_room(struct conn *C, size_t N) {
 }
 
 static void tx_u64(struct conn *C, uint64_t V) {
-  put64(tx_room(C, 8), V);
+  orcrt_wire_put_le64(tx_room(C, 8), V);
   C->TxLen += 8;
 }
 
@@ -277,22 +263,22 @@ static void flush(struct conn *C) {
 /* Begin a CallWrapper to Sym (its arguments follow); returns its frame offset. */
 static size_t call_begin(struct conn *C, int Sym, uint64_t *Seq) {
   size_t At = C->TxLen;
-  unsigned char *H = tx_room(C, HEADER);
+  unsigned char *H = tx_room(C, WIRE_HEADER_SIZE);
   *Seq = C->NextSeq++;
-  put64(H + 8, OpCallWrapper);
-  put64(H + 16, *Seq);
-  put64(H + 24, C->Sym[Sym]);
-  C->TxLen += HEADER;
+  orcrt_wire_put_le64(H + 8, WIRE_OP_CALL_WRAPPER);
+  orcrt_wire_put_le64(H + 16, *Seq);
+  orcrt_wire_put_le64(H + 24, C->Sym[Sym]);
+  C->TxLen += WIRE_HEADER_SIZE;
   return At;
 }
 
 static void call_end(struct conn *C, size_t At) {
-  put64(C->Tx + At, C->TxLen - At);
+  orcrt_wire_put_le64(C->Tx + At, C->TxLen - At);
 }
 
 static void wait_result(struct conn *C, uint64_t Seq, struct frame *F) {
   read_frame(C, F);
-  if (F->Op != OpResult || F->Seq != Seq || F->Tag != 0)
+  if (F->Op != WIRE_OP_RESULT || F->Seq != Seq || F->Tag != 0)
     die("%s: expected the Result of call %llu, got opcode %llu seq %llu", C->Peer->Label,
         (unsigned long long)Seq, (unsigned long long)F->Op, (unsigned long long)F->Seq);
 }
@@ -300,7 +286,7 @@ static void wait_result(struct conn *C, uint64_t Seq, struct frame *F) {
 static void read_setup(struct conn *C) {
   struct frame F;
   read_frame(C, &F);
-  if (F.Op != OpSetup)
+  if (F.Op != WIRE_OP_SETUP)
     die("%s: the first frame is not a Setup", C->Peer->Label);
   const unsigned char *P = F.P, *End = F.P + F.N;
 #define NEED(K)                                                                                    \
@@ -309,33 +295,33 @@ static void read_setup(struct conn *C) {
       die("%s: truncated Setup", C->Peer->Label);                                                  \
   } while (0)
   NEED(8);
-  uint64_t L = get64(P);
+  uint64_t L = orcrt_wire_get_le64(P);
   P += 8;
   NEED(L + 16);
   P += L;
-  C->PageSize = get64(P);
-  uint64_t MapCount = get64(P + 8);
+  C->PageSize = orcrt_wire_get_le64(P);
+  uint64_t MapCount = orcrt_wire_get_le64(P + 8);
   P += 16;
   for (uint64_t I = 0; I < MapCount; I++) {
     for (int J = 0; J < 2; J++) { /* key, value */
       NEED(8);
-      L = get64(P);
+      L = orcrt_wire_get_le64(P);
       P += 8;
       NEED(L);
       P += L;
     }
   }
   NEED(8);
-  uint64_t Count = get64(P);
+  uint64_t Count = orcrt_wire_get_le64(P);
   P += 8;
   for (uint64_t I = 0; I < Count; I++) {
     NEED(8);
-    L = get64(P);
+    L = orcrt_wire_get_le64(P);
     P += 8;
     NEED(L + 8);
     for (int S = 0; S < NumSyms; S++)
       if (strlen(SymNames[S]) == L && memcmp(SymNames[S], P, L) == 0)
-        C->Sym[S] = get64(P + L);
+        C->Sym[S] = orcrt_wire_get_le64(P + L);
     P += L + 8;
   }
 #undef NEED
@@ -348,7 +334,7 @@ static void read_setup(struct conn *C) {
 static uint64_t expect_addr(struct conn *C, const struct frame *F, const char *What) {
   if (F->N < 9 || F->P[0] != 1)
     die("%s: %s failed", C->Peer->Label, What);
-  return get64(F->P + 1);
+  return orcrt_wire_get_le64(F->P + 1);
 }
 
 /* SPSError */
@@ -562,7 +548,7 @@ static void hello_session(const struct peer *P, double *Out) {
     call_end(&C, At);
     flush(&C);
     wait_result(&C, Seq, &F);
-    if (F.N < 19 || F.P[0] != 1 || get64(F.P + 9) == 0)
+    if (F.N < 19 || F.P[0] != 1 || orcrt_wire_get_le64(F.P + 9) == 0)
       die("%s: lookup of printf failed", P->Label);
   }
   uint64_t Page = C.PageSize;
@@ -601,15 +587,15 @@ static void build_lookup(struct conn *C, uint64_t Handle, unsigned char **Frame,
 static double do_lookup(struct conn *C, unsigned char *Frame, size_t Size) {
   struct frame F;
   uint64_t Seq = C->NextSeq++;
-  put64(Frame + 16, Seq);
+  orcrt_wire_put_le64(Frame + 16, Seq);
   double T0 = now();
   write_all(C, Frame, Size);
   wait_result(C, Seq, &F);
   double T = now() - T0;
-  if (F.N != 9 + 10 * NUM_NAMES || F.P[0] != 1 || get64(F.P + 1) != NUM_NAMES)
+  if (F.N != 9 + 10 * NUM_NAMES || F.P[0] != 1 || orcrt_wire_get_le64(F.P + 1) != NUM_NAMES)
     die("%s: the lookup failed", C->Peer->Label);
   for (size_t I = 0; I < NUM_NAMES; I++)
-    if (get64(F.P + 9 + 10 * I) == 0)
+    if (orcrt_wire_get_le64(F.P + 9 + 10 * I) == 0)
       die("%s: %s not found", C->Peer->Label, BenchNames[I]);
   return T;
 }
@@ -620,9 +606,9 @@ static double do_big(struct conn *C, unsigned char *Frame, size_t Size) {
   double T0 = now();
   uint64_t Base = call_reserve(C, BIG_SIZE);
   uint64_t Seq = C->NextSeq++;
-  put64(Frame + 16, Seq);
+  orcrt_wire_put_le64(Frame + 16, Seq);
   /* Payload: Instance(8) count(8) prot(1) addr(8) ... */
-  put64(Frame + HEADER + 17, Base);
+  orcrt_wire_put_le64(Frame + WIRE_HEADER_SIZE + 17, Base);
   write_all(C, Frame, Size);
   wait_result(C, Seq, &F);
   expect_success(C, &F, "finalize of 16 MiB");
@@ -668,7 +654,7 @@ static void work_session(const struct peer *P, const struct params *Pr, double *
     for (int I = 0; I < IN_FLIGHT; I++) {
       struct frame F;
       read_frame(&C, &F);
-      if (F.Op != OpResult || F.Seq < First || F.Seq >= First + IN_FLIGHT ||
+      if (F.Op != WIRE_OP_RESULT || F.Seq < First || F.Seq >= First + IN_FLIGHT ||
           (Seen & (UINT32_C(1) << (F.Seq - First))) || F.N != 0)
         die("%s: bad result in flight", P->Label);
       Seen |= UINT32_C(1) << (F.Seq - First);

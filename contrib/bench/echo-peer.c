@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "llvm19-symbols.h"
-
-enum { OpSetup = 0, OpResult = 2, OpCallWrapper = 3 };
-#define HEADER 32
+#include "pipe-wire.h"
 
 /* The bootstrap symbols, llvm-jitlink-executor's set: the 14 LLVM 19
    requires, then the rest; the address of the I-th is SYM_BASE + 16 * I. */
@@ -60,18 +58,6 @@ static void die(const char *What) {
   exit(1);
 }
 
-static void put64(unsigned char *P, uint64_t V) {
-  for (int I = 0; I < 8; I++)
-    P[I] = (unsigned char)(V >> (8 * I));
-}
-
-static uint64_t get64(const unsigned char *P) {
-  uint64_t V = 0;
-  for (int I = 0; I < 8; I++)
-    V |= (uint64_t)P[I] << (8 * I);
-  return V;
-}
-
 /* Room for N more bytes of output. */
 static unsigned char *tx_room(size_t N) {
   if (TxLen + N > TxCap) {
@@ -84,7 +70,7 @@ static unsigned char *tx_room(size_t N) {
 }
 
 static void tx_u64(uint64_t V) {
-  put64(tx_room(8), V);
+  orcrt_wire_put_le64(tx_room(8), V);
   TxLen += 8;
 }
 
@@ -116,21 +102,21 @@ static void flush(void) {
 /* Start a frame; returns its offset, for frame_end. */
 static size_t frame_begin(uint64_t Op, uint64_t Seq) {
   size_t At = TxLen;
-  unsigned char *H = tx_room(HEADER);
-  put64(H + 8, Op);
-  put64(H + 16, Seq);
-  put64(H + 24, 0);
-  TxLen += HEADER;
+  unsigned char *H = tx_room(WIRE_HEADER_SIZE);
+  orcrt_wire_put_le64(H + 8, Op);
+  orcrt_wire_put_le64(H + 16, Seq);
+  orcrt_wire_put_le64(H + 24, 0);
+  TxLen += WIRE_HEADER_SIZE;
   return At;
 }
 
 static void frame_end(size_t At) {
-  put64(Tx + At, TxLen - At);
+  orcrt_wire_put_le64(Tx + At, TxLen - At);
 }
 
 /* Answer one CallWrapper with the result shape of the wrapper it names. */
 static void answer(uint64_t Seq, uint64_t Tag, const unsigned char *P, size_t N) {
-  size_t At = frame_begin(OpResult, Seq);
+  size_t At = frame_begin(WIRE_OP_RESULT, Seq);
   uint64_t I = (Tag - SYM_BASE) / 16;
   switch (Tag >= SYM_BASE ? I : UINT64_MAX) {
   case Open:
@@ -157,14 +143,14 @@ static void answer(uint64_t Seq, uint64_t Tag, const unsigned char *P, size_t N)
   }
   case Lookup: {
     /* (Instance, Handle, Sequence<(String, bool)>): as many definitions. */
-    uint64_t Count = N >= 24 ? get64(P + 16) : 0;
+    uint64_t Count = N >= 24 ? orcrt_wire_get_le64(P + 16) : 0;
     if (Count > N)
       die("lookup count");
     tx_u8(1);
     tx_u64(Count);
     unsigned char *R = tx_room(Count * 10);
     for (uint64_t J = 0; J < Count; J++) {
-      put64(R + 10 * J, 1);
+      orcrt_wire_put_le64(R + 10 * J, 1);
       R[10 * J + 8] = 0x10;
       R[10 * J + 9] = 0;
     }
@@ -178,7 +164,7 @@ static void answer(uint64_t Seq, uint64_t Tag, const unsigned char *P, size_t N)
 }
 
 static void send_setup(void) {
-  size_t At = frame_begin(OpSetup, 0);
+  size_t At = frame_begin(WIRE_OP_SETUP, 0);
   tx_str("x86_64-pc-linux-gnu");
   tx_u64((uint64_t)sysconf(_SC_PAGESIZE));
   tx_u64(0); /* bootstrap map */
@@ -206,23 +192,24 @@ int main(int argc, char **argv) {
     /* Answer every complete frame in the buffer. */
     for (;;) {
       size_t Have = RxEnd - RxStart;
-      if (Have < HEADER)
+      if (Have < WIRE_HEADER_SIZE)
         break;
-      const unsigned char *H = Rx + RxStart;
-      uint64_t Size = get64(H);
-      if (Size < HEADER || Size > ((uint64_t)1 << 31))
+      const unsigned char *F = Rx + RxStart;
+      struct orcrt_wire_header H = orcrt_wire_decode_header(F);
+      if (H.Size < WIRE_HEADER_SIZE || H.Size > ((uint64_t)1 << 31))
         die("frame size");
-      if (Have < Size)
+      if (Have < H.Size)
         break;
-      if (get64(H + 8) == OpCallWrapper)
-        answer(get64(H + 16), get64(H + 24), H + HEADER, (size_t)Size - HEADER);
-      RxStart += (size_t)Size;
+      if (H.OpC == WIRE_OP_CALL_WRAPPER)
+        answer(H.SeqNo, H.Tag, F + WIRE_HEADER_SIZE, (size_t)H.Size - WIRE_HEADER_SIZE);
+      RxStart += (size_t)H.Size;
     }
     if (TxLen)
       flush();
     /* Make room for the rest of the frame that has begun, then read. */
     size_t Have = RxEnd - RxStart;
-    size_t Need = Have >= HEADER ? (size_t)get64(Rx + RxStart) : HEADER;
+    size_t Need =
+        Have >= WIRE_HEADER_SIZE ? (size_t)orcrt_wire_get_le64(Rx + RxStart) : WIRE_HEADER_SIZE;
     if (RxStart && (RxCap - RxStart < Need || Have == 0)) {
       memmove(Rx, Rx + RxStart, Have);
       RxStart = 0;

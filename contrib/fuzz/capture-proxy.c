@@ -39,12 +39,11 @@
 
 #include <orcrt/sps.h>
 
-#define HEADER 32
 
 struct frame {
   bool FromController;
   uint64_t Size, OpC, Seq, Tag;
-  uint8_t *Payload; /* Size - HEADER bytes, or fewer if the stream ended */
+  uint8_t *Payload; /* Size - WIRE_HEADER_SIZE bytes, or fewer if the stream ended */
   size_t Have;
   struct frame *Next;
 };
@@ -100,22 +99,24 @@ static void *relay_main(void *Arg) {
   struct relay *R = Arg;
   bool Writing = true;
   for (;;) {
-    uint8_t H[HEADER];
-    size_t Got = read_full(R->From, H, HEADER);
+    uint8_t H[WIRE_HEADER_SIZE];
+    size_t Got = read_full(R->From, H, WIRE_HEADER_SIZE);
     if (Got == 0)
       break;
     struct frame *F = calloc(1, sizeof(*F));
     if (!F)
       die("out of memory");
     F->FromController = R->FromController;
-    if (Got == HEADER) {
-      F->Size = orcrt_fuzz_get_le64(H);
-      F->OpC = orcrt_fuzz_get_le64(H + 8);
-      F->Seq = orcrt_fuzz_get_le64(H + 16);
-      F->Tag = orcrt_fuzz_get_le64(H + 24);
+    if (Got == WIRE_HEADER_SIZE) {
+      struct orcrt_wire_header Hd = orcrt_wire_decode_header(H);
+      F->Size = Hd.Size;
+      F->OpC = Hd.OpC;
+      F->Seq = Hd.SeqNo;
+      F->Tag = Hd.Tag;
     }
-    size_t Want = Got == HEADER && F->Size > HEADER && F->Size - HEADER < ((size_t)1 << 30)
-                      ? (size_t)(F->Size - HEADER)
+    size_t Want = Got == WIRE_HEADER_SIZE && F->Size > WIRE_HEADER_SIZE &&
+                          F->Size - WIRE_HEADER_SIZE < ((size_t)1 << 30)
+                      ? (size_t)(F->Size - WIRE_HEADER_SIZE)
                       : 0;
     F->Payload = malloc(Want ? Want : 1);
     if (!F->Payload)
@@ -127,7 +128,7 @@ static void *relay_main(void *Arg) {
     pthread_mutex_unlock(&Lock);
     if (Writing)
       Writing = write_full(R->To, H, Got) && write_full(R->To, F->Payload, F->Have);
-    if (Got < HEADER || F->Have < Want)
+    if (Got < WIRE_HEADER_SIZE || F->Have < Want)
       break;
   }
   close(R->To);
@@ -178,8 +179,8 @@ static bool placeholder_for(uint64_t V, uint64_t *Out) {
 static void symbolize(uint8_t *P, size_t N) {
   for (size_t I = 0; I + 8 <= N;) {
     uint64_t Ph;
-    if (placeholder_for(orcrt_fuzz_get_le64(P + I), &Ph)) {
-      orcrt_fuzz_put_le64(P + I, Ph);
+    if (placeholder_for(orcrt_wire_get_le64(P + I), &Ph)) {
+      orcrt_wire_put_le64(P + I, Ph);
       I += 8;
     } else {
       I++;
@@ -215,7 +216,8 @@ static void learn_setup(const struct frame *F) {
 static const struct frame *call_of(const struct frame *F) {
   const struct frame *Found = NULL;
   for (const struct frame *C = First; C && C != F; C = C->Next)
-    if (C->FromController == !F->FromController && C->OpC == 3 && C->Seq == F->Seq)
+    if (C->FromController == !F->FromController && C->OpC == WIRE_OP_CALL_WRAPPER &&
+        C->Seq == F->Seq)
       Found = C;
   return Found;
 }
@@ -228,7 +230,7 @@ static bool is_wrapper(const struct frame *Call, const char *Suffix) {
 /* Learn reservations, handles and looked-up wrappers from the results. */
 static void learn_results(void) {
   for (const struct frame *F = First; F; F = F->Next) {
-    if (F->FromController || F->OpC != 2)
+    if (F->FromController || F->OpC != WIRE_OP_RESULT)
       continue;
     const struct frame *C = call_of(F);
     if (!C)
@@ -288,22 +290,19 @@ static FILE *open_out(const char *Sub, const char *Suffix) {
   return F;
 }
 
-static const char *op_name(uint64_t OpC) {
-  static const char *const Names[] = {"Setup", "Hangup", "Result", "CallWrapper"};
-  return OpC < 4 ? Names[OpC] : "?";
-}
-
 /* The schema index of a call (2 * I for its arguments) or its result (+ 1), or -1. */
 static int sps_choice(const struct frame *F) {
-  const struct frame *Call = F->OpC == 3 ? F : F->OpC == 2 ? call_of(F) : NULL;
-  if (F->OpC == 0)
+  const struct frame *Call = F->OpC == WIRE_OP_CALL_WRAPPER ? F
+                            : F->OpC == WIRE_OP_RESULT     ? call_of(F)
+                                                           : NULL;
+  if (F->OpC == WIRE_OP_SETUP)
     return (int)(2 * ORCRT_FUZZ_NUM_WRAPPER_SCHEMAS);
   int S = Call ? symbol_of(Call->Tag) : -1;
   if (S < 0)
     return -1;
   for (size_t I = 0; I < ORCRT_FUZZ_NUM_WRAPPER_SCHEMAS; I++)
     if (strcmp(orcrt_fuzz_wrapper_schemas[I].Name, orcrt_fuzz_symbol_names[S]) == 0)
-      return (int)(2 * I + (F->OpC == 2));
+      return (int)(2 * I + (F->OpC == WIRE_OP_RESULT));
   return -1;
 }
 
@@ -316,11 +315,11 @@ static void write_seeds(void) {
   fputc(0, Frames);
 
   for (struct frame *F = First; F; F = F->Next) {
-    int S = F->OpC == 3 ? symbol_of(F->Tag) : -1;
+    int S = F->OpC == WIRE_OP_CALL_WRAPPER ? symbol_of(F->Tag) : -1;
     fprintf(Log, "%s %s seq=%llu tag=%#llx (%s) size=%zu\n", F->FromController ? "c->e" : "e->c",
-            op_name(F->OpC), (unsigned long long)F->Seq, (unsigned long long)F->Tag,
+            orcrt_wire_opcode_name(F->OpC), (unsigned long long)F->Seq, (unsigned long long)F->Tag,
             S >= 0 ? orcrt_fuzz_symbol_names[S] : "-", F->Have);
-    if (F->OpC == 0 && !F->FromController) {
+    if (F->OpC == WIRE_OP_SETUP && !F->FromController) {
       FILE *Setup = open_out("setup", "");
       fwrite(F->Payload, 1, F->Have, Setup);
       fclose(Setup);
@@ -338,19 +337,19 @@ static void write_seeds(void) {
     if (!F->FromController)
       continue;
 
-    uint8_t H[HEADER];
+    uint8_t H[WIRE_HEADER_SIZE];
     uint64_t Tag = F->Tag, Ph;
     if (placeholder_for(Tag, &Ph))
       Tag = Ph;
-    orcrt_fuzz_put_le64(H, F->Size);
-    orcrt_fuzz_put_le64(H + 8, F->OpC);
-    orcrt_fuzz_put_le64(H + 16, F->Seq);
-    orcrt_fuzz_put_le64(H + 24, Tag);
+    orcrt_wire_put_le64(H, F->Size);
+    orcrt_wire_put_le64(H + 8, F->OpC);
+    orcrt_wire_put_le64(H + 16, F->Seq);
+    orcrt_wire_put_le64(H + 24, Tag);
     symbolize(F->Payload, F->Have);
-    fwrite(H, 1, HEADER, Frames);
+    fwrite(H, 1, WIRE_HEADER_SIZE, Frames);
     fwrite(F->Payload, 1, F->Have, Frames);
 
-    int Choice2 = F->OpC == 3 ? sps_choice(F) : -1;
+    int Choice2 = F->OpC == WIRE_OP_CALL_WRAPPER ? sps_choice(F) : -1;
     if (Choice2 >= 0 && Choice2 % 2 == 0 && F->Have < 65535) {
       fputc(Choice2 / 2, Wrappers);
       fputc((int)(F->Have & 0xff), Wrappers);
@@ -417,7 +416,7 @@ int main(int Argc, char **Argv) {
     ;
 
   for (struct frame *F = First; F; F = F->Next)
-    if (!F->FromController && F->OpC == 0) {
+    if (!F->FromController && F->OpC == WIRE_OP_SETUP) {
       learn_setup(F);
       break;
     }

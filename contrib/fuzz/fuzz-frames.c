@@ -8,7 +8,9 @@
  *
  * A Session like orcrt-executor's is attached to a pipe pair with the real
  * pipe ControllerAccess; the stream is written to it and then closed, while
- * everything the executor answers is read, until it closes its end. Then:
+ * everything the executor answers is read, until the Session has detached
+ * (the transport keeps its output open until the Session is destroyed, but
+ * writes nothing more once detached). Then:
  *  - the session ended with a protocol error exactly when a reference
  *    parser of the wire format finds one before a Hangup or the end;
  *  - the executor sent a Setup, then only Results (tag 0), never more
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,6 @@
 
 #include <orcrt/pipe-access.h>
 
-#define HEADER 32
 #define MAX_CALLS 4096
 
 struct calls {
@@ -49,25 +51,23 @@ static bool reference_parse(const uint8_t *S, size_t N, uint64_t MaxFrame, struc
   for (;;) {
     if (Pos == N)
       return false; /* end of file at a frame boundary */
-    if (N - Pos < HEADER)
+    if (N - Pos < WIRE_HEADER_SIZE)
       return true; /* end of file inside a header */
-    uint64_t Size = orcrt_fuzz_get_le64(S + Pos);
-    uint64_t OpC = orcrt_fuzz_get_le64(S + Pos + 8);
-    uint64_t Seq = orcrt_fuzz_get_le64(S + Pos + 16);
-    uint64_t Tag = orcrt_fuzz_get_le64(S + Pos + 24);
-    if (Size < HEADER || Size > MaxFrame || OpC == 0 || OpC > 3 || (OpC == 2 && Tag != 0))
+    struct orcrt_wire_header H = orcrt_wire_decode_header(S + Pos);
+    if (H.Size < WIRE_HEADER_SIZE || H.Size > MaxFrame || H.OpC == WIRE_OP_SETUP ||
+        H.OpC > WIRE_OP_LAST || (H.OpC == WIRE_OP_RESULT && H.Tag != 0))
       return true;
-    if (N - Pos < Size)
+    if (N - Pos < H.Size)
       return true; /* end of file inside a payload */
-    if (OpC == 2)
+    if (H.OpC == WIRE_OP_RESULT)
       return true; /* a Result, and the executor made no call */
-    if (OpC == 1)
+    if (H.OpC == WIRE_OP_HANGUP)
       return false; /* Hangup: an orderly end, whatever follows */
     if (C->Count < MAX_CALLS)
-      C->Seq[C->Count++] = Seq;
+      C->Seq[C->Count++] = H.SeqNo;
     else
       C->Overflow = true;
-    Pos += Size;
+    Pos += H.Size;
   }
 }
 
@@ -84,28 +84,40 @@ static void check_output(const uint8_t *Out, size_t N, const struct calls *C) {
   bool First = true;
   struct calls Answered = {.Count = 0};
   while (Pos < N) {
-    ORCRT_FUZZ_CHECK(N - Pos >= HEADER, "the executor sent a partial header");
-    uint64_t Size = orcrt_fuzz_get_le64(Out + Pos);
-    uint64_t OpC = orcrt_fuzz_get_le64(Out + Pos + 8);
-    uint64_t Seq = orcrt_fuzz_get_le64(Out + Pos + 16);
-    uint64_t Tag = orcrt_fuzz_get_le64(Out + Pos + 24);
-    ORCRT_FUZZ_CHECK(Size >= HEADER && Size <= N - Pos, "the executor sent a frame of size %llu",
-                     (unsigned long long)Size);
+    ORCRT_FUZZ_CHECK(N - Pos >= WIRE_HEADER_SIZE, "the executor sent a partial header");
+    struct orcrt_wire_header H = orcrt_wire_decode_header(Out + Pos);
+    ORCRT_FUZZ_CHECK(H.Size >= WIRE_HEADER_SIZE && H.Size <= N - Pos,
+                     "the executor sent a frame of size %llu", (unsigned long long)H.Size);
     if (First) {
-      ORCRT_FUZZ_CHECK(OpC == 0 && Seq == 0 && Tag == 0, "the first frame is not a Setup");
+      ORCRT_FUZZ_CHECK(H.OpC == WIRE_OP_SETUP && H.SeqNo == 0 && H.Tag == 0,
+                       "the first frame is not a Setup");
       First = false;
     } else {
-      ORCRT_FUZZ_CHECK(OpC == 2 && Tag == 0, "the executor sent opcode %llu tag %#llx",
-                       (unsigned long long)OpC, (unsigned long long)Tag);
+      ORCRT_FUZZ_CHECK(H.OpC == WIRE_OP_RESULT && H.Tag == 0,
+                       "the executor sent opcode %llu tag %#llx", (unsigned long long)H.OpC,
+                       (unsigned long long)H.Tag);
       if (!C->Overflow && Answered.Count < MAX_CALLS) {
-        Answered.Seq[Answered.Count++] = Seq;
-        ORCRT_FUZZ_CHECK(count_seq(&Answered, Seq) <= count_seq(C, Seq),
-                         "more Results for seq %llu than calls", (unsigned long long)Seq);
+        Answered.Seq[Answered.Count++] = H.SeqNo;
+        ORCRT_FUZZ_CHECK(count_seq(&Answered, H.SeqNo) <= count_seq(C, H.SeqNo),
+                         "more Results for seq %llu than calls", (unsigned long long)H.SeqNo);
       }
     }
-    Pos += Size;
+    Pos += H.Size;
   }
   ORCRT_FUZZ_CHECK(!First, "the executor sent no Setup");
+}
+
+/* Wait until the Session has detached, then make the pipe's read end readable. */
+struct detach_watch {
+  orc_rt_SessionRef S;
+  int Fd;
+};
+
+static void *watch_detach(void *Arg) {
+  struct detach_watch *W = Arg;
+  orc_rt_Session_waitForDetach(W->S);
+  close(W->Fd);
+  return NULL;
 }
 
 /* Append what Fd has to *Out; false at end of file. */
@@ -165,7 +177,14 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
   fcntl(ToExec[1], F_SETFL, O_NONBLOCK);
   fcntl(FromExec[0], F_SETFL, O_NONBLOCK);
 
-  /* Feed the stream and read the answers until the executor closes. */
+  /* Feed the stream and read the answers until the Session has detached. */
+  int Detached[2];
+  pthread_t Watcher;
+  if (pipe2(Detached, O_CLOEXEC) != 0)
+    orcrt_fuzz_fail("pipe2: %s", strerror(errno));
+  struct detach_watch Watch = {.S = E.S, .Fd = Detached[1]};
+  if (pthread_create(&Watcher, NULL, watch_detach, &Watch) != 0)
+    orcrt_fuzz_fail("cannot start a thread");
   uint8_t *Out = NULL;
   size_t OutSize = 0, OutCap = 0, Sent = 0;
   int WriteFd = ToExec[1];
@@ -175,13 +194,19 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
     WriteFd = -1;
   }
   while (Open) {
-    struct pollfd P[2] = {{.fd = FromExec[0], .events = POLLIN},
+    struct pollfd P[3] = {{.fd = FromExec[0], .events = POLLIN},
+                          {.fd = Detached[0], .events = POLLIN},
                           {.fd = WriteFd, .events = POLLOUT}};
-    if (poll(P, WriteFd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+    if (poll(P, WriteFd >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
       orcrt_fuzz_fail("poll: %s", strerror(errno));
     if (P[0].revents)
       Open = drain(FromExec[0], &Out, &OutSize, &OutCap);
-    if (WriteFd >= 0 && P[1].revents) {
+    if (Open && P[1].revents) {
+      /* Detached: the I/O thread has written all it ever will. */
+      drain(FromExec[0], &Out, &OutSize, &OutCap);
+      Open = false;
+    }
+    if (WriteFd >= 0 && P[2].revents) {
       ssize_t W = write(WriteFd, Stream + Sent, N - Sent);
       if (W > 0)
         Sent += (size_t)W;
@@ -195,7 +220,8 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
   if (WriteFd >= 0)
     close(WriteFd);
   close(FromExec[0]);
-  orc_rt_Session_waitForDetach(E.S);
+  pthread_join(Watcher, NULL);
+  close(Detached[0]);
 
   const char *Why = orc_rt_Session_getDisconnectError(E.S);
   ORCRT_FUZZ_CHECK(Malformed == (Why != NULL), "the stream is %s, but the session ended %s%s",

@@ -81,8 +81,8 @@ int orcrt_fuzz_setup(const uint8_t *Data, size_t Size) {
   fcntl(In[1], F_SETPIPE_SZ, 2 << 20);
 
   /* The decoder: the input as the payload of a Setup frame. */
-  uint8_t Header[32] = {0};
-  orcrt_fuzz_put_le64(Header, 32 + (uint64_t)Size);
+  uint8_t Header[WIRE_HEADER_SIZE];
+  orcrt_wire_encode_header(Header, WIRE_OP_SETUP, 0, 0, Size);
   write_all(In[1], Header, sizeof(Header));
   if (Size)
     write_all(In[1], Data, Size);

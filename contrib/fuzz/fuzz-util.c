@@ -156,8 +156,8 @@ void orcrt_fuzz_resolve(const orcrt_fuzz_env *E, uint8_t *Data, size_t Size) {
   for (size_t I = 0; I + 8 <= Size;) {
     uint64_t V;
     if (Data[I + 7] == 0xA5 && Data[I + 4] == 0xA5 &&
-        resolve_one(E, orcrt_fuzz_get_le64(Data + I), &V)) {
-      orcrt_fuzz_put_le64(Data + I, V);
+        resolve_one(E, orcrt_wire_get_le64(Data + I), &V)) {
+      orcrt_wire_put_le64(Data + I, V);
       I += 8;
     } else {
       I++;

@@ -32,6 +32,9 @@
 
 #include <orcrt/orcrt.h>
 
+/* The frame format and little-endian helpers, the library's own. */
+#include "pipe-wire.h"
+
 #ifdef ORCRT_LIBFUZZER
 #define ORCRT_FUZZ_TARGET(Fn)                                                                      \
   int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);                                    \
@@ -71,18 +74,6 @@ extern const size_t ORCRT_FUZZ_NUM_SYMBOLS;
 
 static inline uint64_t orcrt_fuzz_placeholder(unsigned Selector, uint32_t Offset) {
   return ORCRT_FUZZ_MAGIC << 32 | (uint64_t)(Selector & 0xff) << 24 | (Offset & 0xffffff);
-}
-
-static inline uint64_t orcrt_fuzz_get_le64(const uint8_t *P) {
-  uint64_t V = 0;
-  for (int I = 0; I < 8; I++)
-    V |= (uint64_t)P[I] << (8 * I);
-  return V;
-}
-
-static inline void orcrt_fuzz_put_le64(uint8_t *P, uint64_t V) {
-  for (int I = 0; I < 8; I++)
-    P[I] = (uint8_t)(V >> (8 * I));
 }
 
 /* ---- a Session like orcrt-executor's ---------------------------------------- */

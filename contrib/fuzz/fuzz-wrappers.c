@@ -43,7 +43,7 @@ static size_t symbol_index(const orcrt_fuzz_wrapper_schema *W) {
 static bool lookup_count(const uint8_t *Args, size_t N, uint64_t *Count) {
   if (N < 24)
     return false;
-  *Count = orcrt_fuzz_get_le64(Args + 16);
+  *Count = orcrt_wire_get_le64(Args + 16);
   return true;
 }
 
@@ -66,8 +66,8 @@ static void check_result(const orcrt_fuzz_wrapper_schema *W, const uint8_t *Args
   uint64_t Asked;
   if (strstr(W->Name, "lookup_wrapper") && R->Size >= 9 && Bytes[0] == 1 &&
       lookup_count(Args, N, &Asked))
-    ORCRT_FUZZ_CHECK(orcrt_fuzz_get_le64(Bytes + 1) == Asked, "lookup of %llu names answered %llu",
-                     (unsigned long long)Asked, (unsigned long long)orcrt_fuzz_get_le64(Bytes + 1));
+    ORCRT_FUZZ_CHECK(orcrt_wire_get_le64(Bytes + 1) == Asked, "lookup of %llu names answered %llu",
+                     (unsigned long long)Asked, (unsigned long long)orcrt_wire_get_le64(Bytes + 1));
 }
 
 int orcrt_fuzz_wrappers(const uint8_t *Data, size_t Size) {
@@ -100,7 +100,7 @@ int orcrt_fuzz_wrappers(const uint8_t *Data, size_t Size) {
     if (Target == 0xff) {
       if (Len < 8)
         continue;
-      Fn = orcrt_fuzz_get_le64(Args);
+      Fn = orcrt_wire_get_le64(Args);
       Args += 8;
       Len -= 8;
     } else {
