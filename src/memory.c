@@ -34,6 +34,7 @@
 #include <orcrt/session.h>
 
 #include "alloc-actions.h"
+#include "host.h"
 #include "jit-ranges.h"
 #include "memory-internal.h"
 
@@ -709,16 +710,18 @@ static bool have_memfd(void) {
   return true;
 }
 
-/* A new Service for S with Strategy, if the kernel has what it needs; NULL if out of memory. */
+/*
+ * A new Service for S with Strategy, if the kernel has what it needs; NULL
+ * if memory (or what its lock needs) runs out.
+ */
 static orc_rt_MemoryServiceRef memory_new(orc_rt_SessionRef S, orc_rt_MemoryStrategy Strategy) {
   orc_rt_MemoryServiceRef M = calloc(1, sizeof(*M));
   if (!M)
     return NULL;
-  long Page = sysconf(_SC_PAGESIZE);
   *M = (struct orc_rt_OpaqueMemoryService){
       .S = S,
       .Strategy = orc_rt_MemoryStrategy_MProtect,
-      .PageSize = Page > 0 ? (uint64_t)Page : 4096,
+      .PageSize = orcrt_host_page_size(),
   };
   if (Strategy == orc_rt_MemoryStrategy_MemFD) {
     if (have_memfd())
@@ -727,8 +730,15 @@ static orc_rt_MemoryServiceRef memory_new(orc_rt_SessionRef S, orc_rt_MemoryStra
       orc_rt_Session_log(S, orc_rt_LogLevel_Info,
                          "memfd_create is unavailable; JIT memory uses mprotect");
   }
-  pthread_mutex_init(&M->Lock, NULL);
-  pthread_cond_init(&M->Unpinned, NULL);
+  if (pthread_mutex_init(&M->Lock, NULL) != 0) {
+    free(M);
+    return NULL;
+  }
+  if (pthread_cond_init(&M->Unpinned, NULL) != 0) {
+    pthread_mutex_destroy(&M->Lock);
+    free(M);
+    return NULL;
+  }
   TAILQ_INIT(&M->Allocs);
   return M;
 }

@@ -363,6 +363,13 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P = calloc(1, sizeof(*P));
   if (!P)
     return orc_rt_Error_create("out of memory");
+  int Rc = pthread_mutex_init(&P->Lock, NULL);
+  if (Rc == 0 && (Rc = pthread_cond_init(&P->JoinedCond, NULL)) != 0)
+    pthread_mutex_destroy(&P->Lock);
+  if (Rc) {
+    free(P);
+    return orc_rt_Error_fromErrno(Rc, "cannot create the pipe transport");
+  }
   P->InFd = InFd;
   P->OutFd = OutFd;
   P->WakeFd = -1;
@@ -375,8 +382,6 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   atomic_init(&P->PendingOutput, 0);
   atomic_init(&P->CallBytes, 0);
   atomic_init(&P->CallsToController, 0);
-  pthread_mutex_init(&P->Lock, NULL);
-  pthread_cond_init(&P->JoinedCond, NULL);
 
   P->Triple = strdup(Opts->TargetTriple ? Opts->TargetTriple : orcrt_host_triple());
   if (!P->Triple || !orcrt_pipe_input_init(P)) {

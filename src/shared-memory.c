@@ -38,6 +38,7 @@
 #include <orcrt/shared-memory.h>
 
 #include "alloc-actions.h"
+#include "host.h"
 #include "jit-ranges.h"
 #include "shared-memory-internal.h"
 
@@ -509,13 +510,15 @@ const orc_rt_ServiceOps orcrt_shm_service_ops = {
 orc_rt_ErrorRef orcrt_shm_add(orc_rt_SessionRef S, orc_rt_SharedMemoryServiceRef *Out) {
   if (orc_rt_Session_findService(S, &orcrt_shm_service_ops))
     return orc_rt_Error_create("the Session already has a shared-memory Service");
-  long Page = sysconf(_SC_PAGESIZE);
   orc_rt_SharedMemoryServiceRef M = malloc(sizeof(*M));
   if (!M)
     return orc_rt_Error_create("out of memory");
-  *M = (struct orc_rt_OpaqueSharedMemoryService){.S = S,
-                                                 .PageSize = Page > 0 ? (uint64_t)Page : 4096};
-  pthread_mutex_init(&M->Lock, NULL);
+  *M = (struct orc_rt_OpaqueSharedMemoryService){.S = S, .PageSize = orcrt_host_page_size()};
+  int Rc = pthread_mutex_init(&M->Lock, NULL);
+  if (Rc) {
+    free(M);
+    return orc_rt_Error_fromErrno(Rc, "cannot create the shared-memory Service");
+  }
   TAILQ_INIT(&M->Reservations);
   orc_rt_ErrorRef Err = orc_rt_Session_addService(S, &orcrt_shm_service_ops, M);
   if (Err) {
