@@ -30,6 +30,18 @@
  *   task-dispatcher.c   D->Lock, a leaf
  *   queue-dispatcher.c  Q->Lock, a leaf (released while a task runs)
  *   util/waiter.c       W->Lock, a leaf
+ *   thread-pool.c       P->Lock, a leaf (released while a task runs)
+ *
+ * The memory subsystem (jit-ranges.h has the details):
+ *   eh-frame.c EHLock, gdb-jit.c GDBLock    (never held together)
+ *     -> the loader's lock (dl_iterate_phdr()), libgcc's frame lock
+ *     -> memory.c M->Lock, shared-memory.c M->Lock   (one per Service)
+ *     -> jit-ranges.c RangesLock                      (a leaf)
+ *   bootstrap.c LiveLock, a leaf
+ * The registry runs its release observers (which take EHLock or GDBLock)
+ * with none of the locks below them held, and no lock of the memory
+ * Services or the registry is held across an allocation action, an
+ * observer, or a copy into JIT memory.
  */
 
 /* A Session's log: where messages go and how verbose it is. */
