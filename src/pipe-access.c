@@ -1110,11 +1110,11 @@ static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionB
   enqueue_frame(P, OpResult, CallId, 0, Result);
 }
 
-/* After the I/O thread has exited: close the channel and drop its traffic. */
+/* After the I/O thread has exited: close the input (the output waits for
+   pipe_destroy()) and drop the channel's traffic. */
 static void close_channel(struct pipe_access *P) {
   if (P->OutFd != P->InFd)
-    close(P->OutFd);
-  close(P->InFd);
+    close(P->InFd);
   drop_output(P);
   drop_queue(P);
   discard_partial_frame(P);
@@ -1165,8 +1165,14 @@ static void pipe_disconnect(void *Ctx) {
 }
 
 static void pipe_destroy(void *Ctx) {
-  pipe_disconnect(Ctx);
-  orcrt_pipe_destroy_unconnected(Ctx);
+  struct pipe_access *P = Ctx;
+  pipe_disconnect(P);
+  /* The controller waits for end of file on OutFd before it exits, so it
+     comes only now, when the Session has shut down: the deallocation
+     actions have run and the embedder could flush the JIT'd output. */
+  if (P->ThreadStarted)
+    close(P->OutFd);
+  orcrt_pipe_destroy_unconnected(P);
 }
 
 const orc_rt_ControllerAccessOps orcrt_pipe_ops = {

@@ -194,6 +194,18 @@ static void fixture_finish(struct fixture *F) {
   pthread_mutex_destroy(&F->LogLock);
 }
 
+/* Destroy F's Session, which closes the transport's out-fd. */
+static void fixture_destroy_session(struct fixture *F) {
+  orc_rt_Session_destroy(F->S);
+  F->S = NULL;
+}
+
+/* Whether the executor's out-fd is closed: the controller's end hangs up. */
+static bool out_fd_closed(struct fixture *F) {
+  struct pollfd Pfd = {.fd = orcrt_tc_read_fd(F->TC), .events = POLLIN};
+  return poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLHUP);
+}
+
 /* Wait until the channel ended; return the Session's disconnect error (or NULL). */
 static const char *wait_end(struct fixture *F) {
   orc_rt_Session_waitForDetach(F->S);
@@ -588,6 +600,7 @@ START_TEST(pipe_hangup_frame_ends_in_order) {
   static const char Err[] = "\x01\x04\0\0\0\0\0\0\0oops";
   ck_assert_int_eq(orcrt_tc_send_frame(F.TC, 1, 0, 0, Err, sizeof(Err) - 1), 0);
   ck_assert_ptr_null(wait_end(&F));
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -704,6 +717,7 @@ START_TEST(pipe_out_fd_is_closed_after_protocol_error) {
   fixture_start(&F, NULL);
   ck_assert_int_eq(orcrt_tc_send_frame(F.TC, 9, 0, 0, NULL, 0), 0);
   assert_ended_with(&F, "unexpected opcode 9");
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -905,6 +919,8 @@ START_TEST(pipe_one_socket_carries_both_directions) {
   orc_rt_WrapperFunctionBuffer_dispose(&R);
   orcrt_tc_close_write(F.TC);
   ck_assert_ptr_null(wait_end(&F));
+  /* One descriptor: it stays open until the Session is destroyed. */
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
@@ -914,22 +930,22 @@ struct disconnector {
   pthread_barrier_t *Start;
   void *Ctx;
   int ReadFd, WriteFd;
-  bool OutClosed, InClosed;
+  bool OutOpen, InClosed;
 };
 
 static void *disconnect_thread(void *Arg) {
   struct disconnector *D = Arg;
   pthread_barrier_wait(D->Start);
   orcrt_pipe_ops.Disconnect(D->Ctx);
-  /* On return both descriptors must be closed already. */
+  /* On return the in-fd must be closed already; the out-fd waits for Destroy. */
   struct pollfd Pfd = {.fd = D->ReadFd, .events = POLLIN};
-  D->OutClosed = poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLHUP);
+  D->OutOpen = poll(&Pfd, 1, 0) == 0;
   Pfd = (struct pollfd){.fd = D->WriteFd, .events = POLLOUT};
   D->InClosed = poll(&Pfd, 1, 0) == 1 && (Pfd.revents & POLLERR);
   return NULL;
 }
 
-START_TEST(pipe_disconnect_from_eight_threads_returns_when_closed) {
+START_TEST(pipe_disconnect_from_eight_threads_returns_when_in_fd_closed) {
   struct fixture F;
   fixture_start(&F, NULL);
   enum { N = 8 };
@@ -946,12 +962,14 @@ START_TEST(pipe_disconnect_from_eight_threads_returns_when_closed) {
   }
   for (int I = 0; I < N; I++) {
     pthread_join(T[I], NULL);
-    ck_assert_msg(D[I].OutClosed, "thread %d returned before the out-fd was closed", I);
+    ck_assert_msg(D[I].OutOpen, "thread %d saw the out-fd closed before Destroy", I);
     ck_assert_msg(D[I].InClosed, "thread %d returned before the in-fd was closed", I);
   }
   pthread_barrier_destroy(&Start);
   /* The session initiated nothing and hears of no end: it is still attached. */
   ck_assert(!orc_rt_Session_isDetached(F.S));
+  fixture_destroy_session(&F);
+  ck_assert(out_fd_closed(&F));
   fixture_finish(&F);
 }
 END_TEST
@@ -964,23 +982,29 @@ START_TEST(pipe_sends_after_disconnect_are_dropped) {
   orcrt_pipe_ops.SendResult(F.Ctx, 0, orc_rt_WrapperFunctionBuffer_fromBytes("0123456789", 10));
   orcrt_pipe_ops.CallController(F.Ctx, 0, 0x10,
                                 orc_rt_WrapperFunctionBuffer_fromBytes("0123456789", 10));
-  /* Nothing was written after the Setup: the controller sees end of file at once. */
+  /* Nothing was written after the Setup: the controller sees end of file
+     as soon as Destroy closes the out-fd. */
+  fixture_destroy_session(&F);
   ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   fixture_finish(&F);
 }
 END_TEST
 
-START_TEST(pipe_detach_closes_descriptors_and_drops_calls) {
+START_TEST(pipe_detach_closes_in_fd_and_drops_calls_destroy_closes_out_fd) {
   struct fixture F;
   fixture_start(&F, NULL);
   orcrt_test_latch L;
   orcrt_test_latch_init(&L);
   orc_rt_Session_detach(F.S, orcrt_test_latch_signal_fn, &L);
   orcrt_test_latch_wait(&L, 1);
-  ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   /* The executor's in-fd is closed: a call cannot even be written. */
   ck_assert_int_ne(orcrt_tc_send_frame(F.TC, 3, 0, TAG(echo_wrapper), "x", 1), 0);
   ck_assert_ptr_null(orc_rt_Session_getDisconnectError(F.S));
+  /* Its out-fd stays open (the controller waits for end of file on it)
+     until the Session is destroyed. */
+  ck_assert(!out_fd_closed(&F));
+  fixture_destroy_session(&F);
+  ck_assert_msg(orcrt_tc_wait_eof(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
   orcrt_test_latch_destroy(&L);
   fixture_finish(&F);
 }
@@ -1047,9 +1071,9 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_failed_attach_leaves_descriptors_to_caller, 10);
   ADD_TEST(S, pipe_attach_refuses_descriptor_it_cannot_watch, 10);
   ADD_TEST(S, pipe_one_socket_carries_both_directions, 10);
-  ADD_TEST(S, pipe_disconnect_from_eight_threads_returns_when_closed, 10);
+  ADD_TEST(S, pipe_disconnect_from_eight_threads_returns_when_in_fd_closed, 10);
   ADD_TEST(S, pipe_sends_after_disconnect_are_dropped, 10);
-  ADD_TEST(S, pipe_detach_closes_descriptors_and_drops_calls, 10);
+  ADD_TEST(S, pipe_detach_closes_in_fd_and_drops_calls_destroy_closes_out_fd, 10);
   ADD_TEST(S, pipe_debug_log_has_a_line_per_frame, 10);
   return S;
 }

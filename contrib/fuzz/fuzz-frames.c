@@ -177,8 +177,16 @@ int orcrt_fuzz_frames(const uint8_t *Data, size_t Size) {
   while (Open) {
     struct pollfd P[2] = {{.fd = FromExec[0], .events = POLLIN},
                           {.fd = WriteFd, .events = POLLOUT}};
-    if (poll(P, WriteFd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+    /* The out-fd stays open until the Session is destroyed: once it has
+       detached, nothing more comes, so look every few milliseconds. */
+    int Ready = poll(P, WriteFd >= 0 ? 2 : 1, 10);
+    if (Ready < 0 && errno != EINTR)
       orcrt_fuzz_fail("poll: %s", strerror(errno));
+    if (Ready == 0 && orc_rt_Session_isDetached(E.S)) {
+      orc_rt_Session_waitForDetach(E.S);
+      drain(FromExec[0], &Out, &OutSize, &OutCap);
+      break;
+    }
     if (P[0].revents)
       Open = drain(FromExec[0], &Out, &OutSize, &OutCap);
     if (WriteFd >= 0 && P[1].revents) {

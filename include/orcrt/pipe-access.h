@@ -28,7 +28,11 @@
  *    wrong (see orc_rt_Session_getDisconnectError()).
  * Either way it is reported once, and nothing more is read. When the Session
  * detaches (for that reason or any other) the I/O thread stops, queued
- * output is dropped and both descriptors are closed.
+ * output is dropped and InFd is closed. OutFd stays open until the Session
+ * is destroyed: LLVM's controllers wait for end of file on it before they
+ * exit, so it must come only once the Session has shut down (deallocation
+ * actions run) and the JIT'd program's output is flushed. With one socket
+ * for both directions, the socket is closed at destroy.
  *
  * While more than MaxPendingOutput bytes wait to be written (or wait, as
  * calls read and not yet answered, to be worked on), no new frame is read,
@@ -108,7 +112,8 @@ void orc_rt_PipeOptions_init(orc_rt_PipeOptions *O);
  * (one socket for both directions). Opts is copied; NULL means the defaults.
  *
  * On success S owns the descriptors: they are made non-blocking and
- * close-on-exec, and closed when S detaches. On failure (S already attached
+ * close-on-exec; InFd is closed when S detaches, OutFd when S is destroyed
+ * (see above). On failure (S already attached
  * or detached, a descriptor that is not a pipe or socket the loop can watch,
  * out of memory, no thread) the caller keeps them, with their flags as they
  * were. Returns NULL or the error. Any thread.
