@@ -840,7 +840,7 @@ START_TEST(bidir_tcp_listener_serves_one_controller_on_loopback) {
   ck_assert_msg(Second < 0 && errno == ECONNREFUSED, "a second connection was accepted");
   int NumSockets;
   ck_assert(sockets_close_on_exec(P.Pid, &NumSockets));
-  ck_assert_int_eq(NumSockets, 2); /* the connection, and the copy kept until exit */
+  ck_assert_int_eq(NumSockets, 1); /* the connection, kept open until the Session's end */
 
   orcrt_tc_close(TC);
   ck_assert_int_eq(proc_wait(&P, EXIT_TIMEOUT_MS / 1000.0), 0);

@@ -19,5 +19,6 @@
 #include <orcrt/dylib.h>
 #include <orcrt/bootstrap.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/supervise.h>
 
 #endif /* ORCRT_ORCRT_H */

@@ -20,7 +20,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -40,6 +38,7 @@
 #include <orcrt/orcrt.h>
 #include <orcrt/pipe-access.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/supervise.h>
 
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
@@ -506,100 +505,15 @@ static int accept_controller(const struct settings *Set) {
 }
 
 /*
- * The end of a session: the controller is gone, but JIT'd code may still be
- * running (a main that loops or blocks). Calls get GRACE_MS to return; then
- * the Session shuts down as usual. If some still run, the executor gives up
- * on them: on a thread of its own it runs the deallocation actions of the
- * JIT memory left (the memory stays: the code may still run there) and
- * flushes stdio, waiting ABANDON_MS at most for that (an action or a flush
- * may block on a lock the running code holds), and ends with _exit(): exit()
- * would run atexit handlers and destructors under the running code.
+ * The end of a session (orc_rt_Session_supervise(), see the usage text):
+ * calls still running when the controller has gone get GRACE_MS to return;
+ * if some still run, the library gives up on them, runs the deallocation
+ * actions of the JIT memory left and flushes stdio within ABANDON_MS, and
+ * the executor ends with _exit(): exit() would run atexit handlers and
+ * destructors under the running code.
  */
 #define GRACE_MS 1000
 #define ABANDON_MS 500
-
-struct waiter {
-  pthread_mutex_t Lock;
-  pthread_cond_t Cond;
-  bool Done;
-};
-
-static void waiter_init(struct waiter *W) {
-  pthread_condattr_t A;
-  pthread_condattr_init(&A);
-  pthread_condattr_setclock(&A, CLOCK_MONOTONIC);
-  pthread_mutex_init(&W->Lock, NULL);
-  pthread_cond_init(&W->Cond, &A);
-  pthread_condattr_destroy(&A);
-  W->Done = false;
-}
-
-static void waiter_destroy(struct waiter *W) {
-  pthread_cond_destroy(&W->Cond);
-  pthread_mutex_destroy(&W->Lock);
-}
-
-static void waiter_done(void *Ctx) {
-  struct waiter *W = Ctx;
-  pthread_mutex_lock(&W->Lock);
-  W->Done = true;
-  pthread_cond_broadcast(&W->Cond);
-  pthread_mutex_unlock(&W->Lock);
-}
-
-/* Whether W is done, waiting Ms milliseconds at most. */
-static bool waiter_wait(struct waiter *W, long Ms) {
-  struct timespec T;
-  clock_gettime(CLOCK_MONOTONIC, &T);
-  T.tv_sec += Ms / 1000;
-  T.tv_nsec += (Ms % 1000) * 1000000L;
-  if (T.tv_nsec >= 1000000000L) {
-    T.tv_sec++;
-    T.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&W->Lock);
-  while (!W->Done && pthread_cond_timedwait(&W->Cond, &W->Lock, &T) != ETIMEDOUT)
-    ;
-  bool Done = W->Done;
-  pthread_mutex_unlock(&W->Lock);
-  return Done;
-}
-
-struct abandon {
-  orc_rt_SessionRef S;
-  orc_rt_MemoryServiceRef M;
-  struct waiter W;
-};
-
-static void *abandon_main(void *Arg) {
-  struct abandon *A = Arg;
-  orc_rt_Session_log(A->S, orc_rt_LogLevel_Warning,
-                     "JIT'd code still running %d ms after the controller went away: "
-                     "giving up on it",
-                     GRACE_MS);
-  orc_rt_MemoryService_releaseAbandoned(A->M);
-  fflush(NULL);
-  waiter_done(&A->W);
-  return NULL;
-}
-
-/* Give up on the calls still running and end the process (see above). */
-static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status)
-    __attribute__((noreturn));
-static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status) {
-  struct abandon A = {.S = S, .M = M};
-  pthread_t T;
-  waiter_init(&A.W);
-  if (pthread_create(&T, NULL, abandon_main, &A) == 0) {
-    if (waiter_wait(&A.W, ABANDON_MS))
-      pthread_join(T, NULL);
-    else
-      pthread_detach(T);
-  }
-  if (Hold >= 0)
-    close(Hold);
-  _exit(Status);
-}
 
 static int run(const struct settings *Set) {
   orc_rt_TaskDispatcherRef D = NULL;
@@ -609,9 +523,9 @@ static int run(const struct settings *Set) {
   orc_rt_SharedMemoryServiceRef Shm;
   orc_rt_DylibServiceRef Dylibs;
   orc_rt_PipeOptions Opts;
-  int Status = EXIT_FAILURE, Hold = -1;
-  bool Attached = false, Waited = false;
-  struct waiter ShutDown;
+  orc_rt_SuperviseOptions Sup;
+  int Status = EXIT_FAILURE;
+  bool Attached = false;
 
   if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)) ||
       (Err = orc_rt_Session_create(D, &S)))
@@ -625,15 +539,6 @@ static int run(const struct settings *Set) {
       (Err = orc_rt_SharedMemoryService_add(S, &Shm)) || (Err = orc_rt_Bootstrap_add(S)))
     goto fail;
 
-  /* The controller waits for the executor to close OUT before it exits. The
-     transport closes its descriptors at detach, so keep OUT open through a
-     copy until the Session has run its remaining deallocation actions and
-     the JIT'd program's output is flushed. */
-  Hold = fcntl(Set->OutFd, F_DUPFD_CLOEXEC, 3);
-  if (Hold < 0) {
-    Err = orc_rt_Error_fromErrno(errno, "cannot duplicate descriptor %d", Set->OutFd);
-    goto fail;
-  }
   orc_rt_PipeOptions_init(&Opts);
   /* Only llvm-jitlink-19 connects over TCP, and it needs the probe to end. */
   if (Set->Listen)
@@ -642,28 +547,22 @@ static int run(const struct settings *Set) {
     goto fail;
   Attached = true;
 
-  orc_rt_Session_waitForDetach(S);
+  orc_rt_SuperviseOptions_init(&Sup);
+  Sup.GraceMs = GRACE_MS;
+  Sup.AbandonMs = ABANDON_MS;
+  orc_rt_SuperviseResult Ended = orc_rt_Session_supervise(S, &Sup);
   /* The Session logged the error that ended the channel, if any. */
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
-  /* Calls still running get GRACE_MS (see abandon()). */
-  waiter_init(&ShutDown);
-  Waited = true;
-  orc_rt_Session_shutdown(S, waiter_done, &ShutDown);
-  if (!waiter_wait(&ShutDown, GRACE_MS))
-    abandon(S, M, Hold, Status);
+  if (Ended == orc_rt_SuperviseResult_Abandoned)
+    _exit(Status);
 fail:
   if (Err) {
     complain("%s", orc_rt_Error_getMessage(Err));
     orc_rt_Error_consume(Err);
   }
-  /* Runs the deallocation actions of memory still held; the Session owns D
-     even if its creation failed. */
+  /* Closes the output descriptor, which ends the controller's wait; the
+     Session owns D even if its creation failed. */
   orc_rt_Session_destroy(S);
-  if (Waited)
-    waiter_destroy(&ShutDown);
-  fflush(NULL);
-  if (Hold >= 0)
-    close(Hold);
   /* The transport did not take the socket if attaching failed. */
   if (Set->Listen && !Attached)
     close(Set->InFd);
