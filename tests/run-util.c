@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "run-util.h"
+#include "test-util.h"
 
 #include <check.h>
 
@@ -329,4 +330,12 @@ void orcrt_test_unset_executor_settings(void) {
   unsetenv("ORCRT_THREADS");
   unsetenv("ORCRT_MEMORY");
   unsetenv("ORCRT_LOG");
+}
+
+void orcrt_test_add_process_case(Suite *S, const char *Name, const TTest *Test,
+                                 double TimeoutSeconds) {
+  TCase *TC = orcrt_test_case(S, Name, TimeoutSeconds);
+  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
+  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
+  tcase_add_test(TC, Test);
 }

@@ -1392,10 +1392,7 @@ END_TEST
 /* ---- the suite ------------------------------------------------------------------------ */
 
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
-  TCase *TC = orcrt_test_case(S, Name, Timeout);
-  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
-  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
-  tcase_add_test(TC, Test);
+  orcrt_test_add_process_case(S, Name, Test, Timeout);
 }
 
 Suite *orcrt_suite_bidir(void) {

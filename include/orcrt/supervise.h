@@ -82,8 +82,9 @@ void orc_rt_SuperviseOptions_init(orc_rt_SuperviseOptions *O);
  * all.
  *
  * Opts NULL means the defaults. Never exits the process. Must not be
- * called from one of S's tasks or callbacks. The disconnect error (orc_rt_Session_getDisconnectError()) can still be
- * read afterwards, e.g. for the exit status.
+ * called from one of S's tasks or callbacks. The disconnect error
+ * (orc_rt_Session_getDisconnectError()) can still be read afterwards, e.g.
+ * for the exit status.
  */
 orc_rt_SuperviseResult orc_rt_Session_supervise(orc_rt_SessionRef S,
                                                 const orc_rt_SuperviseOptions *Opts);
