@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,14 @@ static void run_as_main_wrapper(orc_rt_SessionRef S, uint64_t CallId,
   int Ret = 0;
   MainFn Main = (MainFn)(uintptr_t)fn_ptr(Fn);
   RUN_BLOCKING(S, Ret = run_main(Main, (int)Argc, Argv));
+  /* Before the controller learns that main returned: llvm-jitlink-19 may
+     exit without waiting for the executor's end when it tears down (its
+     listener can miss the end of file), so output still buffered then,
+     until the Session's end, could be lost. Standard output only:
+     fflush(NULL) would wait for every stream's lock, stdin's too, which a
+     JIT'd thread blocked reading holds. */
+  fflush(stdout);
+  fflush(stderr);
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_i64(&W, (int64_t)Ret);
   Result = orc_rt_SPSWriter_finish(&W);
