@@ -151,6 +151,18 @@ fail:
 
 /* ---- public ------------------------------------------------------------------ */
 
+/*
+ * Before the Session's destroy closes the output descriptor, on which the
+ * controller waits for end of file: what the controller shows. Not
+ * fflush(NULL), unbounded here: it waits for every stream's lock, stdin's
+ * too, which a JIT'd thread left blocked in a read holds; exit() flushes
+ * the rest without locks.
+ */
+static void flush_output(void) {
+  fflush(stdout);
+  fflush(stderr);
+}
+
 ORC_RT_EXPORT void orc_rt_SuperviseOptions_init(orc_rt_SuperviseOptions *O) {
   O->GraceMs = DEFAULT_GRACE_MS;
   O->AbandonMs = DEFAULT_ABANDON_MS;
@@ -171,7 +183,7 @@ ORC_RT_EXPORT orc_rt_SuperviseResult orc_rt_Session_supervise(orc_rt_SessionRef 
        orc_rt_Session_destroy(), as without supervision. */
     orc_rt_Session_reportError(S, orc_rt_Error_create("out of memory: the Session's shutdown "
                                                       "is not bounded"));
-    fflush(NULL);
+    flush_output();
     return orc_rt_SuperviseResult_Ended;
   }
   orc_rt_Session_shutdown(S, latch_signal, ShutDown);
@@ -179,8 +191,6 @@ ORC_RT_EXPORT orc_rt_SuperviseResult orc_rt_Session_supervise(orc_rt_SessionRef 
     abandon(S, Opts);
     return orc_rt_SuperviseResult_Abandoned;
   }
-  /* Before the Session's destroy closes the output descriptor, on which the
-     controller waits for end of file. */
-  fflush(NULL);
+  flush_output();
   return orc_rt_SuperviseResult_Ended;
 }

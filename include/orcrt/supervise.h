@@ -44,8 +44,8 @@ typedef struct {
 typedef enum {
   /**
    * The Session has shut down (every call returned, every Service shut
-   * down) and stdio is flushed. Destroy the Session, which closes the
-   * transport's output descriptor, then exit as usual.
+   * down) and stdout and stderr are flushed. Destroy the Session, which
+   * closes the transport's output descriptor, then exit as usual.
    */
   orc_rt_SuperviseResult_Ended = 0,
   /**
@@ -69,14 +69,16 @@ void orc_rt_SuperviseOptions_init(orc_rt_SuperviseOptions *O);
  * waits for it GraceMs at most.
  *
  * If the shutdown completes in time (the usual case: no JIT'd code is
- * running), it flushes every stdio stream (fflush(NULL)) and returns
+ * running), it flushes stdout and stderr and returns
  * orc_rt_SuperviseResult_Ended.
  *
  * Otherwise it abandons the code still running: it logs a warning through
  * S, and on a thread of its own runs the deallocation actions of the JIT
- * memory S's memory Service still holds (orc_rt_MemoryService_releaseAbandoned(),
- * which leaves the memory mapped, since the code may still run there) and
- * flushes stdio, waiting AbandonMs at most for that; then it returns
+ * memory S's memory Service still holds
+ * (orc_rt_MemoryService_releaseAbandoned(), which leaves the memory mapped,
+ * since the code may still run there) and flushes every stdio stream
+ * (fflush(NULL): exit() will not run), waiting AbandonMs at most for that;
+ * then it returns
  * orc_rt_SuperviseResult_Abandoned (see there: do not destroy S; _exit()).
  * The shutdown goes on in the background should the code return after
  * all.
