@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -330,6 +332,20 @@ void orcrt_test_unset_executor_settings(void) {
   unsetenv("ORCRT_THREADS");
   unsetenv("ORCRT_MEMORY");
   unsetenv("ORCRT_LOG");
+}
+
+int orcrt_test_connect_loopback(int Port) {
+  int Fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(Fd, 0);
+  struct sockaddr_in A = {.sin_family = AF_INET, .sin_port = htons((uint16_t)Port)};
+  A.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(Fd, (struct sockaddr *)&A, sizeof(A)) != 0) {
+    int E = errno;
+    close(Fd);
+    errno = E;
+    return -1;
+  }
+  return Fd;
 }
 
 void orcrt_test_add_process_case(Suite *S, const char *Name, const TTest *Test,

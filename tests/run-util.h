@@ -97,6 +97,9 @@ char *orcrt_test_format(const char *Fmt, ...) __attribute__((format(printf, 1, 2
 /* Free everything kept so far. */
 void orcrt_test_free_kept(void);
 
+/* A TCP connection to 127.0.0.1:Port; the socket, or -1 with errno set. */
+int orcrt_test_connect_loopback(int Port);
+
 /*
  * Add Test to S as a test case of its own, Name, for a test that runs
  * programs: it gets a scratch directory (orcrt_test_scratch_setup), the

@@ -20,5 +20,6 @@
 #include <orcrt/bootstrap.h>
 #include <orcrt/shared-memory.h>
 #include <orcrt/supervise.h>
+#include <orcrt/socket-listen.h>
 
 #endif /* ORCRT_ORCRT_H */

@@ -9,6 +9,10 @@
  * "orcrt-executor listen=HOST:PORT", it instead waits for one controller
  * (llvm-jitlink-19 -oop-executor-connect=HOST:PORT) to connect over TCP and
  * serves it on that one socket.
+ *
+ * The program is options, environment, descriptors and parent death; the
+ * session itself, its end included, is the library's
+ * (orc_rt_Session_supervise(), orc_rt_PipeControllerAccess_acceptTCP()).
  */
 #include "orcrt-internal.h"
 
@@ -16,9 +20,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -38,12 +38,11 @@
 #include <orcrt/orcrt.h>
 #include <orcrt/pipe-access.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/socket-listen.h>
 #include <orcrt/supervise.h>
 
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
-/* The host a listen= without one binds: loopback only, unless told otherwise. */
-#define DEFAULT_LISTEN_HOST "127.0.0.1"
 /* How long a TCP session must have been idle before the executor probes the
    controller (see --idle-probe). */
 #define DEFAULT_PROBE_MS 100
@@ -54,9 +53,9 @@ struct settings {
   orc_rt_MemoryStrategy Memory;
   orc_rt_LogLevel LogLevel;
   int InFd, OutFd;
-  /* listen=HOST:PORT: where to wait for the controller (NULL: descriptors). */
+  /* listen=HOST:PORT: where to wait for the controller ("": loopback). */
   char ListenHost[256];
-  char ListenPort[8];
+  uint16_t ListenPort;
   bool Listen;
   unsigned ProbeMs; /* for a TCP controller, 0: never probe */
 };
@@ -192,8 +191,8 @@ static bool parse_fd_pair(const char *S, int *In, int *Out) {
 
 /*
  * "[HOST:]PORT", "[IPV6]:PORT" or ":PORT" into Set->ListenHost/ListenPort.
- * An empty or missing host is the loopback address: a JIT executor runs
- * whatever it is sent, so it is reachable from elsewhere only if asked.
+ * An empty or missing host stays empty: the library listens on the
+ * loopback address then (orc_rt_PipeControllerAccess_acceptTCP()).
  */
 static bool parse_listen(const char *Spec, struct settings *Set) {
   const char *Colon = strrchr(Spec, ':');
@@ -214,13 +213,9 @@ static bool parse_listen(const char *Spec, struct settings *Set) {
   }
   if (!parse_int(Port, 0, 65535, &V) || HostLen >= sizeof(Set->ListenHost))
     return false;
-  if (HostLen == 0) {
-    Host = DEFAULT_LISTEN_HOST;
-    HostLen = strlen(Host);
-  }
   memcpy(Set->ListenHost, Host, HostLen);
   Set->ListenHost[HostLen] = '\0';
-  snprintf(Set->ListenPort, sizeof(Set->ListenPort), "%ld", V);
+  Set->ListenPort = (uint16_t)V;
   Set->Listen = true;
   return true;
 }
@@ -422,86 +417,11 @@ static int follow_parent(int InFd) {
   return 0;
 }
 
-/* Write "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of Sa into Buf. */
-static void format_address(const struct sockaddr *Sa, socklen_t Len, char *Buf, size_t Size) {
-  char Host[NI_MAXHOST], Port[NI_MAXSERV];
-  if (getnameinfo(Sa, Len, Host, sizeof(Host), Port, sizeof(Port),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    snprintf(Buf, Size, "?");
-    return;
-  }
-  snprintf(Buf, Size, Sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", Host, Port);
-}
-
-/*
- * listen=: bind a listening socket to Set's address, say where on stderr,
- * accept one controller and close the listening socket, so that no second
- * controller can connect. Returns the connected socket (close-on-exec, with
- * Nagle's algorithm off: the protocol is small frames in turn), or -1 after
- * a message.
- */
-static int accept_controller(const struct settings *Set) {
-  struct addrinfo Hints = {
-      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-  struct addrinfo *List = NULL;
-  struct sockaddr_storage Addr;
-  socklen_t Len = sizeof(Addr);
-  char Where[NI_MAXHOST + NI_MAXSERV + 4];
-  int Listener = -1, Conn = -1, E = 0, One = 1;
-
-  int Rc = getaddrinfo(Set->ListenHost, Set->ListenPort, &Hints, &List);
-  if (Rc != 0) {
-    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort,
-             Rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(Rc));
-    return -1;
-  }
-  for (struct addrinfo *A = List; A; A = A->ai_next) {
-    Listener = socket(A->ai_family, A->ai_socktype | SOCK_CLOEXEC, A->ai_protocol);
-    if (Listener < 0) {
-      E = errno;
-      continue;
-    }
-    /* A restarted executor may reuse the port at once. */
-    if (setsockopt(Listener, SOL_SOCKET, SO_REUSEADDR, &One, sizeof(One)) == 0 &&
-        bind(Listener, A->ai_addr, A->ai_addrlen) == 0 && listen(Listener, 1) == 0)
-      break;
-    E = errno;
-    close(Listener);
-    Listener = -1;
-  }
-  freeaddrinfo(List);
-  if (Listener < 0) {
-    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort, strerror(E));
-    return -1;
-  }
-  if (getsockname(Listener, (struct sockaddr *)&Addr, &Len) != 0) {
-    complain("cannot find the listening address: %s", strerror(errno));
-    close(Listener);
-    return -1;
-  }
-  /* With port 0 this is how whoever started the executor learns the port. */
-  format_address((struct sockaddr *)&Addr, Len, Where, sizeof(Where));
-  fprintf(stderr, PROGRAM ": listening on %s\n", Where);
+/* listen=: how whoever started the executor learns the port, for port 0. */
+static void say_listening(void *Ctx, const char *Address) {
+  (void)Ctx;
+  fprintf(stderr, PROGRAM ": listening on %s\n", Address);
   fflush(stderr);
-
-  do {
-#ifdef HAVE_ACCEPT4
-    Conn = accept4(Listener, NULL, NULL, SOCK_CLOEXEC);
-#else
-    Conn = accept(Listener, NULL, NULL);
-    if (Conn >= 0)
-      fcntl(Conn, F_SETFD, FD_CLOEXEC);
-#endif
-    /* A connection reset before it was accepted: wait for the next one. */
-  } while (Conn < 0 && (errno == EINTR || errno == ECONNABORTED));
-  E = errno;
-  close(Listener);
-  if (Conn < 0) {
-    complain("cannot accept a controller: %s", strerror(E));
-    return -1;
-  }
-  setsockopt(Conn, IPPROTO_TCP, TCP_NODELAY, &One, sizeof(One));
-  return Conn;
 }
 
 /*
@@ -607,9 +527,14 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (Set.Listen) {
     /* The controller is not our parent: nothing to follow. */
-    Set.InFd = Set.OutFd = accept_controller(&Set);
-    if (Set.InFd < 0)
+    orc_rt_ErrorRef Err = orc_rt_PipeControllerAccess_acceptTCP(Set.ListenHost, Set.ListenPort,
+                                                                say_listening, NULL, &Set.InFd);
+    if (Err) {
+      complain("%s", orc_rt_Error_getMessage(Err));
+      orc_rt_Error_consume(Err);
       exit(EXIT_FAILURE);
+    }
+    Set.OutFd = Set.InFd;
     exit(run(&Set));
   }
   switch (follow_parent(Set.InFd)) {
