@@ -52,9 +52,10 @@ typedef enum {
    * JIT'd code was still running after the grace period and was given up
    * on. The Session must not be destroyed while that code runs
    * (orc_rt_Session_destroy() would wait for it, for ever if it never
-   * returns), and the process should end at once with _exit(): exit()
-   * would run atexit handlers and static destructors under the running
-   * code.
+   * returns), nor while the abandonment steps may still run (when they
+   * took more than AbandonMs); the process should end at once with
+   * _exit(): exit() would run atexit handlers and static destructors
+   * under the running code.
    */
   orc_rt_SuperviseResult_Abandoned = 1,
 } orc_rt_SuperviseResult;
