@@ -17,6 +17,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <orcrt/bootstrap.h>
@@ -140,7 +141,20 @@ static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn,
 orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc,
                                          char **Argv, int *Ret) {
   struct jit_call C = {.Kind = CALL_MAIN, .Argc = Argc, .Argv = Argv};
-  return run_jit_call(S, Fn, &C, Ret);
+  orc_rt_ErrorRef Err = run_jit_call(S, Fn, &C, Ret);
+  /*
+   * Before the controller learns that main returned: llvm-jitlink-19 may
+   * exit without waiting for the executor's end when it tears down (its
+   * listener can miss the end of file), so output still buffered until the
+   * Session's end could be lost. Standard output and error only:
+   * fflush(NULL) would wait for every stream's lock, stdin's too, which a
+   * JIT'd thread blocked reading holds.
+   */
+  if (!Err) {
+    fflush(stdout);
+    fflush(stderr);
+  }
+  return Err;
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_run_void(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int *Ret) {

@@ -4,12 +4,14 @@
 #include "config.h"
 
 #include "run-util.h"
+#include "test-util.h"
 
 #include <check.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -329,4 +332,26 @@ void orcrt_test_unset_executor_settings(void) {
   unsetenv("ORCRT_THREADS");
   unsetenv("ORCRT_MEMORY");
   unsetenv("ORCRT_LOG");
+}
+
+int orcrt_test_connect_loopback(int Port) {
+  int Fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(Fd, 0);
+  struct sockaddr_in A = {.sin_family = AF_INET, .sin_port = htons((uint16_t)Port)};
+  A.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(Fd, (struct sockaddr *)&A, sizeof(A)) != 0) {
+    int E = errno;
+    close(Fd);
+    errno = E;
+    return -1;
+  }
+  return Fd;
+}
+
+void orcrt_test_add_process_case(Suite *S, const char *Name, const TTest *Test,
+                                 double TimeoutSeconds) {
+  TCase *TC = orcrt_test_case(S, Name, TimeoutSeconds);
+  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
+  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
+  tcase_add_test(TC, Test);
 }

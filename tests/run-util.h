@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <check.h>
+
 /* What a finished child process did. */
 typedef struct {
   /* Exit status, or 128 + the signal number if a signal ended it. */
@@ -94,6 +96,17 @@ char *orcrt_test_format(const char *Fmt, ...) __attribute__((format(printf, 1, 2
 
 /* Free everything kept so far. */
 void orcrt_test_free_kept(void);
+
+/* A TCP connection to 127.0.0.1:Port; the socket, or -1 with errno set. */
+int orcrt_test_connect_loopback(int Port);
+
+/*
+ * Add Test to S as a test case of its own, Name, for a test that runs
+ * programs: it gets a scratch directory (orcrt_test_scratch_setup), the
+ * executor settings unset, what it kept freed, and TimeoutSeconds.
+ */
+void orcrt_test_add_process_case(Suite *S, const char *Name, const TTest *Test,
+                                 double TimeoutSeconds);
 
 /*
  * Unset ORCRT_THREADS, ORCRT_MEMORY and ORCRT_LOG, so that the executors a

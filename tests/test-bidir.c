@@ -782,21 +782,6 @@ static int start_listener(proc *P, const char *const *Opts, const char *Spec,
   return Port;
 }
 
-/* A TCP connection to 127.0.0.1:Port; the socket, or -1 with errno set. */
-static int connect_loopback(int Port) {
-  int Fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_ge(Fd, 0);
-  struct sockaddr_in A = {.sin_family = AF_INET, .sin_port = htons((uint16_t)Port)};
-  A.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(Fd, (struct sockaddr *)&A, sizeof(A)) != 0) {
-    int E = errno;
-    close(Fd);
-    errno = E;
-    return -1;
-  }
-  return Fd;
-}
-
 /* Whether every socket of process Pid is close-on-exec; how many it has in *N. */
 static bool sockets_close_on_exec(pid_t Pid, int *N) {
   bool All = true;
@@ -826,7 +811,7 @@ static bool sockets_close_on_exec(pid_t Pid, int *N) {
 START_TEST(bidir_tcp_listener_serves_one_controller_on_loopback) {
   proc P;
   int Port = start_listener(&P, NULL, "listen=:0", "127.0.0.1");
-  int Sock = connect_loopback(Port);
+  int Sock = orcrt_test_connect_loopback(Port);
   ck_assert_msg(Sock >= 0, "connect: %s", strerror(errno));
   orcrt_tc *TC;
   ck_assert_int_eq(orcrt_tc_attach_fds(Sock, Sock, &TC), 0);
@@ -836,11 +821,11 @@ START_TEST(bidir_tcp_listener_serves_one_controller_on_loopback) {
   assert_still_serving(TC);
 
   /* One controller: the listening socket is gone, the connection close-on-exec. */
-  int Second = connect_loopback(Port);
+  int Second = orcrt_test_connect_loopback(Port);
   ck_assert_msg(Second < 0 && errno == ECONNREFUSED, "a second connection was accepted");
   int NumSockets;
   ck_assert(sockets_close_on_exec(P.Pid, &NumSockets));
-  ck_assert_int_eq(NumSockets, 2); /* the connection, and the copy kept until exit */
+  ck_assert_int_eq(NumSockets, 1); /* the connection, kept open until the Session's end */
 
   orcrt_tc_close(TC);
   ck_assert_int_eq(proc_wait(&P, EXIT_TIMEOUT_MS / 1000.0), 0);
@@ -856,7 +841,7 @@ START_TEST(bidir_tcp_listener_binds_loopback_for_a_bare_port) {
   proc P;
   /* listen=PORT: 127.0.0.1 too; a connection that comes and goes ends the executor. */
   int Port = start_listener(&P, NULL, "listen=0", "127.0.0.1");
-  int Sock = connect_loopback(Port);
+  int Sock = orcrt_test_connect_loopback(Port);
   ck_assert_int_ge(Sock, 0);
   orcrt_tc *TC;
   ck_assert_int_eq(orcrt_tc_attach_fds(Sock, Sock, &TC), 0);
@@ -868,7 +853,7 @@ START_TEST(bidir_tcp_listener_binds_loopback_for_a_bare_port) {
 
   /* An explicit host is used as given. */
   Port = start_listener(&P, NULL, "listen=127.0.0.1:0", "127.0.0.1");
-  Sock = connect_loopback(Port);
+  Sock = orcrt_test_connect_loopback(Port);
   ck_assert_int_ge(Sock, 0);
   close(Sock);
   ck_assert_int_eq(proc_wait(&P, EXIT_TIMEOUT_MS / 1000.0), 0);
@@ -1004,7 +989,7 @@ START_TEST(bidir_tcp_probe_ends_a_controller_stuck_in_teardown) {
   proc P;
   const char *Opts[] = {"--idle-probe=20", NULL};
   int Port = start_listener(&P, Opts, "listen=:0", "127.0.0.1");
-  struct stuck_reader SR = {.Fd = connect_loopback(Port), .Tid = -1};
+  struct stuck_reader SR = {.Fd = orcrt_test_connect_loopback(Port), .Tid = -1};
   ck_assert_int_ge(SR.Fd, 0);
 
   /* The Setup, then one call (to an address that is no wrapper: an error
@@ -1392,10 +1377,7 @@ END_TEST
 /* ---- the suite ------------------------------------------------------------------------ */
 
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
-  TCase *TC = orcrt_test_case(S, Name, Timeout);
-  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
-  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
-  tcase_add_test(TC, Test);
+  orcrt_test_add_process_case(S, Name, Test, Timeout);
 }
 
 Suite *orcrt_suite_bidir(void) {

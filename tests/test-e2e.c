@@ -447,10 +447,7 @@ START_TEST(e2e_lli_delivers_a_raised_signal_to_jit_code) {
 END_TEST
 
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
-  TCase *TC = orcrt_test_case(S, Name, Timeout);
-  tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
-  tcase_add_checked_fixture(TC, orcrt_test_unset_executor_settings, orcrt_test_free_kept);
-  tcase_add_test(TC, Test);
+  orcrt_test_add_process_case(S, Name, Test, Timeout);
 }
 
 Suite *orcrt_suite_e2e(void) {

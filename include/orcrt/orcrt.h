@@ -19,5 +19,7 @@
 #include <orcrt/dylib.h>
 #include <orcrt/bootstrap.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/supervise.h>
+#include <orcrt/socket-listen.h>
 
 #endif /* ORCRT_ORCRT_H */

@@ -9,6 +9,10 @@
  * "orcrt-executor listen=HOST:PORT", it instead waits for one controller
  * (llvm-jitlink-19 -oop-executor-connect=HOST:PORT) to connect over TCP and
  * serves it on that one socket.
+ *
+ * The program is options, environment, descriptors and parent death; the
+ * session itself, its end included, is the library's
+ * (orc_rt_Session_supervise(), orc_rt_PipeControllerAccess_acceptTCP()).
  */
 #include "orcrt-internal.h"
 
@@ -16,19 +20,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -40,11 +38,11 @@
 #include <orcrt/orcrt.h>
 #include <orcrt/pipe-access.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/socket-listen.h>
+#include <orcrt/supervise.h>
 
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
-/* The host a listen= without one binds: loopback only, unless told otherwise. */
-#define DEFAULT_LISTEN_HOST "127.0.0.1"
 /* How long a TCP session must have been idle before the executor probes the
    controller (see --idle-probe). */
 #define DEFAULT_PROBE_MS 100
@@ -55,9 +53,9 @@ struct settings {
   orc_rt_MemoryStrategy Memory;
   orc_rt_LogLevel LogLevel;
   int InFd, OutFd;
-  /* listen=HOST:PORT: where to wait for the controller (NULL: descriptors). */
+  /* listen=HOST:PORT: where to wait for the controller ("": loopback). */
   char ListenHost[256];
-  char ListenPort[8];
+  uint16_t ListenPort;
   bool Listen;
   unsigned ProbeMs; /* for a TCP controller, 0: never probe */
 };
@@ -193,8 +191,8 @@ static bool parse_fd_pair(const char *S, int *In, int *Out) {
 
 /*
  * "[HOST:]PORT", "[IPV6]:PORT" or ":PORT" into Set->ListenHost/ListenPort.
- * An empty or missing host is the loopback address: a JIT executor runs
- * whatever it is sent, so it is reachable from elsewhere only if asked.
+ * An empty or missing host stays empty: the library listens on the
+ * loopback address then (orc_rt_PipeControllerAccess_acceptTCP()).
  */
 static bool parse_listen(const char *Spec, struct settings *Set) {
   const char *Colon = strrchr(Spec, ':');
@@ -215,13 +213,9 @@ static bool parse_listen(const char *Spec, struct settings *Set) {
   }
   if (!parse_int(Port, 0, 65535, &V) || HostLen >= sizeof(Set->ListenHost))
     return false;
-  if (HostLen == 0) {
-    Host = DEFAULT_LISTEN_HOST;
-    HostLen = strlen(Host);
-  }
   memcpy(Set->ListenHost, Host, HostLen);
   Set->ListenHost[HostLen] = '\0';
-  snprintf(Set->ListenPort, sizeof(Set->ListenPort), "%ld", V);
+  Set->ListenPort = (uint16_t)V;
   Set->Listen = true;
   return true;
 }
@@ -423,183 +417,23 @@ static int follow_parent(int InFd) {
   return 0;
 }
 
-/* Write "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of Sa into Buf. */
-static void format_address(const struct sockaddr *Sa, socklen_t Len, char *Buf, size_t Size) {
-  char Host[NI_MAXHOST], Port[NI_MAXSERV];
-  if (getnameinfo(Sa, Len, Host, sizeof(Host), Port, sizeof(Port),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    snprintf(Buf, Size, "?");
-    return;
-  }
-  snprintf(Buf, Size, Sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", Host, Port);
-}
-
-/*
- * listen=: bind a listening socket to Set's address, say where on stderr,
- * accept one controller and close the listening socket, so that no second
- * controller can connect. Returns the connected socket (close-on-exec, with
- * Nagle's algorithm off: the protocol is small frames in turn), or -1 after
- * a message.
- */
-static int accept_controller(const struct settings *Set) {
-  struct addrinfo Hints = {
-      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-  struct addrinfo *List = NULL;
-  struct sockaddr_storage Addr;
-  socklen_t Len = sizeof(Addr);
-  char Where[NI_MAXHOST + NI_MAXSERV + 4];
-  int Listener = -1, Conn = -1, E = 0, One = 1;
-
-  int Rc = getaddrinfo(Set->ListenHost, Set->ListenPort, &Hints, &List);
-  if (Rc != 0) {
-    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort,
-             Rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(Rc));
-    return -1;
-  }
-  for (struct addrinfo *A = List; A; A = A->ai_next) {
-    Listener = socket(A->ai_family, A->ai_socktype | SOCK_CLOEXEC, A->ai_protocol);
-    if (Listener < 0) {
-      E = errno;
-      continue;
-    }
-    /* A restarted executor may reuse the port at once. */
-    if (setsockopt(Listener, SOL_SOCKET, SO_REUSEADDR, &One, sizeof(One)) == 0 &&
-        bind(Listener, A->ai_addr, A->ai_addrlen) == 0 && listen(Listener, 1) == 0)
-      break;
-    E = errno;
-    close(Listener);
-    Listener = -1;
-  }
-  freeaddrinfo(List);
-  if (Listener < 0) {
-    complain("cannot listen on %s port %s: %s", Set->ListenHost, Set->ListenPort, strerror(E));
-    return -1;
-  }
-  if (getsockname(Listener, (struct sockaddr *)&Addr, &Len) != 0) {
-    complain("cannot find the listening address: %s", strerror(errno));
-    close(Listener);
-    return -1;
-  }
-  /* With port 0 this is how whoever started the executor learns the port. */
-  format_address((struct sockaddr *)&Addr, Len, Where, sizeof(Where));
-  fprintf(stderr, PROGRAM ": listening on %s\n", Where);
+/* listen=: how whoever started the executor learns the port, for port 0. */
+static void say_listening(void *Ctx, const char *Address) {
+  (void)Ctx;
+  fprintf(stderr, PROGRAM ": listening on %s\n", Address);
   fflush(stderr);
-
-  do {
-#ifdef HAVE_ACCEPT4
-    Conn = accept4(Listener, NULL, NULL, SOCK_CLOEXEC);
-#else
-    Conn = accept(Listener, NULL, NULL);
-    if (Conn >= 0)
-      fcntl(Conn, F_SETFD, FD_CLOEXEC);
-#endif
-    /* A connection reset before it was accepted: wait for the next one. */
-  } while (Conn < 0 && (errno == EINTR || errno == ECONNABORTED));
-  E = errno;
-  close(Listener);
-  if (Conn < 0) {
-    complain("cannot accept a controller: %s", strerror(E));
-    return -1;
-  }
-  setsockopt(Conn, IPPROTO_TCP, TCP_NODELAY, &One, sizeof(One));
-  return Conn;
 }
 
 /*
- * The end of a session: the controller is gone, but JIT'd code may still be
- * running (a main that loops or blocks). Calls get GRACE_MS to return; then
- * the Session shuts down as usual. If some still run, the executor gives up
- * on them: on a thread of its own it runs the deallocation actions of the
- * JIT memory left (the memory stays: the code may still run there) and
- * flushes stdio, waiting ABANDON_MS at most for that (an action or a flush
- * may block on a lock the running code holds), and ends with _exit(): exit()
- * would run atexit handlers and destructors under the running code.
+ * The end of a session (orc_rt_Session_supervise(), see the usage text):
+ * calls still running when the controller has gone get GRACE_MS to return;
+ * if some still run, the library gives up on them, runs the deallocation
+ * actions of the JIT memory left and flushes stdio within ABANDON_MS, and
+ * the executor ends with _exit(): exit() would run atexit handlers and
+ * destructors under the running code.
  */
 #define GRACE_MS 1000
 #define ABANDON_MS 500
-
-struct waiter {
-  pthread_mutex_t Lock;
-  pthread_cond_t Cond;
-  bool Done;
-};
-
-static void waiter_init(struct waiter *W) {
-  pthread_condattr_t A;
-  pthread_condattr_init(&A);
-  pthread_condattr_setclock(&A, CLOCK_MONOTONIC);
-  pthread_mutex_init(&W->Lock, NULL);
-  pthread_cond_init(&W->Cond, &A);
-  pthread_condattr_destroy(&A);
-  W->Done = false;
-}
-
-static void waiter_destroy(struct waiter *W) {
-  pthread_cond_destroy(&W->Cond);
-  pthread_mutex_destroy(&W->Lock);
-}
-
-static void waiter_done(void *Ctx) {
-  struct waiter *W = Ctx;
-  pthread_mutex_lock(&W->Lock);
-  W->Done = true;
-  pthread_cond_broadcast(&W->Cond);
-  pthread_mutex_unlock(&W->Lock);
-}
-
-/* Whether W is done, waiting Ms milliseconds at most. */
-static bool waiter_wait(struct waiter *W, long Ms) {
-  struct timespec T;
-  clock_gettime(CLOCK_MONOTONIC, &T);
-  T.tv_sec += Ms / 1000;
-  T.tv_nsec += (Ms % 1000) * 1000000L;
-  if (T.tv_nsec >= 1000000000L) {
-    T.tv_sec++;
-    T.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&W->Lock);
-  while (!W->Done && pthread_cond_timedwait(&W->Cond, &W->Lock, &T) != ETIMEDOUT)
-    ;
-  bool Done = W->Done;
-  pthread_mutex_unlock(&W->Lock);
-  return Done;
-}
-
-struct abandon {
-  orc_rt_SessionRef S;
-  orc_rt_MemoryServiceRef M;
-  struct waiter W;
-};
-
-static void *abandon_main(void *Arg) {
-  struct abandon *A = Arg;
-  orc_rt_Session_log(A->S, orc_rt_LogLevel_Warning,
-                     "JIT'd code still running %d ms after the controller went away: "
-                     "giving up on it",
-                     GRACE_MS);
-  orc_rt_MemoryService_releaseAbandoned(A->M);
-  fflush(NULL);
-  waiter_done(&A->W);
-  return NULL;
-}
-
-/* Give up on the calls still running and end the process (see above). */
-static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status)
-    __attribute__((noreturn));
-static void abandon(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M, int Hold, int Status) {
-  struct abandon A = {.S = S, .M = M};
-  pthread_t T;
-  waiter_init(&A.W);
-  if (pthread_create(&T, NULL, abandon_main, &A) == 0) {
-    if (waiter_wait(&A.W, ABANDON_MS))
-      pthread_join(T, NULL);
-    else
-      pthread_detach(T);
-  }
-  if (Hold >= 0)
-    close(Hold);
-  _exit(Status);
-}
 
 static int run(const struct settings *Set) {
   orc_rt_TaskDispatcherRef D = NULL;
@@ -609,9 +443,9 @@ static int run(const struct settings *Set) {
   orc_rt_SharedMemoryServiceRef Shm;
   orc_rt_DylibServiceRef Dylibs;
   orc_rt_PipeOptions Opts;
-  int Status = EXIT_FAILURE, Hold = -1;
-  bool Attached = false, Waited = false;
-  struct waiter ShutDown;
+  orc_rt_SuperviseOptions Sup;
+  int Status = EXIT_FAILURE;
+  bool Attached = false;
 
   if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)) ||
       (Err = orc_rt_Session_create(D, &S)))
@@ -625,15 +459,6 @@ static int run(const struct settings *Set) {
       (Err = orc_rt_SharedMemoryService_add(S, &Shm)) || (Err = orc_rt_Bootstrap_add(S)))
     goto fail;
 
-  /* The controller waits for the executor to close OUT before it exits. The
-     transport closes its descriptors at detach, so keep OUT open through a
-     copy until the Session has run its remaining deallocation actions and
-     the JIT'd program's output is flushed. */
-  Hold = fcntl(Set->OutFd, F_DUPFD_CLOEXEC, 3);
-  if (Hold < 0) {
-    Err = orc_rt_Error_fromErrno(errno, "cannot duplicate descriptor %d", Set->OutFd);
-    goto fail;
-  }
   orc_rt_PipeOptions_init(&Opts);
   /* Only llvm-jitlink-19 connects over TCP, and it needs the probe to end. */
   if (Set->Listen)
@@ -642,28 +467,22 @@ static int run(const struct settings *Set) {
     goto fail;
   Attached = true;
 
-  orc_rt_Session_waitForDetach(S);
+  orc_rt_SuperviseOptions_init(&Sup);
+  Sup.GraceMs = GRACE_MS;
+  Sup.AbandonMs = ABANDON_MS;
+  orc_rt_SuperviseResult Ended = orc_rt_Session_supervise(S, &Sup);
   /* The Session logged the error that ended the channel, if any. */
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
-  /* Calls still running get GRACE_MS (see abandon()). */
-  waiter_init(&ShutDown);
-  Waited = true;
-  orc_rt_Session_shutdown(S, waiter_done, &ShutDown);
-  if (!waiter_wait(&ShutDown, GRACE_MS))
-    abandon(S, M, Hold, Status);
+  if (Ended == orc_rt_SuperviseResult_Abandoned)
+    _exit(Status);
 fail:
   if (Err) {
     complain("%s", orc_rt_Error_getMessage(Err));
     orc_rt_Error_consume(Err);
   }
-  /* Runs the deallocation actions of memory still held; the Session owns D
-     even if its creation failed. */
+  /* Closes the output descriptor, which ends the controller's wait; the
+     Session owns D even if its creation failed. */
   orc_rt_Session_destroy(S);
-  if (Waited)
-    waiter_destroy(&ShutDown);
-  fflush(NULL);
-  if (Hold >= 0)
-    close(Hold);
   /* The transport did not take the socket if attaching failed. */
   if (Set->Listen && !Attached)
     close(Set->InFd);
@@ -708,9 +527,14 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (Set.Listen) {
     /* The controller is not our parent: nothing to follow. */
-    Set.InFd = Set.OutFd = accept_controller(&Set);
-    if (Set.InFd < 0)
+    orc_rt_ErrorRef Err = orc_rt_PipeControllerAccess_acceptTCP(Set.ListenHost, Set.ListenPort,
+                                                                say_listening, NULL, &Set.InFd);
+    if (Err) {
+      complain("%s", orc_rt_Error_getMessage(Err));
+      orc_rt_Error_consume(Err);
       exit(EXIT_FAILURE);
+    }
+    Set.OutFd = Set.InFd;
     exit(run(&Set));
   }
   switch (follow_parent(Set.InFd)) {

@@ -33,8 +33,6 @@
  * (llvm-jitlink-19) or "IN OUT" (lli-19). Set ORCRT_LOG=info to see the
  * Service's report at shutdown.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -211,9 +209,10 @@ static int run(int In, int Out) {
   orc_rt_DylibServiceRef Dylibs;
   orc_rt_MemoryServiceRef Memory;
   orc_rt_ErrorRef Err;
+  orc_rt_SuperviseResult Ended;
   char *Key, *Value;
   const char *Old;
-  int Status = EXIT_FAILURE, Hold = -1;
+  int Status = EXIT_FAILURE;
 
   if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(0, &D)) || (Err = orc_rt_Session_create(D, &S)))
     goto fail;
@@ -238,26 +237,21 @@ static int run(int In, int Out) {
   }
   kv_put(TheStore, Key, Value, &Old);
 
-  /* The controller waits until the executor closes OUT; the transport
-     closes it at detach, so a copy keeps it open until the deallocation
-     actions have run and the JIT'd program's output is flushed. */
-  if ((Hold = fcntl(Out, F_DUPFD_CLOEXEC, 3)) < 0) {
-    Err = orc_rt_Error_fromErrno(errno, "cannot duplicate descriptor %d", Out);
-    goto fail;
-  }
   if ((Err = orc_rt_PipeControllerAccess_attach(S, In, Out, NULL)))
     goto fail;
-  orc_rt_Session_waitForDetach(S);
+  /* Until the controller has gone and the Session has shut down (the
+     Services shut down: kv first, dylibs last) and stdio is flushed, or
+     JIT'd code still runs a second later and is given up on. */
+  Ended = orc_rt_Session_supervise(S, NULL);
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
+  if (Ended == orc_rt_SuperviseResult_Abandoned)
+    _exit(Status); /* not destroying S, not running atexit handlers under that code */
 fail:
   if (Err) {
     fprintf(stderr, "embed-executor: %s\n", orc_rt_Error_getMessage(Err));
     orc_rt_Error_consume(Err);
   }
-  orc_rt_Session_destroy(S); /* shuts the Services down: kv first, dylibs last */
-  fflush(NULL);
-  if (Hold >= 0)
-    close(Hold);
+  orc_rt_Session_destroy(S); /* closes OUT: the controller's wait ends */
   return Status;
 }
 
