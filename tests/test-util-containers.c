@@ -253,6 +253,31 @@ START_TEST(waiter_signal_completes_with_an_empty_result) {
 }
 END_TEST
 
+static void *signal_shared_later(void *Arg) {
+  orcrt_waiter_signal_shared(Arg);
+  return NULL;
+}
+
+/*
+ * Either side of a shared waiter may let go first; the other frees it (a
+ * leak or a use after free shows under the sanitizers).
+ */
+START_TEST(shared_waiter_times_out_and_is_freed_by_a_late_signal) {
+  struct orcrt_waiter *W = orcrt_waiter_create_shared();
+  ck_assert_ptr_nonnull(W);
+  ck_assert(!orcrt_waiter_timedwait_shared(W, 20));
+  /* The waiter has let go; the late signal must not wake anyone, and frees W. */
+  orcrt_waiter_signal_shared(W);
+
+  W = orcrt_waiter_create_shared();
+  ck_assert_ptr_nonnull(W);
+  pthread_t Thread;
+  ck_assert_int_eq(pthread_create(&Thread, NULL, signal_shared_later, W), 0);
+  ck_assert(orcrt_waiter_timedwait_shared(W, 30000));
+  pthread_join(Thread, NULL);
+}
+END_TEST
+
 static void set_flag(void *Arg) {
   *(pthread_t *)Arg = pthread_self();
 }
@@ -278,6 +303,7 @@ Suite *orcrt_suite_util(void) {
   TC = orcrt_test_case(S, "waiter", 30);
   tcase_add_test(TC, waiter_timed_wait_times_out_then_sees_the_result);
   tcase_add_test(TC, waiter_signal_completes_with_an_empty_result);
+  tcase_add_test(TC, shared_waiter_times_out_and_is_freed_by_a_late_signal);
   tcase_add_test(TC, run_on_own_thread_runs_on_another_thread_and_waits);
   return S;
 }

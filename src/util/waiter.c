@@ -4,6 +4,7 @@
 #include "orcrt-internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "util/waiter.h"
@@ -27,6 +28,7 @@ int orcrt_waiter_init(struct orcrt_waiter *W) {
   }
   W->Done = false;
   orc_rt_WrapperFunctionBuffer_init(&W->Result);
+  W->Refs = 0;
   return 0;
 }
 
@@ -68,16 +70,66 @@ static bool wait_done(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D,
   return Done;
 }
 
-bool orcrt_waiter_timedwait(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D, unsigned Ms) {
-  struct timespec Deadline;
-  clock_gettime(CLOCK_MONOTONIC, &Deadline);
-  Deadline.tv_sec += Ms / 1000;
-  Deadline.tv_nsec += (long)(Ms % 1000) * 1000000L;
-  if (Deadline.tv_nsec >= 1000000000L) {
-    Deadline.tv_sec++;
-    Deadline.tv_nsec -= 1000000000L;
+/* The monotonic time Ms milliseconds from now. */
+static struct timespec deadline_after(unsigned Ms) {
+  struct timespec T;
+  clock_gettime(CLOCK_MONOTONIC, &T);
+  T.tv_sec += Ms / 1000;
+  T.tv_nsec += (long)(Ms % 1000) * 1000000L;
+  if (T.tv_nsec >= 1000000000L) {
+    T.tv_sec++;
+    T.tv_nsec -= 1000000000L;
   }
+  return T;
+}
+
+bool orcrt_waiter_timedwait(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D, unsigned Ms) {
+  struct timespec Deadline = deadline_after(Ms);
   return wait_done(W, D, &Deadline);
+}
+
+/* ---- shared waiters -------------------------------------------------------- */
+
+struct orcrt_waiter *orcrt_waiter_create_shared(void) {
+  struct orcrt_waiter *W = malloc(sizeof(*W));
+  if (!W)
+    return NULL;
+  if (orcrt_waiter_init(W) != 0) {
+    free(W);
+    return NULL;
+  }
+  W->Refs = 2;
+  return W;
+}
+
+/* Let go of W, with W->Lock held (it is released); the last holder frees W. */
+static void release_shared_locked(struct orcrt_waiter *W) {
+  bool Last = --W->Refs == 0;
+  pthread_mutex_unlock(&W->Lock);
+  if (Last) {
+    orc_rt_WrapperFunctionBuffer_dispose(&W->Result);
+    pthread_cond_destroy(&W->Cond);
+    pthread_mutex_destroy(&W->Lock);
+    free(W);
+  }
+}
+
+void orcrt_waiter_signal_shared(void *Ctx) {
+  struct orcrt_waiter *W = Ctx;
+  pthread_mutex_lock(&W->Lock);
+  W->Done = true;
+  pthread_cond_broadcast(&W->Cond);
+  release_shared_locked(W);
+}
+
+bool orcrt_waiter_timedwait_shared(struct orcrt_waiter *W, unsigned Ms) {
+  struct timespec Deadline = deadline_after(Ms);
+  pthread_mutex_lock(&W->Lock);
+  while (!W->Done && pthread_cond_timedwait(&W->Cond, &W->Lock, &Deadline) != ETIMEDOUT)
+    ;
+  bool Done = W->Done;
+  release_shared_locked(W);
+  return Done;
 }
 
 orc_rt_WrapperFunctionBuffer orcrt_waiter_wait(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D) {

@@ -25,6 +25,7 @@ struct orcrt_waiter {
   pthread_cond_t Cond;  /* Done became true; on CLOCK_MONOTONIC */
   bool Done;
   orc_rt_WrapperFunctionBuffer Result;
+  unsigned Refs; /* a shared waiter's holders (see below); 0 for one of the caller's */
 };
 
 /* Initialise W. Returns 0, or the errno value of the failed pthread init (W is then unusable). */
@@ -42,6 +43,20 @@ void orcrt_waiter_signal(void *Ctx);
  * stretch of D (when D is non-NULL and the result is not already there).
  */
 bool orcrt_waiter_timedwait(struct orcrt_waiter *W, orc_rt_TaskDispatcherRef D, unsigned Ms);
+
+/*
+ * A waiter on the heap for a wait that may give up before the completion
+ * comes (the completion may then come later, or never): it has two
+ * holders, the waiter and the signaller, and whichever lets go last frees
+ * it. NULL if memory (or a pthread init) fails.
+ */
+struct orcrt_waiter *orcrt_waiter_create_shared(void);
+
+/* An orc_rt_CompletionFn for a shared waiter Ctx: complete it and let go. */
+void orcrt_waiter_signal_shared(void *Ctx);
+
+/* Wait at most Ms milliseconds for a shared waiter's completion, then let go; true if it came. */
+bool orcrt_waiter_timedwait_shared(struct orcrt_waiter *W, unsigned Ms);
 
 /*
  * Wait for the result and return it (owned by the caller); destroys W. The
