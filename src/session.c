@@ -80,7 +80,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_create(orc_rt_TaskDispatcherRef Dis
   return NULL;
 
 fail:
-  orc_rt_TaskDispatcher_destroy(Dispatcher);
+  /* As everywhere in the library: on failure nothing was taken. */
   return Err;
 }
 

@@ -211,6 +211,23 @@ START_TEST(session_create_without_dispatcher_fails) {
 }
 END_TEST
 
+static void count_task(void *Ctx) {
+  (*(int *)Ctx)++;
+}
+
+START_TEST(session_create_failure_leaves_the_dispatcher_to_the_caller) {
+  orc_rt_TaskDispatcherRef D;
+  ck_assert_no_error(orc_rt_QueueTaskDispatcher_create(false, &D));
+  ck_assert_error_contains(orc_rt_Session_create(D, NULL), "Out");
+  /* D is still the caller's, and alive: it runs a task, then goes. */
+  int Runs = 0;
+  orc_rt_TaskDispatcher_dispatch(D, (orc_rt_Task){count_task, NULL, &Runs});
+  ck_assert_uint_eq(orc_rt_QueueTaskDispatcher_runPending(D), 1);
+  ck_assert_int_eq(Runs, 1);
+  orc_rt_TaskDispatcher_destroy(D);
+}
+END_TEST
+
 START_TEST(session_attach_connects_and_destroy_destroys_controller_access) {
   fake_ca F;
   fake_init(&F);
@@ -1319,6 +1336,7 @@ Suite *orcrt_suite_session(void) {
   Suite *S = suite_create("session");
   TCase *TC = orcrt_test_case(S, "attach", 30);
   tcase_add_test(TC, session_create_without_dispatcher_fails);
+  tcase_add_test(TC, session_create_failure_leaves_the_dispatcher_to_the_caller);
   tcase_add_test(TC, session_attach_connects_and_destroy_destroys_controller_access);
   tcase_add_test(TC, session_attach_twice_fails);
   tcase_add_test(TC, session_attach_after_detach_fails);

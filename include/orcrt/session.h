@@ -46,8 +46,10 @@ extern "C" {
 #endif
 
 /**
- * Create a Session that runs its tasks on Dispatcher. The Session takes
- * ownership of Dispatcher, even on failure. Any thread.
+ * Create a Session that runs its tasks on Dispatcher. On success the
+ * Session owns Dispatcher; on failure nothing is taken (the caller still
+ * owns Dispatcher), as with every function of the library that takes an
+ * object. Any thread.
  */
 orc_rt_ErrorRef orc_rt_Session_create(orc_rt_TaskDispatcherRef Dispatcher,
                                       orc_rt_SessionRef *Out);

@@ -447,9 +447,12 @@ static int run(const struct settings *Set) {
   int Status = EXIT_FAILURE;
   bool Attached = false;
 
-  if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)) ||
-      (Err = orc_rt_Session_create(D, &S)))
+  if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(Set->Threads, &D)))
     goto fail;
+  if ((Err = orc_rt_Session_create(D, &S))) {
+    orc_rt_TaskDispatcher_destroy(D);
+    goto fail;
+  }
   orc_rt_Session_setLogFn(S, log_line, NULL);
   orc_rt_Session_setLogLevel(S, Set->LogLevel);
   /* Libraries before memory: JIT memory, and the deallocation actions that
@@ -480,8 +483,8 @@ fail:
     complain("%s", orc_rt_Error_getMessage(Err));
     orc_rt_Error_consume(Err);
   }
-  /* Closes the output descriptor, which ends the controller's wait; the
-     Session owns D even if its creation failed. */
+  /* Closes the output descriptor, which ends the controller's wait, and
+     destroys D with the Session. */
   orc_rt_Session_destroy(S);
   /* The transport did not take the socket if attaching failed. */
   if (Set->Listen && !Attached)

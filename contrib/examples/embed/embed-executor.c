@@ -214,8 +214,12 @@ static int run(int In, int Out) {
   const char *Old;
   int Status = EXIT_FAILURE;
 
-  if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(0, &D)) || (Err = orc_rt_Session_create(D, &S)))
+  if ((Err = orc_rt_ThreadPoolTaskDispatcher_create(0, &D)))
     goto fail;
+  if ((Err = orc_rt_Session_create(D, &S))) {
+    orc_rt_TaskDispatcher_destroy(D);
+    goto fail;
+  }
   /* What orcrt-executor has: libraries first, so that JIT memory (and the
      deallocation actions that may call into libraries) goes first. */
   if ((Err = orc_rt_DylibService_add(S, &Dylibs)) ||
