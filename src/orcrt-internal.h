@@ -63,10 +63,15 @@ void orcrt_log_vprintf(struct orcrt_log *L, orc_rt_LogLevel Level, const char *F
 
 #include <orcrt/executor-addr.h>
 
+#include <stddef.h>
+
 /*
- * Only in the fuzzers' build (contrib/fuzz): whether Fn is one of the
- * runtime's own synchronous wrappers, the only code a fuzz input may call.
+ * Only in the fuzzers' build (contrib/fuzz), where an input names every
+ * address: the N synchronous wrappers of the runtime that a fuzz input may
+ * call (the harness names them; before it does, nothing may be called), and
+ * whether Fn is one of them. Set once, before any Session runs.
  */
+void orcrt_fuzzing_allow_calls(const orc_rt_ExecutorAddr *Fns, size_t N);
 bool orcrt_fuzzing_may_call(orc_rt_ExecutorAddr Fn);
 #endif
 

@@ -8,14 +8,20 @@
 
 #include <orcrt/wrapper-function.h>
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#include <orcrt/bootstrap.h>
+/* The harness's list (orcrt_fuzzing_allow_calls()); a process-wide setting of the fuzzer's. */
+static orc_rt_ExecutorAddr FuzzAllowed[8];
+static size_t NumFuzzAllowed;
+
+void orcrt_fuzzing_allow_calls(const orc_rt_ExecutorAddr *Fns, size_t N) {
+  NumFuzzAllowed = N < ORCRT_ARRAY_SIZE(FuzzAllowed) ? N : ORCRT_ARRAY_SIZE(FuzzAllowed);
+  memcpy(FuzzAllowed, Fns, NumFuzzAllowed * sizeof(*Fns));
+}
 
 bool orcrt_fuzzing_may_call(orc_rt_ExecutorAddr Fn) {
-  return Fn == orc_rt_ExecutorAddr_fromPtr(
-                   (void *)(uintptr_t)llvm_orc_registerEHFrameSectionWrapper) ||
-         Fn == orc_rt_ExecutorAddr_fromPtr(
-                   (void *)(uintptr_t)llvm_orc_deregisterEHFrameSectionWrapper) ||
-         Fn == orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderGDBWrapper);
+  for (size_t I = 0; I < NumFuzzAllowed; I++)
+    if (FuzzAllowed[I] == Fn)
+      return true;
+  return false;
 }
 #endif
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "fuzz-util.h"
+#include "orcrt-internal.h"
 #include "llvm19-symbols.h"
 
 #include <dlfcn.h>
@@ -99,6 +100,16 @@ static void drop_error(void *Ctx, orc_rt_ErrorRef Err) {
 
 void orcrt_fuzz_env_init(orcrt_fuzz_env *E, unsigned Threads, orc_rt_MemoryStrategy Strategy,
                          orc_rt_LogLevel LogLevel) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* The only code an input may have the executor call: the runtime's own
+     synchronous entry points, never an address the input points at. */
+  const orc_rt_ExecutorAddr MayCall[] = {
+      orc_rt_ExecutorAddr_fromFn((orc_rt_GenericFn)llvm_orc_registerEHFrameSectionWrapper),
+      orc_rt_ExecutorAddr_fromFn((orc_rt_GenericFn)llvm_orc_deregisterEHFrameSectionWrapper),
+      orc_rt_ExecutorAddr_fromFn((orc_rt_GenericFn)llvm_orc_registerJITLoaderGDBWrapper),
+  };
+  orcrt_fuzzing_allow_calls(MayCall, sizeof(MayCall) / sizeof(MayCall[0]));
+#endif
   orc_rt_TaskDispatcherRef D;
   memset(E, 0, sizeof(*E));
   MUST(orc_rt_ThreadPoolTaskDispatcher_create(Threads, &D));
