@@ -160,8 +160,8 @@ int orcrt_test_spawn(const char *const *Argv, const char *const *ExtraEnv, doubl
   return orcrt_test_spawn_input(Argv, ExtraEnv, NULL, TimeoutSeconds, R);
 }
 
-int orcrt_test_spawn_input(const char *const *Argv, const char *const *ExtraEnv,
-                           const char *Input, double TimeoutSeconds, orcrt_test_spawn_result *R) {
+int orcrt_test_spawn_input(const char *const *Argv, const char *const *ExtraEnv, const char *Input,
+                           double TimeoutSeconds, orcrt_test_spawn_result *R) {
   int InPipe[2] = {-1, -1}, OutPipe[2] = {-1, -1}, ErrPipe[2] = {-1, -1}, Err = 0;
   bool ActionsMade = false;
   char **Env = NULL;

@@ -20,9 +20,11 @@
 #include "run-util.h"
 #include "test-util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -453,6 +455,102 @@ START_TEST(e2e_jitlink_runs_cxx_iostream_programs_with_the_orc_runtime) {
 }
 END_TEST
 
+/*
+ * Crash reports (orc_rt_CrashReport_install(3)): run Object under
+ * llvm-jitlink-19 with orcrt-executor started by a shell script that
+ * records the executor's own exit status, as a shell sees it (128 + the
+ * signal: it dies of the signal), without a core dump. No reference run:
+ * in process, llvm-jitlink crashes with its own stack dump.
+ */
+static void jitlink_crash(const char *Object, orcrt_test_spawn_result *R) {
+  const char *Script = orcrt_test_scratch_file("executor.sh");
+  const char *StatusFile = orcrt_test_scratch_file("executor-status");
+  FILE *F = fopen(Script, "w");
+  ck_assert_msg(F != NULL, "cannot write %s: %m", Script);
+  fprintf(F, "#!/bin/sh\nulimit -c 0\n'%s' \"$@\"\necho $? > '%s'\n", orcrt_test_executor_path(),
+          StatusFile);
+  ck_assert_int_eq(fclose(F), 0);
+  ck_assert_int_eq(chmod(Script, 0755), 0);
+  const char *Argv[] = {required_env("ORCRT_LLVM_JITLINK"),
+                        orcrt_test_format("-oop-executor=%s", Script), Object, NULL};
+  run(Argv, NULL, R);
+  ck_assert_msg(R->Status != 0, "llvm-jitlink did not fail; stderr:\n%s",
+                shown(R->Err, R->ErrSize));
+  F = fopen(StatusFile, "r");
+  ck_assert_msg(F != NULL, "the executor's status was not recorded; stderr:\n%s",
+                shown(R->Err, R->ErrSize));
+  int Status = -1;
+  ck_assert_int_eq(fscanf(F, "%d", &Status), 1);
+  fclose(F);
+  ck_assert_msg(Status == 128 + SIGSEGV, "the executor ended with %d, not by SIGSEGV; stderr:\n%s",
+                Status, shown(R->Err, R->ErrSize));
+}
+
+/* Compile Src with Flags, run it as jitlink_crash() does, and check its stdout is Out. */
+static void jitlink_crash_program(const char *Src, const char *const *Flags, const char *Out,
+                                  orcrt_test_spawn_result *R) {
+  jitlink_crash(compile(Src, "crash.o", Flags), R);
+  /* Written with printf to a pipe: only in stdio's buffer when the signal came. */
+  ck_assert_msg(strcmp(R->Out, Out) == 0, "stdout is \"%s\", not \"%s\"", R->Out, Out);
+}
+
+static const char *const DebugFlags[] = {"-c", "-O1", "-g", NULL};
+
+static void assert_err_has(const orcrt_test_spawn_result *R, const char *Substr) {
+  ck_assert_msg(strstr(R->Err, Substr), "stderr lacks \"%s\":\n%s", Substr,
+                shown(R->Err, R->ErrSize));
+}
+
+#define SEGV_AT_NULL                                                                               \
+  "orcrt-executor: fatal signal SIGSEGV (11, address not mapped) at address 0x0\n"
+
+START_TEST(e2e_jitlink_reports_a_null_dereference_and_flushes_stdout) {
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-null.c", DebugFlags, "before the crash\n", &R);
+  assert_err_has(&R, "about to crash\n" SEGV_AT_NULL "orcrt-executor:   pc 0x");
+  /* Named from the debug object llvm-jitlink registered for the -g object. */
+  assert_err_has(&R, ": in JIT'd code, in crash_here+0x");
+  assert_err_has(&R, " bytes into the R-X segment of the allocation at 0x");
+  assert_err_has(&R, "orcrt-executor:   address 0x0: not JIT memory\n"
+                     "orcrt-executor: flushed stdout; ending by SIGSEGV\n");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_crash_in_unnamed_jit_code) {
+  orcrt_test_spawn_result R;
+  jitlink_crash(object("crash-null.c", "crash.o"), &R);
+  assert_err_has(&R, SEGV_AT_NULL);
+  /* No debug info, and the crash is before main in the code: nothing names it. */
+  assert_err_has(&R, ": in JIT'd code, no JIT'd symbol known, 0x");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_call_through_a_bad_pointer) {
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-call.c", DebugFlags, "calling a bad pointer\n", &R);
+  assert_err_has(&R, "orcrt-executor: fatal signal SIGSEGV (11, address not mapped) at address "
+                     "0xdead0000\norcrt-executor:   pc 0xdead0000: not JIT memory\n");
+#if defined(__x86_64__)
+  assert_err_has(&R, "?: in JIT'd code, in main+0x");
+#endif
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_stack_overflow) {
+  static const char *const Flags[] = {"-c", "-O0", "-g", NULL};
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-overflow.c", Flags, "recursing\n", &R);
+  /* Only on the alternate signal stack can the handler run at all. */
+  assert_err_has(&R, "orcrt-executor: fatal signal SIGSEGV (11, ");
+  assert_err_has(&R, ": in JIT'd code, in deeper+0x");
+  assert_err_has(&R, ": not JIT memory (next to the stack pointer: a stack overflow?)\n");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 /* ---- lli-19 -remote-mcjit ------------------------------------------------- */
 
 START_TEST(e2e_lli_runs_the_bundled_example) {
@@ -567,5 +665,10 @@ Suite *orcrt_suite_e2e(void) {
   add(S, "jitlink_iostreams", e2e_jitlink_runs_cxx_iostream_programs, CASE_TIMEOUT);
   add(S, "jitlink_iostreams_orc_runtime",
       e2e_jitlink_runs_cxx_iostream_programs_with_the_orc_runtime, CASE_TIMEOUT);
+  add(S, "jitlink_crash_null", e2e_jitlink_reports_a_null_dereference_and_flushes_stdout,
+      CASE_TIMEOUT);
+  add(S, "jitlink_crash_unnamed", e2e_jitlink_reports_a_crash_in_unnamed_jit_code, CASE_TIMEOUT);
+  add(S, "jitlink_crash_bad_call", e2e_jitlink_reports_a_call_through_a_bad_pointer, CASE_TIMEOUT);
+  add(S, "jitlink_crash_overflow", e2e_jitlink_reports_a_stack_overflow, CASE_TIMEOUT);
   return S;
 }
