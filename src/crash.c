@@ -265,7 +265,9 @@ static void on_fatal_signal(int Sig, siginfo_t *Info, void *Uctx) {
     put(&O, ", ");
     put(&O, Cause);
   }
-  if (!FromKernel) {
+  if (!FromKernel && Info->si_pid == getpid()) {
+    put(&O, ", raised by the process itself");
+  } else if (!FromKernel) {
     put(&O, ", sent by process ");
     put_dec(&O, (uint64_t)Info->si_pid);
   }
