@@ -25,6 +25,7 @@
 #include <orcrt/task-dispatcher.h>
 
 #include "bootstrap-internal.h"
+#include "crash-internal.h"
 #include "jit-ranges.h"
 #include "session-internal.h"
 
@@ -105,9 +106,11 @@ struct jit_call {
 
 static void jit_call_run(void *Ctx) {
   struct jit_call *C = Ctx;
-  if (C->Kind == CALL_MAIN)
+  orcrt_crash_prepare_thread(); /* a stack overflow in the code is reported too */
+  if (C->Kind == CALL_MAIN) {
+    orcrt_crash_note_main(orc_rt_ExecutorAddr_fromPtr(C->Fn));
     C->Ret = ((MainFn)(uintptr_t)C->Fn)(C->Argc, C->Argv);
-  else if (C->Kind == CALL_VOID)
+  } else if (C->Kind == CALL_VOID)
     C->Ret = ((VoidFn)(uintptr_t)C->Fn)();
   else
     C->Ret = ((IntFn)(uintptr_t)C->Fn)(C->Argc);

@@ -11,13 +11,15 @@
  * RuntimeLock, then Lock (load_next_runtime() keeps a library under Lock
  * while holding RuntimeLock, and so does dylib_shutdown()); never Lock then
  * RuntimeLock. Neither is held across dlsym(), which may take the loader's
- * lock, nor across a call into the Session.
+ * lock, nor across a call into the Session. The C++ iostreams (below) are
+ * set up once per process under pthread_once(), with neither held.
  */
 #include "orcrt-internal.h"
 
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +75,61 @@ struct orc_rt_OpaqueDylibService {
  * (cheapest first) as names are missed.
  */
 static const char *const Runtimes[] = {"libm.so.6", "libgcc_s.so.1", "libstdc++.so.6"};
+
+/* ---- C++ iostreams ------------------------------------------------------------ */
+
+/*
+ * std::cout and its siblings are constructed by std::ios_base::Init, of
+ * which every translation unit including <iostream> holds a static instance
+ * (GCC 12's libstdc++ does not construct them itself; GCC 13's does, and
+ * keeps the class). JIT'd code's static initialisers do not run without
+ * LLVM's ORC runtime, so its "std::cout << x" would use an unconstructed
+ * stream and crash; LLVM's own executor is spared only because it is a C++
+ * program whose own translation units ran an Init. So once libstdc++ is in
+ * the process, the Service constructs one Init of its own, for the life of
+ * the process: libstdc++ is pinned (RTLD_NODELETE) so that dylib_shutdown's
+ * dlclose() cannot unload it under the object, and the destructor (which
+ * flushes the streams when the last Init goes) runs at exit(), after the
+ * JIT'd program's own exit handlers, which were registered later. The
+ * object is in this file's storage, not in JIT memory, so unmapping JIT
+ * memory first does not matter. Inits are reference-counted: an ORC
+ * runtime's or a newer libstdc++'s own Init beside this one is harmless.
+ */
+static pthread_once_t IostreamsOnce = PTHREAD_ONCE_INIT;
+static atomic_bool IostreamsReady; /* set once the Init below is constructed (or cannot be) */
+static _Alignas(16) unsigned char IostreamsInit[16]; /* the Init object (1 byte in GCC) */
+static void (*IostreamsFini)(void *);
+
+static void iostreams_fini(void) {
+  IostreamsFini(IostreamsInit);
+}
+
+static void iostreams_construct(void) {
+  void *H = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  if (H) {
+    void (*Init)(void *) = (void (*)(void *))dlsym(H, "_ZNSt8ios_base4InitC1Ev");
+    IostreamsFini = (void (*)(void *))dlsym(H, "_ZNSt8ios_base4InitD1Ev");
+    if (Init && IostreamsFini && atexit(iostreams_fini) == 0)
+      Init(IostreamsInit);
+    /* H stays open: the library is pinned for the process's life anyway. */
+  }
+  atomic_store(&IostreamsReady, true);
+}
+
+/*
+ * Construct the Init if libstdc++ is now in the process (loaded by the
+ * Service, by a library the controller opened, or there from the start).
+ * Cheap once done. Call with no lock held: it may take the loader's lock.
+ */
+static void iostreams_check(void) {
+  if (atomic_load(&IostreamsReady))
+    return;
+  void *H = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD);
+  if (!H)
+    return;
+  dlclose(H);
+  pthread_once(&IostreamsOnce, iostreams_construct);
+}
 
 /* ---- the library list ----------------------------------------------------- */
 
@@ -141,6 +198,8 @@ static bool load_next_runtime(orc_rt_DylibServiceRef D, size_t Seen) {
     }
   }
   pthread_mutex_unlock(&D->RuntimeLock);
+  if (More)
+    iostreams_check();
   return More;
 }
 
@@ -203,6 +262,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_open(orc_rt_DylibServiceRef D,
   orc_rt_ErrorRef Err = keep_lib(D, H, true);
   if (Err)
     return Err;
+  iostreams_check(); /* the library may have brought libstdc++, or the process has it */
   if (Process) {
     pthread_mutex_lock(&D->Lock);
     D->ProcessHandle = H;

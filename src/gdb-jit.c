@@ -19,6 +19,7 @@
  */
 #include "orcrt-internal.h"
 
+#include <elf.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -142,4 +143,75 @@ static void observe(void) {
   static const struct orcrt_ranges_observer Observer = {released, orphaned, "debug object(s)",
                                                         orc_rt_LogLevel_Debug};
   orcrt_ranges_observe(&Observer);
+}
+
+/* ---- symbols for a crash report (in a signal handler) ---------------------------- */
+
+/* Whether [Off, Off + Len) lies inside Size bytes. */
+static bool inside(uint64_t Off, uint64_t Len, uint64_t Size) {
+  return Off <= Size && Len <= Size - Off;
+}
+
+/*
+ * The best symbol for Addr in the 64-bit ELF object of Size bytes at Obj,
+ * into *Out if it is nearer than what *Out holds (Out->Addr, 0 for none).
+ * Every offset is checked against Size: the object is what the controller
+ * wrote.
+ */
+static void symbolize_object(const unsigned char *Obj, uint64_t Size, uint64_t Addr,
+                             struct orcrt_gdb_jit_symbol *Out, bool *Found) {
+  const Elf64_Ehdr *Eh = (const Elf64_Ehdr *)Obj;
+  if (Size < sizeof(*Eh) || Eh->e_ident[EI_MAG0] != ELFMAG0 || Eh->e_ident[EI_MAG1] != ELFMAG1 ||
+      Eh->e_ident[EI_MAG2] != ELFMAG2 || Eh->e_ident[EI_MAG3] != ELFMAG3 ||
+      Eh->e_ident[EI_CLASS] != ELFCLASS64 || Eh->e_shentsize != sizeof(Elf64_Shdr) ||
+      !inside(Eh->e_shoff, (uint64_t)Eh->e_shnum * sizeof(Elf64_Shdr), Size) ||
+      Eh->e_shoff % _Alignof(Elf64_Shdr))
+    return;
+  const Elf64_Shdr *Sh = (const Elf64_Shdr *)(Obj + Eh->e_shoff);
+  for (unsigned I = 0; I < Eh->e_shnum; I++) {
+    const Elf64_Shdr *Tab = &Sh[I];
+    if (Tab->sh_type != SHT_SYMTAB || Tab->sh_link >= Eh->e_shnum ||
+        !inside(Tab->sh_offset, Tab->sh_size, Size) || Tab->sh_offset % _Alignof(Elf64_Sym))
+      continue;
+    const Elf64_Shdr *Str = &Sh[Tab->sh_link];
+    if (!inside(Str->sh_offset, Str->sh_size, Size))
+      continue;
+    const Elf64_Sym *Syms = (const Elf64_Sym *)(Obj + Tab->sh_offset);
+    const char *Names = (const char *)(Obj + Str->sh_offset);
+    for (uint64_t J = 0; J < Tab->sh_size / sizeof(Elf64_Sym); J++) {
+      const Elf64_Sym *Sym = &Syms[J];
+      unsigned Type = ELF64_ST_TYPE(Sym->st_info);
+      if ((Type != STT_FUNC && Type != STT_OBJECT && Type != STT_NOTYPE) || Sym->st_name == 0 ||
+          Sym->st_name >= Str->sh_size || Sym->st_shndx == SHN_UNDEF ||
+          Sym->st_shndx >= Eh->e_shnum)
+        continue;
+      const Elf64_Shdr *Sec = &Sh[Sym->st_shndx];
+      /* The plugin wrote each section's load address; a section never loaded has none. */
+      if (!(Sec->sh_flags & SHF_ALLOC) || Sec->sh_addr == 0 || Addr < Sec->sh_addr ||
+          Addr - Sec->sh_addr >= Sec->sh_size)
+        continue;
+      uint64_t Start = Eh->e_type == ET_REL ? Sec->sh_addr + Sym->st_value : Sym->st_value;
+      if (Start > Addr || (*Found && Start <= Out->Addr))
+        continue;
+      *Found = true;
+      Out->Addr = Start;
+      Out->Contains = Addr - Start < Sym->st_size;
+      size_t K = 0;
+      for (const char *N = Names + Sym->st_name;
+           K + 1 < sizeof(Out->Name) && (uint64_t)(N - Names) < Str->sh_size && *N; N++)
+        Out->Name[K++] = *N;
+      Out->Name[K] = '\0';
+    }
+  }
+}
+
+int orcrt_gdb_jit_symbolize_nonblocking(orc_rt_ExecutorAddr Addr,
+                                        struct orcrt_gdb_jit_symbol *Out) {
+  bool Found = false;
+  if (pthread_mutex_trylock(&GDBLock) != 0)
+    return -1;
+  for (orc_rt_JITCodeEntry *E = __jit_debug_descriptor.FirstEntry; E; E = E->NextEntry)
+    symbolize_object((const unsigned char *)E->SymfileAddr, E->SymfileSize, Addr, Out, &Found);
+  pthread_mutex_unlock(&GDBLock);
+  return Found ? 1 : 0;
 }

@@ -350,6 +350,32 @@ bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) 
   return executable(S, NULL, Addr) || (Addr != 0 && in_loaded_object(Addr, 1, PF_X));
 }
 
+int orcrt_ranges_where_nonblocking(uint64_t Addr, struct orcrt_ranges_where *Out) {
+  if (pthread_mutex_trylock(&RangesLock) != 0)
+    return -1;
+  struct orcrt_range *R = find_containing(Addr, 1);
+  if (R) {
+    *Out = (struct orcrt_ranges_where){.RangeStart = R->Start,
+                                       .RangeEnd = R->End,
+                                       .Allocation = R->Start,
+                                       .Releasing = R->State == RANGE_RELEASING};
+    for (size_t I = 0; I < R->NumRuns && !Out->InRun; I++) {
+      const struct run *G = &R->Runs[I];
+      if (Addr < G->R.Start || Addr >= G->R.End)
+        continue;
+      Out->InRun = true;
+      Out->RunStart = G->R.Start;
+      Out->RunEnd = G->R.End;
+      Out->Prot = G->R.Prot;
+      Out->Releasing = Out->Releasing || G->Releasing;
+      if (G->Tag)
+        Out->Allocation = G->Tag;
+    }
+  }
+  pthread_mutex_unlock(&RangesLock);
+  return R ? 1 : 0;
+}
+
 /* ---- observers and owners ---------------------------------------------------------- */
 
 void orcrt_ranges_observe(const struct orcrt_ranges_observer *O) {

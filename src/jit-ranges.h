@@ -175,6 +175,27 @@ bool orcrt_ranges_is_executable(const void *Publisher, orc_rt_ExecutorAddr Addr)
  */
 bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 
+/* ---- in a signal handler ------------------------------------------------------ */
+
+/* Where an address lies in JIT memory, for a crash report. */
+struct orcrt_ranges_where {
+  uint64_t RangeStart, RangeEnd; /* the range (an allocation, or a reservation) */
+  uint64_t Allocation;           /* the allocation: the run's tag, or RangeStart */
+  uint64_t RunStart, RunEnd;     /* the page run holding the address, if InRun */
+  uint8_t Prot;                  /* its orc_rt_MemProt bits */
+  bool InRun;                    /* the address is in a run (a segment of an allocation) */
+  bool Releasing;                /* the range or run is being released */
+};
+
+/*
+ * Where Addr lies: 1 with *Out filled if in a range, 0 if in none, -1 if
+ * the registry's lock is held (by another thread, or by the interrupted
+ * code itself). Never blocks and calls nothing but pthread_mutex_trylock()
+ * and pthread_mutex_unlock() (atomic operations in glibc, though POSIX does
+ * not list them as async-signal-safe): for a signal handler.
+ */
+int orcrt_ranges_where_nonblocking(uint64_t Addr, struct orcrt_ranges_where *Out);
+
 /* ---- observers and owners -------------------------------------------------- */
 
 /*

@@ -38,6 +38,8 @@
  *     -> memory.c M->Lock, shared-memory.c M->Lock   (one per Service)
  *     -> jit-ranges.c RangesLock                      (a leaf)
  *   bootstrap.c LiveLock, a leaf
+ *   crash.c             no lock; its signal handler only trylocks RangesLock
+ *                       and GDBLock (never waits), one at a time
  * The registry runs its release observers (which take EHLock or GDBLock)
  * with none of the locks below them held, and no lock of the memory
  * Services or the registry is held across an allocation action, an

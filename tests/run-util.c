@@ -157,6 +157,11 @@ static char **merged_environment(const char *const *Extra) {
 
 int orcrt_test_spawn(const char *const *Argv, const char *const *ExtraEnv, double TimeoutSeconds,
                      orcrt_test_spawn_result *R) {
+  return orcrt_test_spawn_input(Argv, ExtraEnv, NULL, TimeoutSeconds, R);
+}
+
+int orcrt_test_spawn_input(const char *const *Argv, const char *const *ExtraEnv, const char *Input,
+                           double TimeoutSeconds, orcrt_test_spawn_result *R) {
   int InPipe[2] = {-1, -1}, OutPipe[2] = {-1, -1}, ErrPipe[2] = {-1, -1}, Err = 0;
   bool ActionsMade = false;
   char **Env = NULL;
@@ -178,7 +183,14 @@ int orcrt_test_spawn(const char *const *Argv, const char *const *ExtraEnv, doubl
       (Err = posix_spawn_file_actions_adddup2(&Actions, ErrPipe[1], 2)) ||
       (Err = posix_spawn(&Pid, Argv[0], &Actions, NULL, (char *const *)Argv, Env)))
     goto fail;
-  /* stdin: an empty pipe, at end of file once the child has its copy. */
+  /* stdin: a pipe holding Input (it fits in the pipe's buffer, so the write does not block),
+     at end of file once the child has its copy. */
+  for (size_t Len = Input ? strlen(Input) : 0, Done = 0; Done < Len;) {
+    ssize_t W = write(InPipe[1], Input + Done, Len - Done);
+    if (W < 0 && errno != EINTR)
+      break; /* the child then reads less, and the test says what it got */
+    Done += W > 0 ? (size_t)W : 0;
+  }
   close(InPipe[0]);
   close(InPipe[1]);
   close(OutPipe[1]);

@@ -42,6 +42,14 @@ typedef struct {
 int orcrt_test_spawn(const char *const *Argv, const char *const *ExtraEnv, double TimeoutSeconds,
                      orcrt_test_spawn_result *R);
 
+/*
+ * orcrt_test_spawn() with Input (NUL-terminated, at most a pipe's buffer,
+ * 64 KiB; NULL for none) written to the child's stdin pipe before it is
+ * closed: the child reads Input, then end of file.
+ */
+int orcrt_test_spawn_input(const char *const *Argv, const char *const *ExtraEnv,
+                           const char *Input, double TimeoutSeconds, orcrt_test_spawn_result *R);
+
 /* Free what R holds (R itself is the caller's). */
 void orcrt_test_spawn_result_free(orcrt_test_spawn_result *R);
 

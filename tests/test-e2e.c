@@ -20,9 +20,11 @@
 #include "run-util.h"
 #include "test-util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -36,6 +38,8 @@
 #define SQLITE_CASE_TIMEOUT 600.0
 
 static double RunTimeout = RUN_TIMEOUT;
+/* What the programs a test runs read on stdin (NULL: nothing, end of file at once). */
+static const char *StdinInput;
 
 static const char *required_env(const char *Var) {
   const char *Path = orcrt_test_getenv(Var);
@@ -53,7 +57,8 @@ static const char *shown(const char *S, size_t Size) {
 }
 
 static void run(const char *const *Argv, const char *const *Env, orcrt_test_spawn_result *R) {
-  ck_assert_msg(orcrt_test_spawn(Argv, Env, RunTimeout, R) == 0, "cannot run %s: %m", Argv[0]);
+  ck_assert_msg(orcrt_test_spawn_input(Argv, Env, StdinInput, RunTimeout, R) == 0,
+                "cannot run %s: %m", Argv[0]);
   ck_assert_msg(!R->TimedOut, "%s did not finish within %.0f s; stderr:\n%s", Argv[0], RunTimeout,
                 shown(R->Err, R->ErrSize));
 }
@@ -384,6 +389,168 @@ START_TEST(e2e_jitlink_delivers_a_raised_signal_to_jit_code) {
 }
 END_TEST
 
+/*
+ * C++ iostreams. Without the ORC runtime nothing runs the object's own
+ * std::ios_base::Init, and on GCC 12 libstdc++ does not construct std::cout
+ * itself: the executor must (dylib.c), as llvm-jitlink's in-process run
+ * has them from its own C++. With the ORC runtime the object's Init runs
+ * too, beside the executor's.
+ *
+ * Not under lli-19 -remote-mcjit: there LLVM's own lli-child-target crashes
+ * on every program that uses std::cout (a call to address 0 from the JIT'd
+ * code; in process, lli-19's MCJIT crashes too), so there is no reference
+ * behaviour to compare with.
+ */
+
+/* A C++ program of tests/programs/, what it reads and what it must do. */
+struct cxx_case {
+  const char *Src, *Stdin;
+  int Status;
+  const char *Out, *Err;
+};
+
+static const struct cxx_case IostreamCases[] = {
+    {"iostream.cpp", NULL, 3, "Hello from std::cout\n42 3.14 ff\nlast words, no newline",
+     "to std::cerr 7\nto std::clog\n"},
+    {"iostream-cin.cpp", "  a title, with spaces  \n1 2 3\n\n40 -6\n", 5,
+     "title: [  a title, with spaces  ]\n5 numbers, sum 40, at end of file\n", ""},
+    {"iostream-sstream.cpp", NULL, 3,
+     "formatted: pi=3.25, n=17, s=xxx\nparsed: alpha+beta+gamma total 42\n"
+     "round trip: 42 words (5 chars)\n",
+     "stderr via std::cerr: 3 names\n"},
+};
+
+/* Each of IostreamCases under llvm-jitlink both ways, with the ORC runtime if OrcRuntime. */
+static void jitlink_iostream_cases(bool OrcRuntime) {
+  /* The ORC runtime never frees its state (see the thread-locals test). */
+  const char *Old = orcrt_test_getenv("ASAN_OPTIONS");
+  const char *Env[] = {
+      orcrt_test_format("ASAN_OPTIONS=%s%sdetect_leaks=0", Old ? Old : "", Old ? ":" : ""), NULL};
+  const char *PicFlags[] = {"-c", "-O1", "-fPIC", NULL};
+  for (size_t I = 0; I < sizeof(IostreamCases) / sizeof(IostreamCases[0]); I++) {
+    const struct cxx_case *C = &IostreamCases[I];
+    const char *Args[] = {compile(C->Src, "prog.o", PicFlags),
+                          OrcRuntime ? orcrt_test_format("-orc-runtime=%s", orc_runtime()) : NULL,
+                          NULL};
+    orcrt_test_spawn_result Ref;
+    StdinInput = C->Stdin;
+    jitlink_both(Args, Env, &Ref);
+    ck_assert_msg(Ref.Status == C->Status, "%s: exit status %d, not %d", C->Src, Ref.Status,
+                  C->Status);
+    ck_assert_msg(strcmp(Ref.Out, C->Out) == 0, "%s: stdout is not \"%s\":\n%s", C->Src, C->Out,
+                  shown(Ref.Out, Ref.OutSize));
+    ck_assert_msg(strcmp(Ref.Err, C->Err) == 0, "%s: stderr is not \"%s\":\n%s", C->Src, C->Err,
+                  shown(Ref.Err, Ref.ErrSize));
+    orcrt_test_spawn_result_free(&Ref);
+  }
+}
+
+START_TEST(e2e_jitlink_runs_cxx_iostream_programs) {
+  jitlink_iostream_cases(false);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_runs_cxx_iostream_programs_with_the_orc_runtime) {
+  jitlink_iostream_cases(true);
+}
+END_TEST
+
+/*
+ * Crash reports (orc_rt_CrashReport_install(3)): run Object under
+ * llvm-jitlink-19 with orcrt-executor started by a shell script that
+ * records the executor's own exit status, as a shell sees it (128 + the
+ * signal: it dies of the signal), without a core dump. No reference run:
+ * in process, llvm-jitlink crashes with its own stack dump.
+ */
+static void jitlink_crash(const char *Object, orcrt_test_spawn_result *R) {
+  const char *Script = orcrt_test_scratch_file("executor.sh");
+  const char *StatusFile = orcrt_test_scratch_file("executor-status");
+  FILE *F = fopen(Script, "w");
+  ck_assert_msg(F != NULL, "cannot write %s: %m", Script);
+  fprintf(F, "#!/bin/sh\nulimit -c 0\n'%s' \"$@\"\necho $? > '%s'\n", orcrt_test_executor_path(),
+          StatusFile);
+  ck_assert_int_eq(fclose(F), 0);
+  ck_assert_int_eq(chmod(Script, 0755), 0);
+  const char *Argv[] = {required_env("ORCRT_LLVM_JITLINK"),
+                        orcrt_test_format("-oop-executor=%s", Script), Object, NULL};
+  run(Argv, NULL, R);
+  ck_assert_msg(R->Status != 0, "llvm-jitlink did not fail; stderr:\n%s",
+                shown(R->Err, R->ErrSize));
+  F = fopen(StatusFile, "r");
+  ck_assert_msg(F != NULL, "the executor's status was not recorded; stderr:\n%s",
+                shown(R->Err, R->ErrSize));
+  int Status = -1;
+  ck_assert_int_eq(fscanf(F, "%d", &Status), 1);
+  fclose(F);
+  ck_assert_msg(Status == 128 + SIGSEGV, "the executor ended with %d, not by SIGSEGV; stderr:\n%s",
+                Status, shown(R->Err, R->ErrSize));
+}
+
+/* Compile Src with Flags, run it as jitlink_crash() does, and check its stdout is Out. */
+static void jitlink_crash_program(const char *Src, const char *const *Flags, const char *Out,
+                                  orcrt_test_spawn_result *R) {
+  jitlink_crash(compile(Src, "crash.o", Flags), R);
+  /* Written with printf to a pipe: only in stdio's buffer when the signal came. */
+  ck_assert_msg(strcmp(R->Out, Out) == 0, "stdout is \"%s\", not \"%s\"", R->Out, Out);
+}
+
+static const char *const DebugFlags[] = {"-c", "-O1", "-g", NULL};
+
+static void assert_err_has(const orcrt_test_spawn_result *R, const char *Substr) {
+  ck_assert_msg(strstr(R->Err, Substr), "stderr lacks \"%s\":\n%s", Substr,
+                shown(R->Err, R->ErrSize));
+}
+
+#define SEGV_AT_NULL                                                                               \
+  "orcrt-executor: fatal signal SIGSEGV (11, address not mapped) at address 0x0\n"
+
+START_TEST(e2e_jitlink_reports_a_null_dereference_and_flushes_stdout) {
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-null.c", DebugFlags, "before the crash\n", &R);
+  assert_err_has(&R, "about to crash\n" SEGV_AT_NULL "orcrt-executor:   pc 0x");
+  /* Named from the debug object llvm-jitlink registered for the -g object. */
+  assert_err_has(&R, ": in JIT'd code, in crash_here+0x");
+  assert_err_has(&R, " bytes into the R-X segment of the allocation at 0x");
+  assert_err_has(&R, "orcrt-executor:   address 0x0: not JIT memory\n"
+                     "orcrt-executor: flushed stdout; ending by SIGSEGV\n");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_crash_in_unnamed_jit_code) {
+  orcrt_test_spawn_result R;
+  jitlink_crash(object("crash-null.c", "crash.o"), &R);
+  assert_err_has(&R, SEGV_AT_NULL);
+  /* No debug info, and the crash is before main in the code: nothing names it. */
+  assert_err_has(&R, ": in JIT'd code, no JIT'd symbol known, 0x");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_call_through_a_bad_pointer) {
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-call.c", DebugFlags, "calling a bad pointer\n", &R);
+  assert_err_has(&R, "orcrt-executor: fatal signal SIGSEGV (11, address not mapped) at address "
+                     "0xdead0000\norcrt-executor:   pc 0xdead0000: not JIT memory\n");
+#if defined(__x86_64__)
+  assert_err_has(&R, "?: in JIT'd code, in main+0x");
+#endif
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+START_TEST(e2e_jitlink_reports_a_stack_overflow) {
+  static const char *const Flags[] = {"-c", "-O0", "-g", NULL};
+  orcrt_test_spawn_result R;
+  jitlink_crash_program("crash-overflow.c", Flags, "recursing\n", &R);
+  /* Only on the alternate signal stack can the handler run at all. */
+  assert_err_has(&R, "orcrt-executor: fatal signal SIGSEGV (11, ");
+  assert_err_has(&R, ": in JIT'd code, in deeper+0x");
+  assert_err_has(&R, ": not JIT memory (next to the stack pointer: a stack overflow?)\n");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 /* ---- lli-19 -remote-mcjit ------------------------------------------------- */
 
 START_TEST(e2e_lli_runs_the_bundled_example) {
@@ -495,5 +662,13 @@ Suite *orcrt_suite_e2e(void) {
   add(S, "lli_tls_key", e2e_lli_runs_thread_data_destructors_of_jit_code, CASE_TIMEOUT);
   add(S, "lli_sigsegv", e2e_lli_runs_a_sigsegv_handler_of_jit_code, CASE_TIMEOUT);
   add(S, "lli_raise", e2e_lli_delivers_a_raised_signal_to_jit_code, CASE_TIMEOUT);
+  add(S, "jitlink_iostreams", e2e_jitlink_runs_cxx_iostream_programs, CASE_TIMEOUT);
+  add(S, "jitlink_iostreams_orc_runtime",
+      e2e_jitlink_runs_cxx_iostream_programs_with_the_orc_runtime, CASE_TIMEOUT);
+  add(S, "jitlink_crash_null", e2e_jitlink_reports_a_null_dereference_and_flushes_stdout,
+      CASE_TIMEOUT);
+  add(S, "jitlink_crash_unnamed", e2e_jitlink_reports_a_crash_in_unnamed_jit_code, CASE_TIMEOUT);
+  add(S, "jitlink_crash_bad_call", e2e_jitlink_reports_a_call_through_a_bad_pointer, CASE_TIMEOUT);
+  add(S, "jitlink_crash_overflow", e2e_jitlink_reports_a_stack_overflow, CASE_TIMEOUT);
   return S;
 }

@@ -22,6 +22,18 @@
  * is found or all three are loaded. Startup pays nothing for programs that
  * never need them, and a program that needs only libm never loads libstdc++.
  *
+ * Once libstdc++ is in the process (loaded so, by a library opened, or
+ * there from the start), the Service constructs one std::ios_base::Init of
+ * its own, once per process, and keeps libstdc++ loaded for the process's
+ * life: std::cout, std::cerr, std::clog and std::cin are constructed by
+ * such an object, which every C++ file including <iostream> holds as a
+ * static, and JIT'd code's static initialisers do not run without LLVM's
+ * ORC runtime (and GCC 12's libstdc++ does not construct the streams
+ * itself), so "std::cout << x" would crash. Its destructor runs at exit(),
+ * after the JIT'd program's own exit handlers, and flushes the streams.
+ * The objects are reference-counted: the ORC runtime's or a newer
+ * libstdc++'s own beside it are harmless.
+ *
  * The wrappers answer arguments that do not decode with an out-of-band error
  * (as LLVM's executor does), and every other bad request with an Expected
  * error. All functions may be called from any thread, but not concurrently

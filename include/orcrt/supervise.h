@@ -18,6 +18,7 @@
 #ifndef ORCRT_SUPERVISE_H
 #define ORCRT_SUPERVISE_H
 
+#include <orcrt/error.h>
 #include <orcrt/session.h>
 
 #ifdef __cplusplus
@@ -91,6 +92,37 @@ void orc_rt_SuperviseOptions_init(orc_rt_SuperviseOptions *O);
  */
 orc_rt_SuperviseResult orc_rt_Session_supervise(orc_rt_SessionRef S,
                                                 const orc_rt_SuperviseOptions *Opts);
+
+/**
+ * Report fatal signals of the process on stderr before it dies of them.
+ * Installs a handler (on an alternate signal stack) for SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE, SIGABRT and SIGTRAP that writes, each line starting with
+ * ProgramName (copied; at most 63 bytes kept) and ": ": the signal, its
+ * cause and the faulting address; where the program counter and the
+ * address lie: in JIT'd code or data (with the nearest JIT'd symbol a
+ * debug object registered through the GDB JIT interface names, or main,
+ * the entry point run, when nothing else is known; or "no JIT'd symbol
+ * known"), how far into which segment (its protection) of which JIT
+ * allocation, or "not JIT memory". Then it flushes stdout if its lock is
+ * free (best effort) and lets the signal take its default action: the
+ * process dies of the same signal (a core dump where enabled), so that
+ * its parent and a shell see the real cause.
+ *
+ * The threads that run JIT'd code for a Session (run-as-main, -void, -int)
+ * get an alternate signal stack when they first do, so that a stack
+ * overflow there is reported too; so does the calling thread. Threads the
+ * JIT'd code starts itself have none: a stack overflow there kills the
+ * process unreported. JIT'd code that installs its own handler for one of
+ * these signals replaces this one.
+ *
+ * Once per process, typically first thing in main(); later calls fail.
+ * Returns NULL, or an error if a handler or the alternate stack could not
+ * be set up. The handler is async-signal-safe but for non-blocking
+ * trylocks on the library's JIT memory and debug object lists (if either
+ * is held, the report says it cannot tell) and the flush of stdout (see
+ * orc_rt_CrashReport_install(3)).
+ */
+orc_rt_ErrorRef orc_rt_CrashReport_install(const char *ProgramName);
 
 #ifdef __cplusplus
 }

@@ -528,6 +528,13 @@ int main(int argc, char **argv) {
   /* A controller that went away must not kill the executor through a
      write: the write fails and the session ends in order. */
   signal(SIGPIPE, SIG_IGN);
+  /* A crash of JIT'd code says what and where, instead of only the
+     controller's "disconnecting"; the executor still dies of the signal. */
+  orc_rt_ErrorRef CrashErr = orc_rt_CrashReport_install(PROGRAM);
+  if (CrashErr) {
+    complain("crashes will not be reported: %s", orc_rt_Error_getMessage(CrashErr));
+    orc_rt_Error_consume(CrashErr);
+  }
   if (Set.Listen) {
     /* The controller is not our parent: nothing to follow. */
     orc_rt_ErrorRef Err = orc_rt_PipeControllerAccess_acceptTCP(Set.ListenHost, Set.ListenPort,
