@@ -1,11 +1,13 @@
 /*
  * crash-call.c - prints a line to stdout, then calls through a pointer to
- * an address nothing is mapped at.
+ * an address nothing is mapped at: 0x800, below the lowest
+ * address the kernel lets any mapping start at (vm.mmap_min_addr, 4 KiB
+ * or more), so not even a sanitizer runtime has anything there.
  */
 #include <stdint.h>
 #include <stdio.h>
 
-void (*volatile Fn)(void) = (void (*)(void))(uintptr_t)0xdead0000;
+void (*volatile Fn)(void) = (void (*)(void))(uintptr_t)0x800;
 
 int main(void) {
   printf("calling a bad pointer\n");
