@@ -383,7 +383,7 @@ static void out_trace_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
   orcrt_trace_duration(&T, Ns);
   orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
   session_lock(S);
-  stats_add(&S->OutStats, O->ArgBytes, Result.Size, Ns, Oob != NULL);
+  stats_add(&S->OutStats, Result.Size, O->ArgBytes, Ns, Oob != NULL); /* in: the result */
   session_unlock(S);
   orc_rt_CallResultFn Fn = O->OnResult;
   void *FnCtx = O->Ctx;
