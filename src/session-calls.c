@@ -43,7 +43,8 @@ struct incoming {
   uint64_t CallId;
   orc_rt_ExecutorAddr Fn;
   orc_rt_WrapperFunctionBuffer Args;
-  struct session_wrapper *W; /* Fn's: the asynchronous ABI; NULL for LLVM's */
+  bool Async;                /* Fn is a wrapper: the asynchronous ABI; else LLVM's */
+  struct session_wrapper *W; /* Fn's wrapper or Described entry, or NULL */
   orc_rt_CallTargetCheckFn Check;
   void *CheckCtx;
 };
@@ -96,9 +97,9 @@ static bool live_end_locked(orc_rt_SessionRef S, uint64_t CallId, struct live_ca
 static void trace_label(struct orcrt_trace_text *T, orc_rt_SessionRef S, uint64_t CallId,
                         orc_rt_ExecutorAddr Fn, const struct session_wrapper *W) {
   orcrt_trace_printf(T, "#%" PRIu64 " ", CallId);
-  if (W && W->Trace && W->Trace->Label)
+  if (W && !W->ByAddress && W->Trace && W->Trace->Label)
     orcrt_trace_printf(T, "%s", W->Trace->Label);
-  else if (W && W->Name)
+  else if (W && !W->ByAddress && W->Name)
     orcrt_trace_printf(T, "%s", W->Name);
   else {
     orcrt_trace_printf(T, "call ");
@@ -185,10 +186,13 @@ static void send_result(orc_rt_SessionRef S, uint64_t CallId, orc_rt_ExecutorAdd
   bool Failed = false;
   uint64_t Ns = Rec.Start ? orcrt_trace_now() - Rec.Start : 0;
   uint64_t OutBytes = R.Size;
-  if (!Extra && Level >= orc_rt_LogLevel_Warning) {
+  /* The Session's own answers (!Returning) are failures, logged at error when sent. */
+  if (!Extra && (Level >= orc_rt_LogLevel_Warning || (!Returning && Ops))) {
     struct orcrt_trace_text T = {0};
     int At = trace_answer(S, CallId, Returning ? Rec.Fn : Fn, Returning ? &Rec : NULL, &R, Level,
                           &T, &Failed);
+    if (At && !Ops && !Rec.Start)
+      At = 0; /* an untraced failure nobody receives */
     if (At && !Ops)
       orcrt_trace_printf(&T, " (not sent: the session is detached)");
     if (At)
@@ -283,7 +287,7 @@ static void incoming_run(void *Ctx) {
     return;
   }
 
-  if (C.W) {
+  if (C.Async) {
     orc_rt_WrapperFunction Fn = (orc_rt_WrapperFunction)(uintptr_t)C.Fn;
     Fn(S, C.CallId, session_return, C.Args);
     return;
@@ -325,8 +329,11 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
   }
   if (C) {
     struct session_wrapper *W = orcrt_session_find_wrapper_locked(S, Fn);
-    *C = (struct incoming){S, CallId, Fn, ArgBytes, W, S->CheckFn, S->CheckCtx};
-    Short = W && orcrt_session_is_short_locked(S, Fn);
+    bool Async = W != NULL;
+    if (!W)
+      W = orcrt_session_find_described_locked(S, Fn);
+    *C = (struct incoming){S, CallId, Fn, ArgBytes, Async, W, S->CheckFn, S->CheckCtx};
+    Short = Async && orcrt_session_is_short_locked(S, Fn);
   }
   session_unlock(S);
   if (!C) {
@@ -480,10 +487,13 @@ void orcrt_session_log_summary(orc_rt_SessionRef S) {
     return;
   /* Copied out under the lock, logged without it. */
   session_lock(S);
-  size_t N = S->Wrappers.Len;
+  size_t NW = S->Wrappers.Len, N = NW + S->Described.Len;
   struct session_wrapper *Ws = N ? malloc(N * sizeof(*Ws)) : NULL;
-  if (Ws)
-    memcpy(Ws, S->Wrappers.Items, N * sizeof(*Ws));
+  if (Ws) {
+    memcpy(Ws, S->Wrappers.Items, NW * sizeof(*Ws));
+    if (S->Described.Len)
+      memcpy(Ws + NW, S->Described.Items, S->Described.Len * sizeof(*Ws));
+  }
   struct trace_stats ByAddr = S->ByAddrStats, Out = S->OutStats;
   uint64_t Start = S->TraceStart;
   session_unlock(S);
@@ -506,7 +516,7 @@ void orcrt_session_log_summary(orc_rt_SessionRef S) {
   for (size_t I = 0; Ws && I < N; I++) {
     if (!Ws[I].Stats.Calls)
       continue;
-    const char *What = Ws[I].Trace && Ws[I].Trace->Label ? Ws[I].Trace->Label
+    const char *What = !Ws[I].ByAddress && Ws[I].Trace && Ws[I].Trace->Label ? Ws[I].Trace->Label
                        : Ws[I].Name                     ? Ws[I].Name
                                                         : "unnamed wrapper";
     log_stats(S, What, &Ws[I].Stats);

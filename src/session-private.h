@@ -74,7 +74,7 @@ struct trace_stats {
 struct live_call {
   size_t Count;
   orc_rt_ExecutorAddr Fn;
-  struct session_wrapper *W; /* the wrapper at Fn, or NULL: a call by address */
+  struct session_wrapper *W; /* the wrapper at Fn, or its Described entry, or NULL */
   uint64_t Start;            /* orcrt_trace_now() when it started, if traced; else 0 */
   size_t ArgBytes;
   char *Args; /* traced: the glue's description of the arguments (malloc()ed), or NULL */
@@ -90,6 +90,7 @@ struct session_wrapper {
   const char *Name;
   const struct orcrt_wrapper_trace *Trace;
   struct trace_stats Stats; /* calls traced (log at debug when they started) */
+  bool ByAddress; /* not a wrapper: a function of LLVM's ABI the glue describes (Described) */
 };
 
 struct orc_rt_OpaqueSession {
@@ -118,6 +119,7 @@ struct orc_rt_OpaqueSession {
   /* session-symbols.c; fixed from attach on */
   ORCRT_ARRAY(orc_rt_BootstrapSymbol) Symbols;   /* Names strdup()ed, in order of addition */
   ORCRT_ARRAY(struct session_wrapper) Wrappers;  /* sorted by Addr, unique; Stats mutable */
+  ORCRT_ARRAY(struct session_wrapper) Described; /* the same, for functions called by address */
   ORCRT_ARRAY(orc_rt_ExecutorAddr) ShortWrappers; /* marked short: a subset, sorted, unique */
 
   /* session.c */
@@ -155,6 +157,9 @@ bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Ad
 /* session-symbols.c: the wrapper at Addr, or NULL. Lock held (stable from attach on). */
 struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
                                                           orc_rt_ExecutorAddr Addr);
+/* session-symbols.c: how the glue describes calls by address to Addr, or NULL. Lock held. */
+struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
+                                                            orc_rt_ExecutorAddr Addr);
 bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 
 /* session-calls.c: log the trace's summary of S's calls, if the log is at debug. Lock not held. */

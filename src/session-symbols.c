@@ -25,6 +25,14 @@ struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
   return ORCRT_ARRAY_FIND_BY(&S->Wrappers, Addr, Addr, &At) ? &S->Wrappers.Items[At] : NULL;
 }
 
+struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
+                                                            orc_rt_ExecutorAddr Addr) {
+  size_t At;
+  return S->Described.Len && ORCRT_ARRAY_FIND_BY(&S->Described, Addr, Addr, &At)
+             ? &S->Described.Items[At]
+             : NULL;
+}
+
 bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
   return orcrt_session_find_wrapper_locked(S, Addr) != NULL;
 }
@@ -39,6 +47,7 @@ void orcrt_session_symbols_free(orc_rt_SessionRef S) {
     free((char *)S->Symbols.Items[I].Name);
   ORCRT_ARRAY_FREE(&S->Symbols);
   ORCRT_ARRAY_FREE(&S->Wrappers);
+  ORCRT_ARRAY_FREE(&S->Described);
   ORCRT_ARRAY_FREE(&S->ShortWrappers);
 }
 
@@ -134,6 +143,20 @@ orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunct
     Err = orc_rt_Error_create("cannot describe a function that is not a wrapper of the session");
   else
     W->Trace = Trace;
+  session_unlock(S);
+  return Err;
+}
+
+orc_rt_ErrorRef orcrt_session_describe_function(orc_rt_SessionRef S, const char *Name,
+                                                orc_rt_ExecutorAddr Fn,
+                                                const struct orcrt_wrapper_trace *Trace) {
+  struct session_wrapper D = {.Addr = Fn, .Name = Name, .Trace = Trace, .ByAddress = true};
+  orc_rt_ErrorRef Err = NULL;
+  session_lock(S);
+  if (session_frozen_locked(S))
+    Err = orc_rt_Error_create("cannot describe %s: the session has been attached", Name);
+  else if (ORCRT_ARRAY_INSERT_SORTED_BY(&S->Described, Addr, &D) == ORCRT_ARRAY_NO_MEMORY)
+    Err = orc_rt_Error_create("cannot describe %s: out of memory", Name);
   session_unlock(S);
   return Err;
 }

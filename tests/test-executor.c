@@ -588,6 +588,13 @@ START_TEST(executor_debug_log_traces_each_call_by_name_and_ends_with_a_summary) 
   ck_assert(lookup(&E, Self, "printf") != 0);
   orcrt_test_assert_expected_failure(lookup_raw(&E, Self, "orcrt_no_such_symbol"),
                                      "Missing definition for orcrt_no_such_symbol");
+  /* An entry point called by address, with a range nothing is mapped at. */
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){0x1000, 0x1010});
+  orc_rt_WrapperFunctionBuffer R = call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W);
+  ck_assert_uint_eq(R.Size > 1 ? orc_rt_WrapperFunctionBuffer_constData(&R)[0] : 0, 1);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
   orcrt_tc_close(E.TC);
   ck_assert_int_eq(wait_exit(&E), 0);
   const char *Err = stderr_text(&E);
@@ -606,17 +613,24 @@ START_TEST(executor_debug_log_traces_each_call_by_name_and_ends_with_a_summary) 
   ck_assert_timed_line(line_with(Err, " lookup 1 name (orcrt_no_such_symbol) → error: Missing "
                                       "definition for orcrt_no_such_symbol "),
                        "orcrt-executor: warning: #4 lookup");
+  /* Called by address: named by its symbol, its arguments and result decoded. */
+  ck_assert_timed_line(line_with(Err, " call llvm_orc_registerEHFrameSectionWrapper 0x1000, 16 B → "
+                                      "error: "),
+                       "orcrt-executor: warning: #5 call");
   /* At the end, the counts. */
   const char *Session = line_with(Err, "summary: session ");
-  const char *Counts = strstr(Session, ", 5 calls from the controller, 0 to it");
+  const char *Counts = strstr(Session, ", 6 calls from the controller, 0 to it");
   ck_assert_msg(Counts, "no call counts: %s", Session);
   orcrt_test_assert_ends_in_duration(Session, (size_t)(Counts - Session)); /* the session's time */
   ck_assert_timed_line(line_with(Err, "summary: from the controller: "),
-                       "orcrt-executor: debug: summary: from the controller: 5 calls, 1 error, ");
+                       "orcrt-executor: debug: summary: from the controller: 6 calls, 2 errors, ");
   ck_assert_timed_line(line_with(Err, "summary: lookup: "),
                        "orcrt-executor: debug: summary: lookup: 2 calls, 1 error, ");
   ck_assert_timed_line(line_with(Err, "summary: finalize: "),
                        "orcrt-executor: debug: summary: finalize: 1 call, 0 errors, ");
+  ck_assert_timed_line(
+      line_with(Err, "summary: llvm_orc_registerEHFrameSectionWrapper: "),
+      "orcrt-executor: debug: summary: llvm_orc_registerEHFrameSectionWrapper: 1 call, 1 error, ");
   /* No more hex frame lines. */
   ck_assert_msg(!strstr(Err, "tag=0x"), "a frame logged in hex:\n%s", Err);
 }

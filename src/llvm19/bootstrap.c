@@ -26,6 +26,7 @@
 #include "gdb-jit-internal.h"
 #include "llvm19/llvm19.h"
 #include "memory-internal.h"
+#include "session-internal.h"
 #include "wrapper-glue.h"
 
 /* ---- run-as-main/void/int ------------------------------------------------- */
@@ -361,6 +362,24 @@ ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(
   return orcrt_glue_error(orcrt_gdb_jit_register(Range, AutoRegister));
 }
 
+/* "0x7f...: 196 B", the range of an EH-frame section or a debug object */
+static void range_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                       struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddrRange Range = {0, 0};
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_addrRange(&R, &Range) || Range.End < Range.Start) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_printf(T, "0x%" PRIx64 ", ", Range.Start);
+  orcrt_trace_size(T, Range.End - Range.Start);
+}
+
+/* Called by address, so named by their symbols; Label unused. */
+static const struct orcrt_wrapper_trace RangeTrace = {NULL, range_args, orcrt_glue_trace_error};
+
 /* ---- registration ------------------------------------------------------------------ */
 
 orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
@@ -397,5 +416,13 @@ orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
   orc_rt_ErrorRef Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Symbols); I++)
     Err = orc_rt_Session_addBootstrapSymbol(S, Symbols[I].Name, Symbols[I].Addr);
+  /* The entry points controllers call by address (Symbols[0..1], and GDB's), for the trace. */
+  for (size_t I = 0; !Err && I < 2; I++)
+    Err = orcrt_session_describe_function(S, Symbols[I].Name, Symbols[I].Addr, &RangeTrace);
+  if (!Err)
+    Err = orcrt_session_describe_function(
+        S, "llvm_orc_registerJITLoaderGDBWrapper",
+        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderGDBWrapper),
+        &RangeTrace);
   return Err;
 }
