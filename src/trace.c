@@ -2,7 +2,9 @@
  * trace.c - formatting the lines of a Session's debug trace (trace.h)
  *
  * Locks: none of its own; orcrt_trace_addr() reads the Session's symbol
- * table, which is fixed once the Session is attached.
+ * table, which is fixed once the Session is attached, and asks the
+ * registry and the debugger registrar (gdb-jit.c, without waiting for its
+ * lock: a name is left out rather than waited for).
  */
 #include "orcrt-internal.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gdb-jit-internal.h"
 #include "jit-ranges.h"
 #include "trace.h"
 
@@ -93,7 +96,16 @@ void orcrt_trace_addr(struct orcrt_trace_text *T, orc_rt_SessionRef S, orc_rt_Ex
       return;
     }
   if (orcrt_ranges_is_jit_memory(Addr, 1)) {
-    orcrt_trace_printf(T, "0x%" PRIx64 " (JIT'd)", Addr);
+    /* Named only if a debug object describes it (LLVM registers one for code with -g). */
+    struct orcrt_gdb_jit_symbol Sym;
+    bool Named = orcrt_gdb_jit_symbolize_nonblocking(Addr, &Sym) == 1 &&
+                 (Sym.Addr == Addr || Sym.Contains);
+    if (Named && Sym.Addr == Addr)
+      orcrt_trace_printf(T, "%s (JIT'd)", Sym.Name);
+    else if (Named)
+      orcrt_trace_printf(T, "%s+%#" PRIx64 " (JIT'd)", Sym.Name, Addr - Sym.Addr);
+    else
+      orcrt_trace_printf(T, "0x%" PRIx64 " (JIT'd)", Addr);
     return;
   }
   Dl_info Info;
