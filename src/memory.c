@@ -472,14 +472,6 @@ orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M, const orc_rt_MemoryFina
   if (!A)
     return Err;
 
-  if (orc_rt_Session_getLogLevel(M->S) >= orc_rt_LogLevel_Debug)
-    for (size_t I = 0; I < Req->NumSegments; I++)
-      orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
-                         "finalize 0x%" PRIx64 ": segment 0x%" PRIx64 " size 0x%" PRIx64
-                         " content 0x%zx prot %#x; %zu action(s)",
-                         A->Base, Req->Segments[I].Addr, Req->Segments[I].Size,
-                         Req->Segments[I].ContentSize, Req->Segments[I].Prot, Req->NumActions);
-
   Err = check_segments(A, Req);
   if (!Err)
     Err = orcrt_actions_copy_dealloc(Req->Actions, Req->NumActions, &Dealloc, &NumDealloc);

@@ -125,11 +125,7 @@ static void frame_complete(struct pipe_access *P) {
   P->InPayload = false;
   orc_rt_WrapperFunctionBuffer_init(&P->Payload);
 
-  if (orcrt_pipe_debug_enabled(P))
-    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: in %s seq=%llu tag=%#llx size=%zu",
-                       orcrt_wire_opcode_name(P->FrameOpC), (unsigned long long)P->FrameSeqNo,
-                       (unsigned long long)P->FrameTag, B.Size);
-
+  /* Calls and results are traced by the Session (session-calls.c), by name. */
   switch (P->FrameOpC) {
   case WIRE_OP_CALL_WRAPPER:
     call_complete(P, B);

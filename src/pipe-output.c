@@ -116,10 +116,10 @@ void orcrt_pipe_enqueue(struct pipe_access *P, uint64_t OpC, uint64_t SeqNo, uin
   atomic_fetch_add_explicit(&P->PendingOutput, WIRE_HEADER_SIZE + Size, memory_order_relaxed);
   pthread_mutex_unlock(&P->Lock);
 
-  if (orcrt_pipe_debug_enabled(P))
-    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: out %s seq=%llu tag=%#llx size=%zu",
-                       orcrt_wire_opcode_name(OpC), (unsigned long long)SeqNo,
-                       (unsigned long long)Tag, Size);
+  /* Calls and results are traced by the Session (session-calls.c), by name. */
+  if (OpC != WIRE_OP_CALL_WRAPPER && OpC != WIRE_OP_RESULT && orcrt_pipe_debug_enabled(P))
+    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: sent %s, %zu bytes",
+                       orcrt_wire_opcode_name(OpC), Size);
   if (CurrentIO == P && P->InRead)
     P->QueuedInRead = true; /* an inline answer: flushed when the read callback ends */
   else if (WasEmpty)

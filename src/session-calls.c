@@ -43,41 +43,137 @@ struct incoming {
   uint64_t CallId;
   orc_rt_ExecutorAddr Fn;
   orc_rt_WrapperFunctionBuffer Args;
-  bool Async;
+  bool Async;                /* Fn is a wrapper: the asynchronous ABI; else LLVM's */
+  struct session_wrapper *W; /* Fn's wrapper or Described entry, or NULL */
   orc_rt_CallTargetCheckFn Check;
   void *CheckCtx;
 };
 
-/* Make CallId live (a controller may reuse one: count them). False if memory runs out. */
-static bool live_add_locked(orc_rt_SessionRef S, uint64_t CallId) {
-  size_t *N = orcrt_u64map_insert(&S->Live, CallId, NULL);
-  if (!N)
+/*
+ * Make CallId live with the record Rec, taking Rec->Args if the record is
+ * kept (the first call live under CallId). False if memory runs out.
+ */
+static bool live_add_locked(orc_rt_SessionRef S, uint64_t CallId, struct live_call *Rec) {
+  struct live_call *L = orcrt_u64map_insert(&S->Live, CallId, NULL);
+  if (!L)
     return false;
-  (*N)++;
+  if (L->Count == 0) {
+    *L = *Rec;
+    Rec->Args = NULL;
+  }
+  L->Count++;
   S->InFlight++;
   return true;
 }
 
-/* End one live call CallId; false if none is live (a second Return). */
-static bool live_end_locked(orc_rt_SessionRef S, uint64_t CallId) {
-  size_t *N = orcrt_u64map_find(&S->Live, CallId);
-  if (!N)
+/*
+ * End one live call CallId; false if none is live (a second Return). The
+ * first to end takes its record into *Out (then holding no trace for the
+ * others).
+ */
+static bool live_end_locked(orc_rt_SessionRef S, uint64_t CallId, struct live_call *Out) {
+  struct live_call *L = orcrt_u64map_find(&S->Live, CallId);
+  if (!L)
     return false;
-  if (--*N == 0)
+  *Out = *L;
+  L->Start = 0;
+  L->Args = NULL;
+  if (--L->Count == 0)
     orcrt_u64map_remove(&S->Live, CallId, NULL);
   return true;
 }
 
+/* ---- the trace of incoming calls --------------------------------------------- */
+
 /*
- * Send the result of incoming call CallId, unless S no longer answers.
- * Returning: this is the Return of a live call (else an answer for a call
- * that never ran). A Return for no live call is reported and dropped, and
- * shutdown keeps waiting for the calls still live.
+ * The trace (trace.h): one line per answered call, at debug; failures at
+ * warning, and at error the calls the executor could not run at all (out
+ * of memory, no thread): those are the executor's problem, the rest the
+ * controller's. The level is read once per call; below warning nothing is
+ * looked at.
  */
-static void send_result(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionBuffer R,
-                        bool Returning) {
+
+/* "#5 finalize" or "#7 call llvm_orc_registerEHFrameSectionWrapper". */
+static void trace_label(struct orcrt_trace_text *T, orc_rt_SessionRef S, uint64_t CallId,
+                        orc_rt_ExecutorAddr Fn, const struct session_wrapper *W) {
+  orcrt_trace_printf(T, "#%" PRIu64 " ", CallId);
+  if (W && !W->ByAddress && W->Trace && W->Trace->Label)
+    orcrt_trace_printf(T, "%s", W->Trace->Label);
+  else if (W && !W->ByAddress && W->Name)
+    orcrt_trace_printf(T, "%s", W->Name);
+  else {
+    orcrt_trace_printf(T, "call ");
+    orcrt_trace_addr(T, S, Fn);
+  }
+}
+
+/* Start tracing call C: describe its arguments into Rec, start its clock. */
+static void trace_begin(orc_rt_SessionRef S, const struct incoming *C, struct live_call *Rec) {
+  struct orcrt_trace_text T = {0};
+  const char *Data = orc_rt_WrapperFunctionBuffer_constData(&C->Args);
+  if (C->W && C->W->Trace && C->W->Trace->Args)
+    C->W->Trace->Args(S, Data, C->Args.Size, &T);
+  else
+    orcrt_trace_size(&T, C->Args.Size);
+  Rec->Args = strndup(T.Buf, T.Len); /* NULL if out of memory: traced without */
+  Rec->ArgBytes = C->Args.Size;
+  Rec->Start = orcrt_trace_now();
+}
+
+/*
+ * Describe the answer R to call CallId (Rec: its record, or NULL for an
+ * answer the Session made because the call could not run) into T. Returns
+ * the level to log it at, or 0 for none at Level; *Failed says whether it
+ * is an error.
+ */
+static int trace_answer(orc_rt_SessionRef S, uint64_t CallId, orc_rt_ExecutorAddr Fn,
+                        const struct live_call *Rec, const orc_rt_WrapperFunctionBuffer *R,
+                        int Level, struct orcrt_trace_text *T, bool *Failed) {
+  const struct session_wrapper *W = Rec ? Rec->W : NULL;
+  trace_label(T, S, CallId, Fn, W);
+  if (Rec && Rec->Start && Rec->Args)
+    orcrt_trace_printf(T, " %s", Rec->Args);
+  orcrt_trace_printf(T, " → ");
+  const char *Oob = orc_rt_WrapperFunctionBuffer_getOutOfBandError(R);
+  if (Oob) {
+    orcrt_trace_printf(T, "error: %s", Oob);
+    *Failed = true;
+  } else if (W && W->Trace && W->Trace->Result) {
+    *Failed = W->Trace->Result(S, orc_rt_WrapperFunctionBuffer_constData(R), R->Size, T);
+  } else {
+    orcrt_trace_size(T, R->Size);
+    *Failed = false;
+  }
+  if (Rec && Rec->Start) {
+    orcrt_trace_printf(T, " ");
+    orcrt_trace_duration(T, orcrt_trace_now() - Rec->Start);
+  }
+  int At = !*Failed ? orc_rt_LogLevel_Debug
+                    : Rec ? orc_rt_LogLevel_Warning
+                          : orc_rt_LogLevel_Error;
+  return At <= Level ? At : 0;
+}
+
+static void stats_add(struct trace_stats *St, uint64_t In, uint64_t Out, uint64_t Ns, bool Failed) {
+  St->Calls++;
+  St->Errors += Failed;
+  St->BytesIn += In;
+  St->BytesOut += Out;
+  St->Ns += Ns;
+}
+
+/*
+ * Send the result of incoming call CallId (to Fn), unless S no longer
+ * answers. Returning: this is the Return of a live call (else an answer
+ * for a call that never ran). A Return for no live call is reported and
+ * dropped, and shutdown keeps waiting for the calls still live.
+ */
+static void send_result(orc_rt_SessionRef S, uint64_t CallId, orc_rt_ExecutorAddr Fn,
+                        orc_rt_WrapperFunctionBuffer R, bool Returning) {
+  int Level = (int)orc_rt_Session_getLogLevel(S);
+  struct live_call Rec = {0};
   session_lock(S);
-  bool Extra = Returning && !live_end_locked(S, CallId);
+  bool Extra = Returning && !live_end_locked(S, CallId, &Rec);
   const orc_rt_ControllerAccessOps *Ops = NULL;
   void *Ctx = NULL;
   if (!Extra && S->State < SESSION_DETACHING && S->CAOps) {
@@ -87,12 +183,31 @@ static void send_result(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunc
   }
   session_unlock(S);
 
+  bool Failed = false;
+  uint64_t Ns = Rec.Start ? orcrt_trace_now() - Rec.Start : 0;
+  uint64_t OutBytes = R.Size;
+  /* The Session's own answers (!Returning) are failures, logged at error when sent. */
+  if (!Extra && (Level >= orc_rt_LogLevel_Warning || (!Returning && Ops))) {
+    struct orcrt_trace_text T = {0};
+    int At = trace_answer(S, CallId, Returning ? Rec.Fn : Fn, Returning ? &Rec : NULL, &R, Level,
+                          &T, &Failed);
+    if (At && !Ops && !Rec.Start)
+      At = 0; /* an untraced failure nobody receives */
+    if (At && !Ops)
+      orcrt_trace_printf(&T, " (not sent: the session is detached)");
+    if (At)
+      orc_rt_Session_log(S, (orc_rt_LogLevel)At, "%s", T.Buf);
+  }
+  free(Rec.Args);
+
   if (Ops && Ops->SendResult)
     Ops->SendResult(Ctx, CallId, R);
   else
     orc_rt_WrapperFunctionBuffer_dispose(&R);
 
   session_lock(S);
+  if (Rec.Start)
+    stats_add(Rec.W ? &Rec.W->Stats : &S->ByAddrStats, Rec.ArgBytes, OutBytes, Ns, Failed);
   if (Ops)
     S->CAUsers--;
   /* Counted only once the result is out: shutdown must not overtake it. */
@@ -112,7 +227,7 @@ static void send_result(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunc
 /* The Return of every incoming call. */
 static void session_return(orc_rt_SessionRef S, uint64_t CallId,
                            orc_rt_WrapperFunctionBuffer ResultBytes) {
-  send_result(S, CallId, ResultBytes, true);
+  send_result(S, CallId, 0, ResultBytes, true);
 }
 
 /* A call with LLVM's synchronous ABI, run by orcrt_run_on_own_thread(). */
@@ -148,11 +263,17 @@ static void incoming_run(void *Ctx) {
   free(Ctx);
   orc_rt_SessionRef S = C.S;
 
+  /* The log level is read once per call: below debug, no trace is kept. */
+  struct live_call Rec = {.Fn = C.Fn, .W = C.W};
+  if (orc_rt_Session_getLogLevel(S) >= orc_rt_LogLevel_Debug)
+    trace_begin(S, &C, &Rec);
+
   /* A call that had not started when detach began is dropped: nobody would get its result. */
   session_lock(S);
   bool Drop = S->State >= SESSION_DETACHING;
-  bool Live = !Drop && live_add_locked(S, C.CallId);
+  bool Live = !Drop && live_add_locked(S, C.CallId, &Rec);
   session_unlock(S);
+  free(Rec.Args); /* unless live_add_locked() took it */
   if (Drop) {
     orc_rt_Session_log(S, orc_rt_LogLevel_Debug,
                        "dropping call %" PRIu64 ": the session is detached", C.CallId);
@@ -161,7 +282,7 @@ static void incoming_run(void *Ctx) {
   }
   if (!Live) {
     orc_rt_WrapperFunctionBuffer_dispose(&C.Args);
-    send_result(S, C.CallId,
+    send_result(S, C.CallId, C.Fn,
                 orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor out of memory"), false);
     return;
   }
@@ -184,9 +305,10 @@ static void incoming_destroy(void *Ctx) {
   struct incoming *C = Ctx;
   orc_rt_SessionRef S = C->S;
   uint64_t CallId = C->CallId;
+  orc_rt_ExecutorAddr Fn = C->Fn;
   orc_rt_WrapperFunctionBuffer_dispose(&C->Args);
   free(C);
-  send_result(S, CallId,
+  send_result(S, CallId, Fn,
               orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor could not run the call"),
               false);
 }
@@ -206,14 +328,17 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
     return;
   }
   if (C) {
-    bool Async = orcrt_session_is_wrapper_locked(S, Fn);
-    *C = (struct incoming){S, CallId, Fn, ArgBytes, Async, S->CheckFn, S->CheckCtx};
+    struct session_wrapper *W = orcrt_session_find_wrapper_locked(S, Fn);
+    bool Async = W != NULL;
+    if (!W)
+      W = orcrt_session_find_described_locked(S, Fn);
+    *C = (struct incoming){S, CallId, Fn, ArgBytes, Async, W, S->CheckFn, S->CheckCtx};
     Short = Async && orcrt_session_is_short_locked(S, Fn);
   }
   session_unlock(S);
   if (!C) {
     orc_rt_WrapperFunctionBuffer_dispose(&ArgBytes);
-    send_result(S, CallId,
+    send_result(S, CallId, Fn,
                 orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor out of memory"), false);
     return;
   }
@@ -236,15 +361,62 @@ static void discard_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
   orc_rt_WrapperFunctionBuffer_dispose(&Result);
 }
 
+/* A traced call to the controller: its own result callback stands in front of the caller's. */
+struct out_trace {
+  orc_rt_SessionRef S;
+  orc_rt_CallResultFn OnResult;
+  void *Ctx;
+  orc_rt_ExecutorAddr Tag;
+  uint64_t Id, Start;
+  size_t ArgBytes;
+};
+
+static void out_trace_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result) {
+  struct out_trace *O = Ctx;
+  orc_rt_SessionRef S = O->S;
+  uint64_t Ns = orcrt_trace_now() - O->Start;
+  struct orcrt_trace_text T = {0};
+  orcrt_trace_printf(&T, "controller call #%" PRIu64 " ", O->Id);
+  orcrt_trace_addr(&T, S, O->Tag);
+  orcrt_trace_printf(&T, " ");
+  orcrt_trace_size(&T, O->ArgBytes);
+  orcrt_trace_printf(&T, " → ");
+  const char *Oob = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&Result);
+  if (Oob)
+    orcrt_trace_printf(&T, "error: %s", Oob);
+  else
+    orcrt_trace_size(&T, Result.Size);
+  orcrt_trace_printf(&T, " ");
+  orcrt_trace_duration(&T, Ns);
+  orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
+  session_lock(S);
+  stats_add(&S->OutStats, Result.Size, O->ArgBytes, Ns, Oob != NULL); /* in: the result */
+  session_unlock(S);
+  orc_rt_CallResultFn Fn = O->OnResult;
+  void *FnCtx = O->Ctx;
+  free(O);
+  Fn(FnCtx, Result);
+}
+
 ORC_RT_EXPORT void orc_rt_Session_callController(orc_rt_SessionRef S,
                                                  orc_rt_ExecutorAddr HandlerTag,
                                                  orc_rt_WrapperFunctionBuffer ArgBytes,
                                                  orc_rt_CallResultFn OnResult, void *Ctx) {
   if (!OnResult)
     OnResult = discard_result;
+  /* Traced (log at debug, checked once): time it from here to its result. */
+  struct out_trace *O = NULL;
+  if (orc_rt_Session_getLogLevel(S) >= orc_rt_LogLevel_Debug &&
+      (O = malloc(sizeof(*O)))) {
+    *O = (struct out_trace){S, OnResult, Ctx, HandlerTag, 0, orcrt_trace_now(), ArgBytes.Size};
+    OnResult = out_trace_result;
+    Ctx = O;
+  }
   const char *Why = NULL;
   session_lock(S);
   uint64_t Id = S->NextCallId;
+  if (O)
+    O->Id = Id;
   if (S->State >= SESSION_DETACHING)
     Why = "session is detached";
   else if (S->State != SESSION_ATTACHED || !S->CAOps->CallController)
@@ -294,4 +466,64 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_handleCallResult(orc_rt_SessionRef 
   }
   C.Fn(C.Ctx, Result);
   return NULL;
+}
+
+/* ---- the summary ---------------------------------------------------------------- */
+
+static void log_stats(orc_rt_SessionRef S, const char *What, const struct trace_stats *St) {
+  struct orcrt_trace_text T = {0};
+  orcrt_trace_printf(&T, "summary: %s: %" PRIu64 " call%s, %" PRIu64 " error%s, ", What,
+                     St->Calls, St->Calls == 1 ? "" : "s", St->Errors, St->Errors == 1 ? "" : "s");
+  orcrt_trace_size(&T, St->BytesIn);
+  orcrt_trace_printf(&T, " in, ");
+  orcrt_trace_size(&T, St->BytesOut);
+  orcrt_trace_printf(&T, " out, ");
+  orcrt_trace_duration(&T, St->Ns);
+  orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
+}
+
+void orcrt_session_log_summary(orc_rt_SessionRef S) {
+  if (orc_rt_Session_getLogLevel(S) < orc_rt_LogLevel_Debug)
+    return;
+  /* Copied out under the lock, logged without it. */
+  session_lock(S);
+  size_t NW = S->Wrappers.Len, N = NW + S->Described.Len;
+  struct session_wrapper *Ws = N ? malloc(N * sizeof(*Ws)) : NULL;
+  if (Ws) {
+    memcpy(Ws, S->Wrappers.Items, NW * sizeof(*Ws));
+    if (S->Described.Len)
+      memcpy(Ws + NW, S->Described.Items, S->Described.Len * sizeof(*Ws));
+  }
+  struct trace_stats ByAddr = S->ByAddrStats, Out = S->OutStats;
+  uint64_t Start = S->TraceStart;
+  session_unlock(S);
+
+  struct trace_stats In = ByAddr;
+  for (size_t I = 0; Ws && I < N; I++) {
+    In.Calls += Ws[I].Stats.Calls;
+    In.Errors += Ws[I].Stats.Errors;
+    In.BytesIn += Ws[I].Stats.BytesIn;
+    In.BytesOut += Ws[I].Stats.BytesOut;
+    In.Ns += Ws[I].Stats.Ns;
+  }
+  struct orcrt_trace_text T = {0};
+  orcrt_trace_printf(&T, "summary: session ");
+  orcrt_trace_duration(&T, Start ? orcrt_trace_now() - Start : 0);
+  orcrt_trace_printf(&T, ", %" PRIu64 " call%s from the controller, %" PRIu64 " to it", In.Calls,
+                     In.Calls == 1 ? "" : "s", Out.Calls);
+  orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
+  log_stats(S, "from the controller", &In);
+  for (size_t I = 0; Ws && I < N; I++) {
+    if (!Ws[I].Stats.Calls)
+      continue;
+    const char *What = !Ws[I].ByAddress && Ws[I].Trace && Ws[I].Trace->Label ? Ws[I].Trace->Label
+                       : Ws[I].Name                     ? Ws[I].Name
+                                                        : "unnamed wrapper";
+    log_stats(S, What, &Ws[I].Stats);
+  }
+  if (ByAddr.Calls)
+    log_stats(S, "calls by address", &ByAddr);
+  if (Out.Calls)
+    log_stats(S, "to the controller", &Out);
+  free(Ws);
 }

@@ -11,6 +11,7 @@
 
 #include <orcrt/session.h>
 
+#include "trace.h"
 #include "util/pending.h"
 #include "util/u64map.h"
 #include "util/waiter.h"
@@ -27,5 +28,23 @@
  * transport its I/O thread. Only before attach. Returns NULL or the error.
  */
 orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn);
+
+/*
+ * Describe the calls of Fn, one of S's own wrapper functions, in S's trace
+ * with Trace (static storage; see trace.h). Only before attach. Returns
+ * NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                        const struct orcrt_wrapper_trace *Trace);
+
+/*
+ * Describe the calls by address to Fn, a function of LLVM's synchronous
+ * ABI named Name (static storage, for the summary), with Trace (static
+ * storage; its Label is not used: the line says "call" and Fn's nearest
+ * name). Only before attach. Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_session_describe_function(orc_rt_SessionRef S, const char *Name,
+                                                orc_rt_ExecutorAddr Fn,
+                                                const struct orcrt_wrapper_trace *Trace);
 
 #endif /* ORCRT_SESSION_INTERNAL_H */

@@ -27,6 +27,7 @@
 #include <orcrt/session.h>
 
 #include "session-internal.h"
+#include "trace.h"
 #include "util/array.h"
 #include "util/u64map.h"
 
@@ -60,6 +61,38 @@ enum { SESSION_SPARE_COMPLETIONS = 4 };
 
 struct service;
 
+/* What the trace counts for one kind of call (session-calls.c). */
+struct trace_stats {
+  uint64_t Calls, Errors, BytesIn, BytesOut, Ns;
+};
+
+/*
+ * A live incoming call, the value of S->Live for its CallId. A controller
+ * may reuse a CallId while a call with it is live: Count says how many are,
+ * and the first answer takes the rest (the trace of the first of them).
+ */
+struct live_call {
+  size_t Count;
+  orc_rt_ExecutorAddr Fn;
+  struct session_wrapper *W; /* the wrapper at Fn, or its Described entry, or NULL */
+  uint64_t Start;            /* orcrt_trace_now() when it started, if traced; else 0 */
+  size_t ArgBytes;
+  char *Args; /* traced: the glue's description of the arguments (malloc()ed), or NULL */
+};
+
+/*
+ * One of the Session's own wrapper functions: its address, the name it was
+ * added under (borrowed from Symbols, or NULL), how the wire glue describes
+ * its calls (NULL: not at all), and the trace's counts of its calls.
+ */
+struct session_wrapper {
+  orc_rt_ExecutorAddr Addr; /* the key of the sorted Wrappers array */
+  const char *Name;
+  const struct orcrt_wrapper_trace *Trace;
+  struct trace_stats Stats; /* calls traced (log at debug when they started) */
+  bool ByAddress; /* not a wrapper: a function of LLVM's ABI the glue describes (Described) */
+};
+
 struct orc_rt_OpaqueSession {
   pthread_mutex_t Lock; /* protects everything below (see the file header) */
   pthread_cond_t Cond;
@@ -75,14 +108,18 @@ struct orc_rt_OpaqueSession {
   /* session-calls.c */
   uint64_t NextCallId;
   struct orcrt_u64map Pending; /* executor -> controller calls: CallId -> struct orcrt_call */
-  struct orcrt_u64map Live;    /* incoming calls running: CallId -> size_t count of them */
+  struct orcrt_u64map Live;    /* incoming calls running: CallId -> struct live_call */
   size_t InFlight;             /* incoming calls running, not yet returned (sum over Live) */
   orc_rt_CallTargetCheckFn CheckFn;
   void *CheckCtx;
+  /* The trace's counts of calls by address and of calls to the controller, and its start. */
+  struct trace_stats ByAddrStats, OutStats;
+  uint64_t TraceStart; /* orcrt_trace_now() at attach */
 
   /* session-symbols.c; fixed from attach on */
   ORCRT_ARRAY(orc_rt_BootstrapSymbol) Symbols;   /* Names strdup()ed, in order of addition */
-  ORCRT_ARRAY(orc_rt_ExecutorAddr) Wrappers;     /* sorted, unique */
+  ORCRT_ARRAY(struct session_wrapper) Wrappers;  /* sorted by Addr, unique; Stats mutable */
+  ORCRT_ARRAY(struct session_wrapper) Described; /* the same, for functions called by address */
   ORCRT_ARRAY(orc_rt_ExecutorAddr) ShortWrappers; /* marked short: a subset, sorted, unique */
 
   /* session.c */
@@ -117,7 +154,16 @@ static inline bool session_frozen_locked(orc_rt_SessionRef S) {
 
 /* session-symbols.c: whether Addr is in the wrapper set, or in the short set. Lock held. */
 bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+/* session-symbols.c: the wrapper at Addr, or NULL. Lock held (stable from attach on). */
+struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
+                                                          orc_rt_ExecutorAddr Addr);
+/* session-symbols.c: how the glue describes calls by address to Addr, or NULL. Lock held. */
+struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
+                                                            orc_rt_ExecutorAddr Addr);
 bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+
+/* session-calls.c: log the trace's summary of S's calls, if the log is at debug. Lock not held. */
+void orcrt_session_log_summary(orc_rt_SessionRef S);
 
 /* session-symbols.c: free the symbol table and the wrapper sets (at destroy). */
 void orcrt_session_symbols_free(orc_rt_SessionRef S);

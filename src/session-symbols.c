@@ -19,9 +19,22 @@ static bool has_symbol_locked(orc_rt_SessionRef S, const char *Name) {
   return false;
 }
 
-bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
+struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
+                                                          orc_rt_ExecutorAddr Addr) {
   size_t At;
-  return ORCRT_ARRAY_FIND(&S->Wrappers, Addr, &At);
+  return ORCRT_ARRAY_FIND_BY(&S->Wrappers, Addr, Addr, &At) ? &S->Wrappers.Items[At] : NULL;
+}
+
+struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
+                                                            orc_rt_ExecutorAddr Addr) {
+  size_t At;
+  return S->Described.Len && ORCRT_ARRAY_FIND_BY(&S->Described, Addr, Addr, &At)
+             ? &S->Described.Items[At]
+             : NULL;
+}
+
+bool orcrt_session_is_wrapper_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
+  return orcrt_session_find_wrapper_locked(S, Addr) != NULL;
 }
 
 bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
@@ -34,6 +47,7 @@ void orcrt_session_symbols_free(orc_rt_SessionRef S) {
     free((char *)S->Symbols.Items[I].Name);
   ORCRT_ARRAY_FREE(&S->Symbols);
   ORCRT_ARRAY_FREE(&S->Wrappers);
+  ORCRT_ARRAY_FREE(&S->Described);
   ORCRT_ARRAY_FREE(&S->ShortWrappers);
 }
 
@@ -68,8 +82,14 @@ static orc_rt_ErrorRef add_symbol(orc_rt_SessionRef S, const char *Name, orc_rt_
     orc_rt_BootstrapSymbol Sym = {.Name = Copy, .Addr = Addr};
     ORCRT_ARRAY_PUSH(&S->Symbols, &Sym); /* cannot fail: reserved */
   }
-  if (IsWrapper)
-    ORCRT_ARRAY_INSERT_SORTED(&S->Wrappers, &Addr); /* reserved, or present already */
+  if (IsWrapper) {
+    struct session_wrapper W = {.Addr = Addr, .Name = Copy};
+    struct session_wrapper *Old = orcrt_session_find_wrapper_locked(S, Addr);
+    if (Old && !Old->Name)
+      Old->Name = Copy; /* added again, now with a name */
+    else
+      ORCRT_ARRAY_INSERT_SORTED_BY(&S->Wrappers, Addr, &W); /* reserved, or present already */
+  }
   session_unlock(S);
   return NULL;
 
@@ -107,6 +127,36 @@ orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunc
         "cannot mark %#" PRIx64 " short: not a wrapper function of the session", Addr);
   else if (ORCRT_ARRAY_INSERT_SORTED(&S->ShortWrappers, &Addr) == ORCRT_ARRAY_NO_MEMORY)
     Err = orc_rt_Error_create("cannot mark a wrapper function short: out of memory");
+  session_unlock(S);
+  return Err;
+}
+
+orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                        const struct orcrt_wrapper_trace *Trace) {
+  orc_rt_ErrorRef Err = NULL;
+  session_lock(S);
+  struct session_wrapper *W =
+      orcrt_session_find_wrapper_locked(S, (orc_rt_ExecutorAddr)(uintptr_t)Fn);
+  if (session_frozen_locked(S))
+    Err = orc_rt_Error_create("cannot describe a wrapper function: the session has been attached");
+  else if (!W)
+    Err = orc_rt_Error_create("cannot describe a function that is not a wrapper of the session");
+  else
+    W->Trace = Trace;
+  session_unlock(S);
+  return Err;
+}
+
+orc_rt_ErrorRef orcrt_session_describe_function(orc_rt_SessionRef S, const char *Name,
+                                                orc_rt_ExecutorAddr Fn,
+                                                const struct orcrt_wrapper_trace *Trace) {
+  struct session_wrapper D = {.Addr = Fn, .Name = Name, .Trace = Trace, .ByAddress = true};
+  orc_rt_ErrorRef Err = NULL;
+  session_lock(S);
+  if (session_frozen_locked(S))
+    Err = orc_rt_Error_create("cannot describe %s: the session has been attached", Name);
+  else if (ORCRT_ARRAY_INSERT_SORTED_BY(&S->Described, Addr, &D) == ORCRT_ARRAY_NO_MEMORY)
+    Err = orc_rt_Error_create("cannot describe %s: out of memory", Name);
   session_unlock(S);
   return Err;
 }

@@ -71,7 +71,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_create(orc_rt_TaskDispatcherRef Dis
   }
   S->State = SESSION_CREATED;
   orcrt_pending_init(&S->Pending);
-  orcrt_u64map_init(&S->Live, sizeof(size_t));
+  orcrt_u64map_init(&S->Live, sizeof(struct live_call));
   orcrt_log_init(&S->Log);
   S->Dispatcher = Dispatcher;
   S->OnDetach.Tail = &S->OnDetach.Head;
@@ -414,6 +414,10 @@ static void shutdown_locked(orc_rt_SessionRef S) {
 
   while (S->InFlight)
     session_wait(S);
+  /* Every call has been answered: the trace's counts are final. */
+  session_unlock(S);
+  orcrt_session_log_summary(S);
+  session_lock(S);
   /* A Service added after detach may still be completing its detach. */
   for (size_t I = 0; I < S->Services.Len; I++)
     while (S->Services.Items[I]->Detach != NOTE_DONE)
@@ -556,6 +560,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_attach(orc_rt_SessionRef S,
   S->CAOps = Ops;
   S->CACtx = Ctx;
   S->State = SESSION_ATTACHED;
+  S->TraceStart = orcrt_trace_now();
+  size_t NumSymbols = S->Symbols.Len, NumWrappers = S->Wrappers.Len;
   S->CAUsers++; /* a detach meanwhile waits for Connect to return */
   session_unlock(S);
 
@@ -572,7 +578,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_attach(orc_rt_SessionRef S,
   pthread_cond_broadcast(&S->Cond);
   session_unlock(S);
   if (!Err)
-    orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "attached");
+    orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "attached: %zu bootstrap symbols, %zu wrapper functions",
+                       NumSymbols, NumWrappers);
   return Err;
 }
 

@@ -399,14 +399,6 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
     return Err;
   }
 
-  if (orc_rt_Session_getLogLevel(M->S) >= orc_rt_LogLevel_Debug)
-    for (size_t I = 0; I < Req->NumSegments; I++)
-      orc_rt_Session_log(M->S, orc_rt_LogLevel_Debug,
-                         "shared memory: initialize 0x%" PRIx64 ": segment 0x%" PRIx64
-                         " size 0x%" PRIx64 " prot %#x; %zu action(s)",
-                         A->Base, Req->Segments[I].Addr, Req->Segments[I].Size,
-                         Req->Segments[I].Prot, Req->NumActions);
-
   /* Recorded before they apply: the pages count as A's while it is being initialized. */
   Err = orcrt_ranges_protect(R->Range, A->Base, A->Segs, A->NumSegs);
   if (!Err)

@@ -8,6 +8,7 @@
  */
 #include "orcrt-internal.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include <orcrt/service.h>
@@ -143,6 +144,119 @@ bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, siz
   return Ok;
 }
 
+/* ---- the trace ----------------------------------------------------------------- */
+
+static bool trace_undecodable(size_t Size, struct orcrt_trace_text *T) {
+  orcrt_trace_printf(T, "undecodable ");
+  orcrt_trace_size(T, Size);
+  return false;
+}
+
+static void trace_message(struct orcrt_trace_text *T, const char *Msg, size_t MsgSize) {
+  orcrt_trace_printf(T, "error: %.*s", (int)(MsgSize < 400 ? MsgSize : 400), Msg);
+}
+
+bool orcrt_glue_trace_error(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  bool Failed = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_error(&R, &Failed, &Msg, &MsgSize))
+    return trace_undecodable(Size, T);
+  if (Failed)
+    trace_message(T, Msg, MsgSize);
+  else
+    orcrt_trace_printf(T, "ok");
+  return Failed;
+}
+
+bool orcrt_glue_trace_expected_failed(orc_rt_SPSReader *R, struct orcrt_trace_text *T, bool *Ok) {
+  bool HasValue = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  *Ok = orc_rt_SPSReader_expected(R, &HasValue, &Msg, &MsgSize);
+  if (!*Ok) {
+    orcrt_trace_printf(T, "undecodable");
+    return false;
+  }
+  if (!HasValue)
+    trace_message(T, Msg, MsgSize);
+  return !HasValue;
+}
+
+bool orcrt_glue_trace_expected_addr(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                    struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  bool Ok;
+  orc_rt_ExecutorAddr Addr = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (orcrt_glue_trace_expected_failed(&R, T, &Ok))
+    return true;
+  if (Ok && orc_rt_SPSReader_addr(&R, &Addr))
+    orcrt_trace_printf(T, "0x%" PRIx64, Addr);
+  else if (Ok)
+    orcrt_trace_printf(T, "undecodable");
+  return false;
+}
+
+void orcrt_glue_trace_size_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0;
+  uint64_t Bytes = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (orc_rt_SPSReader_addr(&R, &Instance) && orc_rt_SPSReader_u64(&R, &Bytes))
+    orcrt_trace_size(T, Bytes);
+  else
+    orcrt_trace_printf(T, "undecodable");
+}
+
+void orcrt_glue_trace_addrs_args(const char *Data, size_t Size, const char *One, const char *Many,
+                                 struct orcrt_trace_text *T) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0, Addr = 0;
+  uint64_t N = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  orc_rt_SPSReader_addr(&R, &Instance);
+  orc_rt_SPSReader_seqCount(&R, 8, &N);
+  if (N == 1)
+    orc_rt_SPSReader_addr(&R, &Addr);
+  if (!orc_rt_SPSReader_ok(&R))
+    orcrt_trace_printf(T, "undecodable");
+  else if (N == 1)
+    orcrt_trace_printf(T, "1 %s 0x%" PRIx64, One, Addr);
+  else
+    orcrt_trace_printf(T, "%" PRIu64 " %s", N, Many);
+}
+
+void orcrt_glue_trace_segments(struct orcrt_trace_text *T, bool Ok, uint64_t N, uint64_t Total,
+                               orc_rt_ExecutorAddr First, uint64_t Actions) {
+  if (!Ok) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_printf(T, "%" PRIu64 " segment%s ", N, N == 1 ? "" : "s");
+  orcrt_trace_size(T, Total);
+  if (N)
+    orcrt_trace_printf(T, " at 0x%" PRIx64, First);
+  if (Actions)
+    orcrt_trace_printf(T, ", %" PRIu64 " action%s", Actions, Actions == 1 ? "" : "s");
+}
+
+bool orcrt_glue_trace_empty(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T) {
+  (void)S;
+  (void)Data;
+  (void)Size;
+  orcrt_trace_printf(T, "ok");
+  return false;
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
 orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
@@ -152,6 +266,8 @@ orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_
     Err = orc_rt_Session_addWrapperFunction(S, Table[I].Name, Table[I].Fn);
     if (!Err && Table[I].Short)
       Err = orcrt_session_mark_short(S, Table[I].Fn);
+    if (!Err && Table[I].Trace)
+      Err = orcrt_session_set_trace(S, Table[I].Fn, Table[I].Trace);
   }
   return Err;
 }

@@ -23,6 +23,8 @@
 #include <orcrt/sps.h>
 #include <orcrt/wrapper-function.h>
 
+#include "trace.h"
+
 /* The out-of-band error LLVM's executors answer undecodable arguments with. */
 extern const char orcrt_glue_deserialize_error[];
 
@@ -104,12 +106,48 @@ bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, siz
 /*
  * One entry of a protocol layer's table of wrapper functions. Short: every
  * call returns promptly and never blocks (see orcrt_session_mark_short()).
+ * Trace (optional): how its calls read in the Session's trace (trace.h).
  */
 struct orcrt_glue_wrapper {
   const char *Name;
   orc_rt_WrapperFunction Fn;
   bool Short;
+  const struct orcrt_wrapper_trace *Trace;
 };
+
+/*
+ * Result describers for the trace (struct orcrt_wrapper_trace), by SPS
+ * result type: SPSError ("ok"), SPSExpected<SPSExecutorAddr> (the address)
+ * and SPSEmpty ("ok"). Each says "error: <message>" and returns true for a
+ * failure, and "undecodable N B" for bytes that are not of the type.
+ */
+bool orcrt_glue_trace_error(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T);
+bool orcrt_glue_trace_expected_addr(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                    struct orcrt_trace_text *T);
+bool orcrt_glue_trace_empty(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T);
+
+/*
+ * Argument describers and pieces of them: (ExecutorAddr Instance, uint64
+ * Size) as "16 KiB"; (ExecutorAddr Instance, Sequence<ExecutorAddr>) as
+ * "1 <One> 0x7f..." or "N <Many>"; and the summary of a finalize request,
+ * "N segments <Total bytes> at <First>, M actions", or "undecodable" if
+ * !Ok.
+ */
+void orcrt_glue_trace_size_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                struct orcrt_trace_text *T);
+void orcrt_glue_trace_addrs_args(const char *Data, size_t Size, const char *One, const char *Many,
+                                 struct orcrt_trace_text *T);
+void orcrt_glue_trace_segments(struct orcrt_trace_text *T, bool Ok, uint64_t N, uint64_t Total,
+                               orc_rt_ExecutorAddr First, uint64_t Actions);
+
+/*
+ * Read an SPSExpected's tag from R and, for a failure, say "error: <message>"
+ * in T and return true; false with R at the value otherwise (*Ok false and
+ * "undecodable" said if R does not hold one).
+ */
+bool orcrt_glue_trace_expected_failed(orc_rt_SPSReader *R, struct orcrt_trace_text *T, bool *Ok);
 
 /* Add the N wrappers of Table to S under their names. Returns NULL or the error. */
 orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,

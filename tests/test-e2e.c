@@ -551,6 +551,31 @@ START_TEST(e2e_jitlink_reports_a_stack_overflow) {
 }
 END_TEST
 
+/*
+ * The debug trace (orcrt-executor(1), DIAGNOSTICS) of a real session: the
+ * JIT'd main is named from the debug object llvm-jitlink registers for -g.
+ */
+START_TEST(e2e_jitlink_debug_trace_names_each_call_and_the_jit_main) {
+  const char *Obj = compile(
+      orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR")),
+      "hello.o", DebugFlags);
+  const char *Argv[] = {required_env("ORCRT_LLVM_JITLINK"),
+                        orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()), Obj,
+                        NULL};
+  const char *const Env[] = {"ORCRT_LOG=debug", NULL};
+  orcrt_test_spawn_result R;
+  run(Argv, Env, &R);
+  ck_assert_msg(R.Status == 42, "llvm-jitlink ended with %d; stderr:\n%s", R.Status,
+                shown(R.Err, R.ErrSize));
+  assert_err_has(&R, " lookup 1 name (printf) \xe2\x86\x92 1 found ");
+  assert_err_has(&R, " finalize 2 segments ");
+  assert_err_has(&R, " call llvm_orc_registerJITLoaderGDBWrapper 0x");
+  assert_err_has(&R, " run_as_main main (JIT'd) argc=0 \xe2\x86\x92 42 ");
+  assert_err_has(&R, "orcrt-executor: debug: summary: run_as_main: 1 call, 0 errors, ");
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 /* ---- lli-19 -remote-mcjit ------------------------------------------------- */
 
 START_TEST(e2e_lli_runs_the_bundled_example) {
@@ -670,5 +695,7 @@ Suite *orcrt_suite_e2e(void) {
   add(S, "jitlink_crash_unnamed", e2e_jitlink_reports_a_crash_in_unnamed_jit_code, CASE_TIMEOUT);
   add(S, "jitlink_crash_bad_call", e2e_jitlink_reports_a_call_through_a_bad_pointer, CASE_TIMEOUT);
   add(S, "jitlink_crash_overflow", e2e_jitlink_reports_a_stack_overflow, CASE_TIMEOUT);
+  add(S, "jitlink_debug_trace", e2e_jitlink_debug_trace_names_each_call_and_the_jit_main,
+      CASE_TIMEOUT);
   return S;
 }

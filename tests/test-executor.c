@@ -560,6 +560,98 @@ START_TEST(executor_log_level_from_environment_reaches_stderr) {
 }
 END_TEST
 
+/* ---- the trace of the session in the log --------------------------------- */
+
+/* The line of Text holding Substr (fails the test if none); kept until the test ends. */
+static const char *line_with(const char *Text, const char *Substr) {
+  const char *At = strstr(Text, Substr);
+  ck_assert_msg(At, "no line with \"%s\" on stderr:\n%s", Substr, Text);
+  while (At > Text && At[-1] != '\n')
+    At--;
+  return orcrt_test_keep(strndup(At, strcspn(At, "\n")));
+}
+
+/* Line (from line_with()) starts with Prefix and ends in a duration. */
+static void ck_assert_timed_line(const char *Line, const char *Prefix) {
+  ck_assert_msg(strncmp(Line, Prefix, strlen(Prefix)) == 0, "\"%s\" does not start with \"%s\"",
+                Line, Prefix);
+  orcrt_test_assert_ends_in_duration(Line, strlen(Line));
+}
+
+START_TEST(executor_debug_log_traces_each_call_by_name_and_ends_with_a_summary) {
+  ck_assert_int_eq(setenv("ORCRT_LOG", "debug", 1), 0);
+  executor E;
+  launch_default(&E);
+  orc_rt_ExecutorAddr Base = reserve(&E, 16384);
+  orcrt_test_assert_sps_error(finalize(&E, 0x01, Base, 8192, "data", 4, NULL, 0), NULL);
+  orc_rt_ExecutorAddr Self = open_library(&E, "");
+  ck_assert(lookup(&E, Self, "printf") != 0);
+  orcrt_test_assert_expected_failure(lookup_raw(&E, Self, "orcrt_no_such_symbol"),
+                                     "Missing definition for orcrt_no_such_symbol");
+  /* An entry point called by address, with a range nothing is mapped at. */
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){0x1000, 0x1010});
+  orc_rt_WrapperFunctionBuffer R = call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W);
+  ck_assert_uint_eq(R.Size > 1 ? orc_rt_WrapperFunctionBuffer_constData(&R)[0] : 0, 1);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  orcrt_tc_close(E.TC);
+  ck_assert_int_eq(wait_exit(&E), 0);
+  const char *Err = stderr_text(&E);
+  close(E.ErrFd);
+
+  /* One line a call, by the wrapper's name, with what it was asked and answered, and its time. */
+  ck_assert_timed_line(line_with(Err, " reserve 16 KiB → 0x"), "orcrt-executor: debug: #0 reserve");
+  ck_assert_timed_line(
+      line_with(Err, orcrt_test_format(" finalize 1 segment 8 KiB at 0x%llx → ok ",
+                                       (unsigned long long)Base)),
+      "orcrt-executor: debug: #1 finalize");
+  ck_assert_timed_line(line_with(Err, " open (the executor) → 0x"), "orcrt-executor: debug: #2 open");
+  ck_assert_timed_line(line_with(Err, " lookup 1 name (printf) → 1 found "),
+                       "orcrt-executor: debug: #3 lookup");
+  /* The error answered to the controller, with its message, at warning. */
+  ck_assert_timed_line(line_with(Err, " lookup 1 name (orcrt_no_such_symbol) → error: Missing "
+                                      "definition for orcrt_no_such_symbol "),
+                       "orcrt-executor: warning: #4 lookup");
+  /* Called by address: named by its symbol, its arguments and result decoded. */
+  ck_assert_timed_line(line_with(Err, " call llvm_orc_registerEHFrameSectionWrapper 0x1000, 16 B → "
+                                      "error: "),
+                       "orcrt-executor: warning: #5 call");
+  /* At the end, the counts. */
+  const char *Session = line_with(Err, "summary: session ");
+  const char *Counts = strstr(Session, ", 6 calls from the controller, 0 to it");
+  ck_assert_msg(Counts, "no call counts: %s", Session);
+  orcrt_test_assert_ends_in_duration(Session, (size_t)(Counts - Session)); /* the session's time */
+  ck_assert_timed_line(line_with(Err, "summary: from the controller: "),
+                       "orcrt-executor: debug: summary: from the controller: 6 calls, 2 errors, ");
+  ck_assert_timed_line(line_with(Err, "summary: lookup: "),
+                       "orcrt-executor: debug: summary: lookup: 2 calls, 1 error, ");
+  ck_assert_timed_line(line_with(Err, "summary: finalize: "),
+                       "orcrt-executor: debug: summary: finalize: 1 call, 0 errors, ");
+  ck_assert_timed_line(
+      line_with(Err, "summary: llvm_orc_registerEHFrameSectionWrapper: "),
+      "orcrt-executor: debug: summary: llvm_orc_registerEHFrameSectionWrapper: 1 call, 1 error, ");
+  /* No more hex frame lines. */
+  ck_assert_msg(!strstr(Err, "tag=0x"), "a frame logged in hex:\n%s", Err);
+}
+END_TEST
+
+START_TEST(executor_warning_log_holds_only_the_errors_answered_to_the_controller) {
+  ck_assert_int_eq(setenv("ORCRT_LOG", "warning", 1), 0);
+  executor E;
+  launch_default(&E);
+  orcrt_test_assert_sps_error(deallocate(&E, 0x7f0000001000),
+                              "No allocation entry found for 0x7f0000001000");
+  assert_still_serving(&E);
+  orcrt_tc_close(E.TC);
+  ck_assert_int_eq(wait_exit(&E), 0);
+  const char *Err = stderr_text(&E);
+  close(E.ErrFd);
+  ck_assert_str_eq(Err, "orcrt-executor: warning: #0 deallocate → error: No allocation entry "
+                        "found for 0x7f0000001000\n");
+}
+END_TEST
+
 /* ---- malformed frames: exit 1 with one line on stderr ------------------ */
 
 START_TEST(executor_exits_one_on_frame_smaller_than_header) {
@@ -919,6 +1011,8 @@ Suite *orcrt_suite_executor(void) {
   add(S, "memory_memfd", executor_memory_strategy_defaults_to_memfd);
   add(S, "memory_mprotect", executor_memory_strategy_mprotect_from_environment);
   add(S, "log_debug", executor_log_level_from_environment_reaches_stderr);
+  add(S, "log_trace", executor_debug_log_traces_each_call_by_name_and_ends_with_a_summary);
+  add(S, "log_errors", executor_warning_log_holds_only_the_errors_answered_to_the_controller);
   add(S, "frame_too_small", executor_exits_one_on_frame_smaller_than_header);
   add(S, "frame_too_large", executor_exits_one_on_frame_over_size_limit);
   add(S, "frame_opcode", executor_exits_one_on_unknown_opcode);

@@ -1190,6 +1190,169 @@ START_TEST(session_log_function_cannot_change_after_attach) {
 }
 END_TEST
 
+/* ---- the trace ---------------------------------------------------------------------- */
+
+/* Every line logged, as "LEVEL:MESSAGE\n". */
+typedef struct {
+  pthread_mutex_t Lock;
+  char Text[8192];
+} trace_sink;
+
+static void trace_sink_fn(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
+  trace_sink *L = Ctx;
+  pthread_mutex_lock(&L->Lock);
+  size_t Len = strlen(L->Text);
+  snprintf(L->Text + Len, sizeof(L->Text) - Len, "%d:%s\n", (int)Level, Msg);
+  pthread_mutex_unlock(&L->Lock);
+}
+
+/*
+ * The line of L that starts with Prefix (fails the test if none): a copy,
+ * valid until the fourth call after this one.
+ */
+static const char *trace_line(trace_sink *L, const char *Prefix) {
+  static char Lines[4][ORCRT_TRACE_LINE_MAX + 8];
+  static unsigned Next;
+  char *Line = Lines[Next++ % 4];
+  pthread_mutex_lock(&L->Lock);
+  const char *At = L->Text;
+  size_t N = strlen(Prefix);
+  while (At && strncmp(At, Prefix, N) != 0)
+    At = (At = strchr(At, '\n')) ? At + 1 : NULL;
+  if (At)
+    snprintf(Line, sizeof(Lines[0]), "%.*s", (int)strcspn(At, "\n"), At);
+  pthread_mutex_unlock(&L->Lock);
+  ck_assert_msg(At, "no line \"%s...\" in the log:\n%s", Prefix, L->Text);
+  return Line;
+}
+
+static void ck_assert_ends_in_duration(const char *Line) {
+  orcrt_test_assert_ends_in_duration(Line, strlen(Line));
+}
+
+static atomic_int ArgsDescribed, ResultsDescribed;
+
+static void prefix_trace_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                              struct orcrt_trace_text *T) {
+  (void)S;
+  atomic_fetch_add(&ArgsDescribed, 1);
+  orcrt_trace_printf(T, "arg=%.*s", (int)Size, Data);
+}
+
+/* A result with a '!' in it counts as a failure. */
+static bool prefix_trace_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                struct orcrt_trace_text *T) {
+  (void)S;
+  atomic_fetch_add(&ResultsDescribed, 1);
+  bool Failed = memchr(Data, '!', Size) != NULL;
+  orcrt_trace_printf(T, "%s%.*s", Failed ? "error: " : "got ", (int)Size, Data);
+  return Failed;
+}
+
+static const struct orcrt_wrapper_trace PrefixTrace = {"prefix", prefix_trace_args,
+                                                       prefix_trace_result};
+
+START_TEST(session_trace_describes_calls_only_at_debug_and_failures_from_warning) {
+  fake_ca F;
+  fake_init(&F);
+  trace_sink L = {PTHREAD_MUTEX_INITIALIZER, ""};
+  atomic_store(&ArgsDescribed, 0);
+  atomic_store(&ResultsDescribed, 0);
+  orc_rt_SessionRef S = session_inline();
+  orc_rt_Session_setLogFn(S, trace_sink_fn, &L);
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(S, "test_prefix_wrapper", async_prefix));
+  ck_assert_no_error(orcrt_session_set_trace(S, async_prefix, &PrefixTrace));
+  /* Below warning nothing is described, not even a failure. */
+  orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Error);
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 1, addr_of_async(async_prefix), str_buffer("!a"));
+  ck_assert_buffer_str(fake_result(&F, 1), "async:!a");
+  ck_assert_int_eq(atomic_load(&ArgsDescribed), 0);
+  ck_assert_int_eq(atomic_load(&ResultsDescribed), 0);
+
+  /* At warning each result is looked at, and only failures are logged, without times. */
+  orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Warning);
+  orc_rt_Session_handleWrapperCall(S, 2, addr_of_async(async_prefix), str_buffer("b"));
+  orc_rt_Session_handleWrapperCall(S, 3, addr_of_async(async_prefix), str_buffer("!c"));
+  ck_assert_int_eq(atomic_load(&ArgsDescribed), 0);
+  ck_assert_int_eq(atomic_load(&ResultsDescribed), 2);
+  pthread_mutex_lock(&L.Lock);
+  ck_assert_str_eq(L.Text, "4:#3 prefix → error: async:!c\n");
+  pthread_mutex_unlock(&L.Lock);
+
+  /* At debug every call has its line: label, arguments, result, time. */
+  orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Debug);
+  orc_rt_Session_handleWrapperCall(S, 4, addr_of_async(async_prefix), str_buffer("d"));
+  orc_rt_Session_handleWrapperCall(S, 5, addr_of_async(async_prefix), str_buffer("!e"));
+  ck_assert_int_eq(atomic_load(&ArgsDescribed), 2);
+  const char *Ok = trace_line(&L, "7:#4 prefix arg=d → got async:d ");
+  ck_assert_ends_in_duration(Ok);
+  const char *Failed = trace_line(&L, "4:#5 prefix arg=!e → error: async:!e ");
+  ck_assert_ends_in_duration(Failed);
+
+  /* The summary counts the calls traced (at debug), per wrapper. */
+  orc_rt_Session_destroy(S);
+  ck_assert_ptr_nonnull(strstr(trace_line(&L, "7:summary: session "), "2 calls from the controller"));
+  ck_assert_ends_in_duration(trace_line(&L, "7:summary: prefix: 2 calls, 1 error, 3 B in, 15 B out, "));
+  fake_fini(&F);
+}
+END_TEST
+
+START_TEST(session_trace_names_calls_by_address_and_times_calls_to_the_controller) {
+  fake_ca F;
+  fake_init(&F);
+  trace_sink L = {PTHREAD_MUTEX_INITIALIZER, ""};
+  orc_rt_SessionRef S = session_inline();
+  orc_rt_Session_setLogFn(S, trace_sink_fn, &L);
+  orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Debug);
+  ck_assert_no_error(orc_rt_Session_addBootstrapSymbol(S, "test_upper", addr_of_sync(sync_upper)));
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+
+  /* LLVM's ABI, by address: named by the bootstrap symbol, sizes for arguments and result. */
+  orc_rt_Session_handleWrapperCall(S, 1, addr_of_sync(sync_upper), str_buffer("xy"));
+  ck_assert_buffer_str(fake_result(&F, 1), "XY");
+  ck_assert_ends_in_duration(trace_line(&L, "7:#1 call test_upper 2 B → 2 B "));
+
+  /* A call to the controller: one line when its result arrives. */
+  call_result R = {0};
+  orc_rt_Session_callController(S, 0x1234, str_buffer("abc"), keep_result, &R);
+  ck_assert_uint_eq(F.NumCalls, 1);
+  ck_assert_no_error(orc_rt_Session_handleCallResult(S, F.CallIds[0], str_buffer("12345")));
+  ck_assert_int_eq(atomic_load(&R.Count), 1);
+  ck_assert_buffer_str(&R.Result, "12345");
+  ck_assert_ends_in_duration(trace_line(&L, "7:controller call #0 0x1234 3 B → 5 B "));
+
+  orc_rt_Session_destroy(S);
+  ck_assert_ptr_nonnull(strstr(trace_line(&L, "7:summary: session "), "1 call from the controller, 1 to it"));
+  ck_assert_ends_in_duration(trace_line(&L, "7:summary: calls by address: 1 call, 0 errors, 2 B in, 2 B out, "));
+  ck_assert_ends_in_duration(trace_line(&L, "7:summary: to the controller: 1 call, 0 errors, 5 B in, 3 B out, "));
+  orc_rt_WrapperFunctionBuffer_dispose(&R.Result);
+  fake_fini(&F);
+}
+END_TEST
+
+START_TEST(session_trace_logs_a_refused_call_with_its_message_at_warning) {
+  fake_ca F;
+  fake_init(&F);
+  trace_sink L = {PTHREAD_MUTEX_INITIALIZER, ""};
+  atomic_int Checks = 0;
+  orc_rt_SessionRef S = session_inline();
+  orc_rt_Session_setLogFn(S, trace_sink_fn, &L);
+  orc_rt_Session_setLogLevel(S, orc_rt_LogLevel_Warning);
+  orc_rt_Session_setCallTargetCheck(S, reject_odd_check, &Checks);
+  ck_assert_no_error(orc_rt_Session_attach(S, &FakeOps, &F));
+  orc_rt_Session_handleWrapperCall(S, 7, addr_of_sync(sync_upper), str_buffer("x"));
+  ck_assert_buffer_error(fake_result(&F, 7), "is not callable");
+  const char *Line = trace_line(&L, "4:#7 call ");
+  ck_assert_msg(strstr(Line, " → error: address 0x") && strstr(Line, " is not callable"),
+                "no message: %s", Line);
+  orc_rt_Session_destroy(S);
+  /* Not at debug: no summary. */
+  ck_assert_ptr_null(strstr(L.Text, "summary"));
+  fake_fini(&F);
+}
+END_TEST
+
 /* ---- several Sessions -------------------------------------------------------------- */
 
 START_TEST(session_several_sessions_are_independent) {
@@ -1381,6 +1544,9 @@ Suite *orcrt_suite_session(void) {
   tcase_add_test(TC, session_default_error_reporter_logs_at_error_level);
   tcase_add_test(TC, session_log_passes_messages_at_or_below_its_level);
   tcase_add_test(TC, session_log_function_cannot_change_after_attach);
+  tcase_add_test(TC, session_trace_describes_calls_only_at_debug_and_failures_from_warning);
+  tcase_add_test(TC, session_trace_names_calls_by_address_and_times_calls_to_the_controller);
+  tcase_add_test(TC, session_trace_logs_a_refused_call_with_its_message_at_warning);
   tcase_add_test(TC, session_completion_callback_runs_when_its_node_cannot_be_allocated);
   tcase_add_test(TC, session_double_return_is_blamed_on_its_own_call_and_shutdown_still_waits);
   return S;

@@ -93,6 +93,22 @@ void orcrt_test_assert_sps_error(orc_rt_WrapperFunctionBuffer R, const char *Sub
     orcrt_test_assert_sps_success(R);
 }
 
+void orcrt_test_assert_ends_in_duration(const char *Line, size_t Len) {
+  static const char *const Units[] = {" ns", " µs", " ms", " s"};
+  size_t UnitLen = 0;
+  for (size_t I = 0; I < sizeof(Units) / sizeof(Units[0]) && !UnitLen; I++) {
+    size_t N = strlen(Units[I]);
+    if (Len >= N && memcmp(Line + Len - N, Units[I], N) == 0)
+      UnitLen = N;
+  }
+  ck_assert_msg(UnitLen, "no unit of time at the end: %.*s", (int)Len, Line);
+  size_t End = Len - UnitLen, Start = End;
+  while (Start > 0 && (Line[Start - 1] == '.' || (Line[Start - 1] >= '0' && Line[Start - 1] <= '9')))
+    Start--;
+  ck_assert_msg(Start < End && Start > 0 && Line[Start - 1] == ' ' && Line[Start] != '.',
+                "no number before the unit of time: %.*s", (int)Len, Line);
+}
+
 void orcrt_test_assert_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr) {
   orc_rt_SPSReader Rd;
   bool HasValue = true;

@@ -50,6 +50,12 @@ void orcrt_test_assert_sps_error(orc_rt_WrapperFunctionBuffer R, const char *Sub
 void orcrt_test_assert_expected_failure(orc_rt_WrapperFunctionBuffer R, const char *Substr);
 
 /*
+ * Assert that the trace line Line (Len bytes; no newline) ends in a
+ * duration: " " and a number, then ns, µs, ms or s.
+ */
+void orcrt_test_assert_ends_in_duration(const char *Line, size_t Len);
+
+/*
  * An error reporter (orc_rt_ErrorReporterFn) that appends each message and a
  * ';' to Msgs, under Lock; initialise with ORCRT_TEST_ERROR_LOG_INIT.
  */

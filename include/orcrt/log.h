@@ -6,6 +6,14 @@
  * "orcrt: <level>: <message>" lines to stderr. The default level is
  * orc_rt_LogLevel_Error, or what the ORCRT_LOG environment variable names when the
  * Session is created ("error", "warning", "info", "debug", or 3, 4, 6, 7).
+ *
+ * At orc_rt_LogLevel_Debug the Session traces its calls: one message for
+ * each call once answered (wrapper name, arguments, result, time), one for
+ * each call to the controller, and a summary at shutdown. A call answered
+ * with an error is logged at orc_rt_LogLevel_Warning with its message, or
+ * at orc_rt_LogLevel_Error if the Session could not run it at all. The
+ * level is read once per call; below debug nothing is traced, and below
+ * warning no result is examined (orc_rt_Session(3) has the details).
  */
 #ifndef ORCRT_LOG_H
 #define ORCRT_LOG_H

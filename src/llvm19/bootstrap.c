@@ -13,6 +13,7 @@
  */
 #include "orcrt-internal.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -25,6 +26,7 @@
 #include "gdb-jit-internal.h"
 #include "llvm19/llvm19.h"
 #include "memory-internal.h"
+#include "session-internal.h"
 #include "wrapper-glue.h"
 
 /* ---- run-as-main/void/int ------------------------------------------------- */
@@ -207,6 +209,122 @@ ORCRT_GLUE_WRAPPER(mem_write_uint32s_wrapper, mem_write_uint32s_body)
 ORCRT_GLUE_WRAPPER(mem_write_uint64s_wrapper, mem_write_uint64s_body)
 ORCRT_GLUE_WRAPPER(mem_write_buffers_wrapper, mem_write_buffers_body)
 
+/* ---- the trace ------------------------------------------------------------------- */
+
+/* "main argc=3", the function by its nearest name */
+static void run_as_main_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                             struct orcrt_trace_text *T) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Fn = 0;
+  uint64_t Argc = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_addr(&R, &Fn) || !orc_rt_SPSReader_seqCount(&R, 8, &Argc)) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_addr(T, S, Fn);
+  orcrt_trace_printf(T, " argc=%" PRIu64, Argc);
+}
+
+static void run_as_function_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                 struct orcrt_trace_text *T, bool HasArg) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Fn = 0;
+  int32_t Arg = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_addr(&R, &Fn) || (HasArg && !orc_rt_SPSReader_i32(&R, &Arg))) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_addr(T, S, Fn);
+  if (HasArg)
+    orcrt_trace_printf(T, " arg=%" PRId32, Arg);
+}
+
+static void run_as_void_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                             struct orcrt_trace_text *T) {
+  run_as_function_args(S, Data, Size, T, false);
+}
+
+static void run_as_int_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T) {
+  run_as_function_args(S, Data, Size, T, true);
+}
+
+/* The int64 (run_as_main) or int32 (the others) the function returned. */
+static bool run_result(const char *Data, size_t Size, struct orcrt_trace_text *T, bool Wide) {
+  orc_rt_SPSReader R;
+  int64_t Ret = 0;
+  int32_t Ret32 = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  bool Ok = Wide ? orc_rt_SPSReader_i64(&R, &Ret) : orc_rt_SPSReader_i32(&R, &Ret32);
+  if (!Ok)
+    orcrt_trace_printf(T, "undecodable");
+  else
+    orcrt_trace_printf(T, "%" PRId64, Wide ? Ret : (int64_t)Ret32);
+  return false;
+}
+
+static bool run_as_main_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                               struct orcrt_trace_text *T) {
+  (void)S;
+  return run_result(Data, Size, T, true);
+}
+
+static bool run_as_function_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                   struct orcrt_trace_text *T) {
+  (void)S;
+  return run_result(Data, Size, T, false);
+}
+
+/* "3 writes" for integers; "2 buffers 1.5 KiB" */
+static void mem_write_args(const char *Data, size_t Size, struct orcrt_trace_text *T,
+                           unsigned Width) {
+  orc_rt_SPSReader R;
+  uint64_t N = 0, Total = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  orc_rt_SPSReader_seqCount(&R, 8 + (Width ? Width : 8), &N);
+  for (uint64_t I = 0; Width == 0 && I < N && orc_rt_SPSReader_ok(&R); I++) {
+    orc_rt_ExecutorAddr Addr;
+    uint64_t Value;
+    const char *Bytes = NULL;
+    size_t Len = 0;
+    read_write_elem(&R, 0, &Addr, &Value, &Bytes, &Len);
+    Total += Len;
+  }
+  if (!orc_rt_SPSReader_ok(&R)) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_printf(T, "%" PRIu64 " %s%s", N, Width ? "write" : "buffer", N == 1 ? "" : "s");
+  if (!Width) {
+    orcrt_trace_printf(T, " ");
+    orcrt_trace_size(T, Total);
+  }
+}
+
+#define MEM_WRITE_TRACE(Name, Label, Width)                                                        \
+  static void Name##_args(orc_rt_SessionRef S, const char *Data, size_t Size,                      \
+                          struct orcrt_trace_text *T) {                                            \
+    (void)S;                                                                                       \
+    mem_write_args(Data, Size, T, Width);                                                          \
+  }                                                                                                \
+  static const struct orcrt_wrapper_trace Name##_trace = {Label, Name##_args,                      \
+                                                          orcrt_glue_trace_empty};
+
+MEM_WRITE_TRACE(mem_write_uint8s, "write_uint8s", 1)
+MEM_WRITE_TRACE(mem_write_uint16s, "write_uint16s", 2)
+MEM_WRITE_TRACE(mem_write_uint32s, "write_uint32s", 4)
+MEM_WRITE_TRACE(mem_write_uint64s, "write_uint64s", 8)
+MEM_WRITE_TRACE(mem_write_buffers, "write_buffers", 0)
+
+static const struct orcrt_wrapper_trace RunAsMainTrace = {"run_as_main", run_as_main_args,
+                                                          run_as_main_result};
+static const struct orcrt_wrapper_trace RunAsVoidTrace = {"run_as_void", run_as_void_args,
+                                                          run_as_function_result};
+static const struct orcrt_wrapper_trace RunAsIntTrace = {"run_as_int", run_as_int_args,
+                                                         run_as_function_result};
+
 /* ---- EH frames and the GDB JIT interface -------------------------------------- */
 
 /* (ExecutorAddrRange) -> SPSError, for both EH-frame entry points. */
@@ -244,19 +362,44 @@ ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(
   return orcrt_glue_error(orcrt_gdb_jit_register(Range, AutoRegister));
 }
 
+/* "0x7f...: 196 B", the range of an EH-frame section or a debug object */
+static void range_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                       struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddrRange Range = {0, 0};
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_addrRange(&R, &Range) || Range.End < Range.Start) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_printf(T, "0x%" PRIx64 ", ", Range.Start);
+  orcrt_trace_size(T, Range.End - Range.Start);
+}
+
+/* Called by address, so named by their symbols; Label unused. */
+static const struct orcrt_wrapper_trace RangeTrace = {NULL, range_args, orcrt_glue_trace_error};
+
 /* ---- registration ------------------------------------------------------------------ */
 
 orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
   /* The run wrappers run JIT'd code; the memory writes are short. */
   static const struct orcrt_glue_wrapper Wrappers[] = {
-      {"__llvm_orc_bootstrap_run_as_main_wrapper", run_as_main_wrapper, false},
-      {"__llvm_orc_bootstrap_run_as_void_function_wrapper", run_as_void_wrapper, false},
-      {"__llvm_orc_bootstrap_run_as_int_function_wrapper", run_as_int_wrapper, false},
-      {"__llvm_orc_bootstrap_mem_write_uint8s_wrapper", mem_write_uint8s_wrapper, true},
-      {"__llvm_orc_bootstrap_mem_write_uint16s_wrapper", mem_write_uint16s_wrapper, true},
-      {"__llvm_orc_bootstrap_mem_write_uint32s_wrapper", mem_write_uint32s_wrapper, true},
-      {"__llvm_orc_bootstrap_mem_write_uint64s_wrapper", mem_write_uint64s_wrapper, true},
-      {"__llvm_orc_bootstrap_mem_write_buffers_wrapper", mem_write_buffers_wrapper, true},
+      {"__llvm_orc_bootstrap_run_as_main_wrapper", run_as_main_wrapper, false, &RunAsMainTrace},
+      {"__llvm_orc_bootstrap_run_as_void_function_wrapper", run_as_void_wrapper, false,
+       &RunAsVoidTrace},
+      {"__llvm_orc_bootstrap_run_as_int_function_wrapper", run_as_int_wrapper, false,
+       &RunAsIntTrace},
+      {"__llvm_orc_bootstrap_mem_write_uint8s_wrapper", mem_write_uint8s_wrapper, true,
+       &mem_write_uint8s_trace},
+      {"__llvm_orc_bootstrap_mem_write_uint16s_wrapper", mem_write_uint16s_wrapper, true,
+       &mem_write_uint16s_trace},
+      {"__llvm_orc_bootstrap_mem_write_uint32s_wrapper", mem_write_uint32s_wrapper, true,
+       &mem_write_uint32s_trace},
+      {"__llvm_orc_bootstrap_mem_write_uint64s_wrapper", mem_write_uint64s_wrapper, true,
+       &mem_write_uint64s_trace},
+      {"__llvm_orc_bootstrap_mem_write_buffers_wrapper", mem_write_buffers_wrapper, true,
+       &mem_write_buffers_trace},
   };
   const struct {
     const char *Name;
@@ -273,5 +416,13 @@ orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
   orc_rt_ErrorRef Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Symbols); I++)
     Err = orc_rt_Session_addBootstrapSymbol(S, Symbols[I].Name, Symbols[I].Addr);
+  /* The entry points controllers call by address (Symbols[0..1], and GDB's), for the trace. */
+  for (size_t I = 0; !Err && I < 2; I++)
+    Err = orcrt_session_describe_function(S, Symbols[I].Name, Symbols[I].Addr, &RangeTrace);
+  if (!Err)
+    Err = orcrt_session_describe_function(
+        S, "llvm_orc_registerJITLoaderGDBWrapper",
+        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderGDBWrapper),
+        &RangeTrace);
   return Err;
 }

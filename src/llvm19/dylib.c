@@ -158,6 +158,88 @@ static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSR
 ORCRT_GLUE_WRAPPER(open_wrapper, open_body)
 ORCRT_GLUE_WRAPPER(lookup_wrapper, lookup_body)
 
+/* ---- the trace ------------------------------------------------------------------- */
+
+/* "libm.so.6", or "(the executor)" for the empty path */
+static void open_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                      struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0;
+  const char *Path = NULL;
+  size_t PathSize = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (!orc_rt_SPSReader_addr(&R, &Instance) || !orc_rt_SPSReader_bytes(&R, &Path, &PathSize))
+    orcrt_trace_printf(T, "undecodable");
+  else if (PathSize == 0)
+    orcrt_trace_printf(T, "(the executor)");
+  else
+    orcrt_trace_name(T, Path, PathSize);
+}
+
+/* The names a lookup trace line shows before "...". */
+enum { LOOKUP_NAMES_SHOWN = 4 };
+
+/* "5 names (printf, puts, exit, malloc, ...)" */
+static void lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                        struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0, Handle = 0;
+  uint64_t Count = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  orc_rt_SPSReader_addr(&R, &Instance);
+  orc_rt_SPSReader_addr(&R, &Handle);
+  if (!orc_rt_SPSReader_seqCount(&R, SPS_LOOKUP_ELEMENT_MIN, &Count)) {
+    orcrt_trace_printf(T, "undecodable");
+    return;
+  }
+  orcrt_trace_printf(T, "%" PRIu64 " name%s", Count, Count == 1 ? "" : "s");
+  for (uint64_t I = 0; I < Count && I < LOOKUP_NAMES_SHOWN; I++) {
+    const char *Name = NULL;
+    size_t NameSize = 0;
+    bool Required = false;
+    if (!orc_rt_SPSReader_bytes(&R, &Name, &NameSize) || !orc_rt_SPSReader_bool(&R, &Required))
+      break;
+    orcrt_trace_printf(T, I == 0 ? " (" : ", ");
+    orcrt_trace_name(T, Name, NameSize);
+  }
+  if (Count)
+    orcrt_trace_printf(T, Count > LOOKUP_NAMES_SHOWN ? ", ...)" : ")");
+}
+
+/* "5 found" or "4 of 5 found" */
+static bool lookup_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                          struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  bool Ok;
+  uint64_t Count = 0, Found = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (orcrt_glue_trace_expected_failed(&R, T, &Ok))
+    return true;
+  if (!Ok)
+    return false;
+  orc_rt_SPSReader_seqCount(&R, 10, &Count);
+  for (uint64_t I = 0; I < Count && orc_rt_SPSReader_ok(&R); I++) {
+    orc_rt_ExecutorAddr Addr = 0;
+    orc_rt_SPSReader_addr(&R, &Addr);
+    orc_rt_SPSReader_skip(&R, 2);
+    Found += Addr != 0;
+  }
+  if (!orc_rt_SPSReader_ok(&R))
+    orcrt_trace_printf(T, "undecodable");
+  else if (Found == Count)
+    orcrt_trace_printf(T, "%" PRIu64 " found", Found);
+  else
+    orcrt_trace_printf(T, "%" PRIu64 " of %" PRIu64 " found", Found, Count);
+  return false;
+}
+
+static const struct orcrt_wrapper_trace OpenTrace = {"open", open_args,
+                                                     orcrt_glue_trace_expected_addr};
+static const struct orcrt_wrapper_trace LookupTrace = {"lookup", lookup_args, lookup_result};
+
 orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D) {
   /* The runtime's own LLVM-named entry points, found before anything else. */
   const struct {
@@ -175,8 +257,9 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
       {"__jit_debug_descriptor", orc_rt_ExecutorAddr_fromPtr(&__jit_debug_descriptor)},
   };
   static const struct orcrt_glue_wrapper Wrappers[] = {
-      {"__llvm_orc_SimpleExecutorDylibManager_open_wrapper", open_wrapper, false},
-      {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper", lookup_wrapper, false},
+      {"__llvm_orc_SimpleExecutorDylibManager_open_wrapper", open_wrapper, false, &OpenTrace},
+      {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper", lookup_wrapper, false,
+       &LookupTrace},
   };
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Own); I++)

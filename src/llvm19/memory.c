@@ -159,11 +159,50 @@ static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
 
 ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
 
+/* ---- the trace ------------------------------------------------------------------- */
+
+/* "3 segments 12 KiB at 0x7f..., 2 actions" */
+static void finalize_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                          struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0;
+  orc_rt_MemoryFinalizeRequest Req = {0};
+  orc_rt_MemorySegment *Segs = NULL;
+  orc_rt_MemoryActionPair *Acts = NULL;
+  uint64_t Total = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  bool Ok = orc_rt_SPSReader_addr(&R, &Instance) && read_finalize_request(&R, &Req, &Segs, &Acts);
+  for (size_t I = 0; Ok && I < Req.NumSegments; I++)
+    Total += Req.Segments[I].Size;
+  orcrt_glue_trace_segments(T, Ok, Req.NumSegments, Total, Ok && Segs ? Segs[0].Addr : 0,
+                            Req.NumActions);
+  free(Segs);
+  free(Acts);
+}
+
+/* "1 allocation 0x7f..." or "3 allocations" */
+static void deallocate_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T) {
+  (void)S;
+  orcrt_glue_trace_addrs_args(Data, Size, "allocation", "allocations", T);
+}
+
+static const struct orcrt_wrapper_trace ReserveTrace = {"reserve", orcrt_glue_trace_size_args,
+                                                        orcrt_glue_trace_expected_addr};
+static const struct orcrt_wrapper_trace FinalizeTrace = {"finalize", finalize_args,
+                                                         orcrt_glue_trace_error};
+static const struct orcrt_wrapper_trace DeallocateTrace = {"deallocate", deallocate_args,
+                                                           orcrt_glue_trace_error};
+
 orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M) {
   static const struct orcrt_glue_wrapper Wrappers[] = {
-      {"__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper", reserve_wrapper, true},
-      {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true},
-      {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true},
+      {"__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper", reserve_wrapper, true,
+       &ReserveTrace},
+      {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true,
+       &FinalizeTrace},
+      {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true,
+       &DeallocateTrace},
   };
   return orcrt_glue_add_service(S, "__llvm_orc_SimpleExecutorMemoryManager_Instance", M, Wrappers,
                                 ORCRT_ARRAY_SIZE(Wrappers));

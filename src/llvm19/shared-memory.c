@@ -140,6 +140,66 @@ static orc_rt_WrapperFunctionBuffer release_body(orc_rt_SessionRef S, orc_rt_SPS
 
 ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
 ORCRT_GLUE_WRAPPER(initialize_wrapper, initialize_body)
+
+/* ---- the trace ------------------------------------------------------------------- */
+
+/* "0x7f... /orcrt-jit-..." */
+static bool reserve_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                           struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  bool Ok;
+  orc_rt_ExecutorAddr Base = 0;
+  const char *Name = NULL;
+  size_t NameSize = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  if (orcrt_glue_trace_expected_failed(&R, T, &Ok))
+    return true;
+  if (Ok && orc_rt_SPSReader_addr(&R, &Base) && orc_rt_SPSReader_bytes(&R, &Name, &NameSize)) {
+    orcrt_trace_printf(T, "0x%" PRIx64 " ", Base);
+    orcrt_trace_name(T, Name, NameSize);
+  } else if (Ok) {
+    orcrt_trace_printf(T, "undecodable");
+  }
+  return false;
+}
+
+/* "2 segments 8 KiB at 0x7f..., 1 action" */
+static void initialize_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                            struct orcrt_trace_text *T) {
+  (void)S;
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Instance = 0, Reservation = 0;
+  orc_rt_SharedMemoryFinalizeRequest Req = {0};
+  orc_rt_SharedMemorySegment *Segs = NULL;
+  orc_rt_MemoryActionPair *Acts = NULL;
+  uint64_t Total = 0;
+  orc_rt_SPSReader_init(&R, Data, Size);
+  bool Ok = orc_rt_SPSReader_addr(&R, &Instance) && orc_rt_SPSReader_addr(&R, &Reservation) &&
+            read_request(&R, &Req, &Segs, &Acts);
+  for (size_t I = 0; Ok && I < Req.NumSegments; I++)
+    Total += Req.Segments[I].Size;
+  orcrt_glue_trace_segments(T, Ok, Req.NumSegments, Total, Ok && Segs ? Segs[0].Addr : 0,
+                            Req.NumActions);
+  free(Segs);
+  free(Acts);
+}
+
+/* "1 address 0x7f..." or "3 addresses" */
+static void addresses_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                           struct orcrt_trace_text *T) {
+  (void)S;
+  orcrt_glue_trace_addrs_args(Data, Size, "address", "addresses", T);
+}
+
+static const struct orcrt_wrapper_trace ReserveTrace = {"shm reserve", orcrt_glue_trace_size_args,
+                                                        reserve_result};
+static const struct orcrt_wrapper_trace InitializeTrace = {"shm initialize", initialize_args,
+                                                           orcrt_glue_trace_expected_addr};
+static const struct orcrt_wrapper_trace DeinitializeTrace = {"shm deinitialize", addresses_args,
+                                                             orcrt_glue_trace_error};
+static const struct orcrt_wrapper_trace ReleaseTrace = {"shm release", addresses_args,
+                                                        orcrt_glue_trace_error};
 ORCRT_GLUE_WRAPPER(deinitialize_wrapper, deinitialize_body)
 ORCRT_GLUE_WRAPPER(release_wrapper, release_body)
 
@@ -147,10 +207,14 @@ orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
                                                orc_rt_SharedMemoryServiceRef M) {
   /* Not short: initialize and deinitialize run allocation actions. */
   static const struct orcrt_glue_wrapper Wrappers[] = {
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", reserve_wrapper, false},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Initialize", initialize_wrapper, false},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", deinitialize_wrapper, false},
-      {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", release_wrapper, false},
+      {"__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", reserve_wrapper, false,
+       &ReserveTrace},
+      {"__llvm_orc_ExecutorSharedMemoryMapperService_Initialize", initialize_wrapper, false,
+       &InitializeTrace},
+      {"__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", deinitialize_wrapper, false,
+       &DeinitializeTrace},
+      {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", release_wrapper, false,
+       &ReleaseTrace},
   };
   return orcrt_glue_add_service(S, "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", M,
                                 Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
