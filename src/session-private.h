@@ -162,7 +162,7 @@ struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
                                                             orc_rt_ExecutorAddr Addr);
 bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 
-/* session-calls.c: log the trace's summary of S's calls, if the log is at debug. Lock not held. */
+/* session-log.c: log the trace's summary of S's calls, if the log is at debug. Lock not held. */
 void orcrt_session_log_summary(orc_rt_SessionRef S);
 
 /* session-symbols.c: free the symbol table and the wrapper sets (at destroy). */

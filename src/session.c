@@ -154,22 +154,6 @@ ORC_RT_EXPORT void orc_rt_Session_setLogFn(orc_rt_SessionRef S, orc_rt_LogFn Fn,
     orc_rt_Session_log(S, orc_rt_LogLevel_Warning, "log function set after attach: ignored");
 }
 
-ORC_RT_EXPORT void orc_rt_Session_setLogLevel(orc_rt_SessionRef S, orc_rt_LogLevel Level) {
-  atomic_store_explicit(&S->Log.Level, (int)Level, memory_order_relaxed);
-}
-
-ORC_RT_EXPORT orc_rt_LogLevel orc_rt_Session_getLogLevel(orc_rt_SessionRef S) {
-  return (orc_rt_LogLevel)atomic_load_explicit(&S->Log.Level, memory_order_relaxed);
-}
-
-ORC_RT_EXPORT void orc_rt_Session_log(orc_rt_SessionRef S, orc_rt_LogLevel Level, const char *Fmt,
-                                      ...) {
-  va_list Ap;
-  va_start(Ap, Fmt);
-  orcrt_log_vprintf(&S->Log, Level, Fmt, Ap);
-  va_end(Ap);
-}
-
 ORC_RT_EXPORT void orc_rt_Session_setErrorReporter(orc_rt_SessionRef S, orc_rt_ErrorReporterFn Fn,
                                                    void *Ctx) {
   session_lock(S);

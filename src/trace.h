@@ -45,8 +45,8 @@ void orcrt_trace_name(struct orcrt_trace_text *T, const char *Name, size_t Size)
  * Append Addr by the nearest name known: a bootstrap symbol of S, a symbol
  * of a loaded object ("printf", "printf+0x10"), in JIT memory the symbol a
  * registered debug object names ("main (JIT'd)"), else the address,
- * marked when it lies in JIT memory. Any thread; never waits for the
- * debugger registrar's lock.
+ * marked when it lies in JIT memory (trace-names.c). Any thread; never
+ * waits for the debugger registrar's lock.
  */
 void orcrt_trace_addr(struct orcrt_trace_text *T, orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 
