@@ -143,6 +143,22 @@ void orcrt_glue_trace_segments(struct orcrt_trace_text *T, bool Ok, uint64_t N, 
                                orc_rt_ExecutorAddr First, uint64_t Actions);
 
 /*
+ * orcrt_glue_trace_segments() for a decoded request Req of either memory
+ * Service (orc_rt_MemoryFinalizeRequest, orc_rt_SharedMemoryFinalizeRequest:
+ * Segments with Addr and Size, NumSegments, NumActions), Ok saying whether
+ * it decoded.
+ */
+#define ORCRT_GLUE_TRACE_REQUEST(T, Ok, Req)                                                       \
+  do {                                                                                             \
+    uint64_t Total_ = 0;                                                                           \
+    for (size_t I_ = 0; (Ok) && I_ < (Req).NumSegments; I_++)                                      \
+      Total_ += (Req).Segments[I_].Size;                                                           \
+    orcrt_glue_trace_segments((T), (Ok), (Req).NumSegments, Total_,                                \
+                              (Ok) && (Req).NumSegments ? (Req).Segments[0].Addr : 0,              \
+                              (Req).NumActions);                                                   \
+  } while (0)
+
+/*
  * Read an SPSExpected's tag from R and, for a failure, say "error: <message>"
  * in T and return true; false with R at the value otherwise (*Ok false and
  * "undecodable" said if R does not hold one).

@@ -170,13 +170,9 @@ static void finalize_args(orc_rt_SessionRef S, const char *Data, size_t Size,
   orc_rt_MemoryFinalizeRequest Req = {0};
   orc_rt_MemorySegment *Segs = NULL;
   orc_rt_MemoryActionPair *Acts = NULL;
-  uint64_t Total = 0;
   orc_rt_SPSReader_init(&R, Data, Size);
   bool Ok = orc_rt_SPSReader_addr(&R, &Instance) && read_finalize_request(&R, &Req, &Segs, &Acts);
-  for (size_t I = 0; Ok && I < Req.NumSegments; I++)
-    Total += Req.Segments[I].Size;
-  orcrt_glue_trace_segments(T, Ok, Req.NumSegments, Total, Ok && Segs ? Segs[0].Addr : 0,
-                            Req.NumActions);
+  ORCRT_GLUE_TRACE_REQUEST(T, Ok, Req);
   free(Segs);
   free(Acts);
 }
