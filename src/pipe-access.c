@@ -150,29 +150,13 @@ static void restore_fd_flags(int Fd, int Fl, int FdFl) {
   fcntl(Fd, F_SETFD, FdFl);
 }
 
-static orc_rt_WrapperFunctionBuffer build_setup(struct pipe_access *P) {
-  orc_rt_SPSWriter W;
-  orc_rt_SPSWriter_init(&W);
-  orc_rt_SPSWriter_string(&W, P->Triple);
-  orc_rt_SPSWriter_u64(&W, P->PageSize);
-  orc_rt_SPSWriter_seqCount(&W, 0); /* bootstrap map: nothing on Linux */
-  size_t Count = 0;
-  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(P->S, &Count);
-  orc_rt_SPSWriter_seqCount(&W, Count);
-  for (size_t I = 0; I < Count; I++) {
-    orc_rt_SPSWriter_string(&W, Syms[I].Name);
-    orc_rt_SPSWriter_addr(&W, Syms[I].Addr);
-  }
-  return orc_rt_SPSWriter_finish(&W);
-}
-
 static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
   struct pipe_access *P = Ctx;
   orc_rt_ErrorRef Err = NULL;
   bool InSet = false, OutSet = false;
   P->S = S;
 
-  orc_rt_WrapperFunctionBuffer Setup = build_setup(P);
+  orc_rt_WrapperFunctionBuffer Setup = orc_rt_Session_buildSetup(S, P->Triple, P->PageSize);
   if (orc_rt_WrapperFunctionBuffer_getOutOfBandError(&Setup)) {
     Err = orc_rt_Error_create("building the Setup frame: %s",
                               orc_rt_WrapperFunctionBuffer_getOutOfBandError(&Setup));

@@ -3,10 +3,12 @@
  * creates the Service (its plain C operations, in its own file) and adds
  * the wire glue of the protocol the executor speaks
  *
- * This is the one place where a Service meets a protocol version. The
- * Service files know no wire and the glue files (src/llvm19/) know only the
- * Services' operations, so neither calls the other's creator; a second
- * protocol version is chosen here.
+ * This is the one place where a Service meets the protocol versions. The
+ * Service files know no wire and the glue files (src/llvm19/, src/llvm14/)
+ * know only the Services' operations, so neither calls the other's
+ * creator. Every Session gets the glue of every wire, each name tagged
+ * with the wires that know it (wire.h); the Setup shows a controller its
+ * wire's names (setup.c).
  */
 #include "orcrt-internal.h"
 
@@ -17,6 +19,7 @@
 
 #include "bootstrap-internal.h"
 #include "dylib-internal.h"
+#include "llvm14/llvm14.h"
 #include "llvm19/llvm19.h"
 #include "memory-internal.h"
 #include "shared-memory-internal.h"
@@ -49,12 +52,14 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
                                                       orc_rt_DylibServiceRef *Out) {
   orc_rt_DylibServiceRef D;
   orc_rt_ErrorRef Err = orcrt_dylib_add(S, &D);
-  if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)))
+  if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)) && !(Err = orcrt_llvm14_add_dylib(S, D)))
     *Out = D;
   return Err;
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
   orc_rt_ErrorRef Err = orcrt_bootstrap_add(S);
-  return Err ? Err : orcrt_llvm19_add_bootstrap(S);
+  if (!Err)
+    Err = orcrt_llvm19_add_bootstrap(S);
+  return Err ? Err : orcrt_llvm14_add_bootstrap(S);
 }

@@ -327,15 +327,16 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
     free(C);
     return;
   }
+  struct session_wrapper *W = orcrt_session_find_wrapper_locked(S, Fn);
+  bool Async = W != NULL;
+  if (!W)
+    W = orcrt_session_find_described_locked(S, Fn);
   if (C) {
-    struct session_wrapper *W = orcrt_session_find_wrapper_locked(S, Fn);
-    bool Async = W != NULL;
-    if (!W)
-      W = orcrt_session_find_described_locked(S, Fn);
     *C = (struct incoming){S, CallId, Fn, ArgBytes, Async, W, S->CheckFn, S->CheckCtx};
     Short = Async && orcrt_session_is_short_locked(S, Fn);
   }
   session_unlock(S);
+  orcrt_session_note_call(S, W);
   if (!C) {
     orc_rt_WrapperFunctionBuffer_dispose(&ArgBytes);
     send_result(S, CallId, Fn,

@@ -91,6 +91,7 @@ struct session_wrapper {
   const struct orcrt_wrapper_trace *Trace;
   struct trace_stats Stats; /* calls traced (log at debug when they started) */
   bool ByAddress; /* not a wrapper: a function of LLVM's ABI the glue describes (Described) */
+  unsigned Wires; /* the wires (wire.h) that name it: the union over its names */
 };
 
 struct orc_rt_OpaqueSession {
@@ -121,6 +122,12 @@ struct orc_rt_OpaqueSession {
   ORCRT_ARRAY(struct session_wrapper) Wrappers;  /* sorted by Addr, unique; Stats mutable */
   ORCRT_ARRAY(struct session_wrapper) Described; /* the same, for functions called by address */
   ORCRT_ARRAY(orc_rt_ExecutorAddr) ShortWrappers; /* marked short: a subset, sorted, unique */
+  ORCRT_ARRAY(unsigned) SymbolWires; /* Symbols.Items[I]'s wires (wire.h), same length */
+  orc_rt_Protocol Protocol;          /* as set; Auto by default */
+
+  /* session-calls.c: the calls the controller made, and the wire its calls showed (0: none yet) */
+  uint64_t CallCount;
+  unsigned Wire;
 
   /* session.c */
   ORCRT_ARRAY(struct service *) Services; /* in registration order */
@@ -161,6 +168,13 @@ struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
 struct session_wrapper *orcrt_session_find_described_locked(orc_rt_SessionRef S,
                                                             orc_rt_ExecutorAddr Addr);
 bool orcrt_session_is_short_locked(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+
+/*
+ * setup.c: count a call from the controller to W (its wrapper or Described
+ * entry, or NULL) and, if W is the first wrapper of a single wire called,
+ * take that as the controller's wire and say so. Lock not held.
+ */
+void orcrt_session_note_call(orc_rt_SessionRef S, const struct session_wrapper *W);
 
 /* session-log.c: log the trace's summary of S's calls, if the log is at debug. Lock not held. */
 void orcrt_session_log_summary(orc_rt_SessionRef S);

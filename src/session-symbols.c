@@ -7,16 +7,31 @@
  * from attach on.
  */
 #include "session-private.h"
+#include "wire.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_symbol_locked(orc_rt_SessionRef S, const char *Name) {
+/* The Setup layouts a set of wires is read in: bit 0 the 3-field one, bit 1 the 4-field one. */
+static unsigned layouts(unsigned Wires) {
+  return (Wires & ORCRT_WIRE_LLVM14 ? 1u : 0u) | (Wires & ORCRT_WIRE_4FIELD ? 2u : 0u);
+}
+
+/*
+ * The index of the symbol Name that a controller of one of Wires would see
+ * next to another at Addr: the same name in a Setup layout of Wires. *Same
+ * says whether it is at Addr. SIZE_MAX if there is none.
+ */
+static size_t clashing_symbol_locked(orc_rt_SessionRef S, const char *Name, unsigned Wires,
+                                     orc_rt_ExecutorAddr Addr, bool *Same) {
   for (size_t I = 0; I < S->Symbols.Len; I++)
-    if (strcmp(S->Symbols.Items[I].Name, Name) == 0)
-      return true;
-  return false;
+    if (strcmp(S->Symbols.Items[I].Name, Name) == 0 &&
+        (layouts(S->SymbolWires.Items[I]) & layouts(Wires))) {
+      *Same = S->Symbols.Items[I].Addr == Addr;
+      return I;
+    }
+  return SIZE_MAX;
 }
 
 struct session_wrapper *orcrt_session_find_wrapper_locked(orc_rt_SessionRef S,
@@ -46,19 +61,23 @@ void orcrt_session_symbols_free(orc_rt_SessionRef S) {
   for (size_t I = 0; I < S->Symbols.Len; I++)
     free((char *)S->Symbols.Items[I].Name);
   ORCRT_ARRAY_FREE(&S->Symbols);
+  ORCRT_ARRAY_FREE(&S->SymbolWires);
   ORCRT_ARRAY_FREE(&S->Wrappers);
   ORCRT_ARRAY_FREE(&S->Described);
   ORCRT_ARRAY_FREE(&S->ShortWrappers);
 }
 
 /*
- * Add Name (may be NULL) as a bootstrap symbol at Addr and, if IsWrapper,
- * Addr to the wrapper set; all or nothing.
+ * Add Name (may be NULL) as a bootstrap symbol at Addr for the controllers
+ * of Wires and, if IsWrapper, Addr to the wrapper set; all or nothing.
  */
-static orc_rt_ErrorRef add_symbol(orc_rt_SessionRef S, const char *Name, orc_rt_ExecutorAddr Addr,
-                                  bool IsWrapper) {
+static orc_rt_ErrorRef add_symbol(orc_rt_SessionRef S, unsigned Wires, const char *Name,
+                                  orc_rt_ExecutorAddr Addr, bool IsWrapper) {
   orc_rt_ErrorRef Err = NULL;
   char *Copy = NULL;
+  if (!Wires || (Wires & ~(unsigned)ORCRT_WIRE_ALL))
+    return orc_rt_Error_create("cannot add \"%s\": no such wire %#x", Name ? Name : "(unnamed)",
+                               Wires);
   if (Name && !(Copy = strdup(Name)))
     return orc_rt_Error_create("cannot add bootstrap symbol \"%s\": out of memory", Name);
   session_lock(S);
@@ -68,29 +87,44 @@ static orc_rt_ErrorRef add_symbol(orc_rt_SessionRef S, const char *Name, orc_rt_
                               Name ? Name : "(unnamed)");
     goto fail;
   }
-  if (Name && has_symbol_locked(S, Name)) {
+  bool Same = false;
+  size_t Clash = Name ? clashing_symbol_locked(S, Name, Wires, Addr, &Same) : SIZE_MAX;
+  if (Clash != SIZE_MAX && !Same) {
     Err = orc_rt_Error_create("duplicate bootstrap symbol \"%s\"", Name);
     goto fail;
   }
-  /* Room for both first, so that neither changes if the other cannot. */
-  if ((Name && !ORCRT_ARRAY_RESERVE(&S->Symbols, S->Symbols.Len + 1)) ||
+  /* Room for everything first, so that nothing changes if something cannot. */
+  bool NewSymbol = Name && Clash == SIZE_MAX;
+  if ((NewSymbol && (!ORCRT_ARRAY_RESERVE(&S->Symbols, S->Symbols.Len + 1) ||
+                     !ORCRT_ARRAY_RESERVE(&S->SymbolWires, S->SymbolWires.Len + 1))) ||
       (IsWrapper && !ORCRT_ARRAY_RESERVE(&S->Wrappers, S->Wrappers.Len + 1))) {
     Err = orc_rt_Error_create("cannot add \"%s\": out of memory", Name ? Name : "(unnamed)");
     goto fail;
   }
-  if (Name) {
+  const char *Stored = Copy;
+  if (NewSymbol) {
     orc_rt_BootstrapSymbol Sym = {.Name = Copy, .Addr = Addr};
     ORCRT_ARRAY_PUSH(&S->Symbols, &Sym); /* cannot fail: reserved */
+    ORCRT_ARRAY_PUSH(&S->SymbolWires, &Wires);
+    Copy = NULL;
+  } else if (Name) {
+    /* The same name at the same address: it now serves these wires too. */
+    S->SymbolWires.Items[Clash] |= Wires;
+    Stored = S->Symbols.Items[Clash].Name;
   }
   if (IsWrapper) {
-    struct session_wrapper W = {.Addr = Addr, .Name = Copy};
+    struct session_wrapper W = {.Addr = Addr, .Name = Stored, .Wires = Wires};
     struct session_wrapper *Old = orcrt_session_find_wrapper_locked(S, Addr);
-    if (Old && !Old->Name)
-      Old->Name = Copy; /* added again, now with a name */
-    else
-      ORCRT_ARRAY_INSERT_SORTED_BY(&S->Wrappers, Addr, &W); /* reserved, or present already */
+    if (Old) {
+      if (!Old->Name)
+        Old->Name = Stored; /* added again, now with a name */
+      Old->Wires |= Wires;
+    } else {
+      ORCRT_ARRAY_INSERT_SORTED_BY(&S->Wrappers, Addr, &W); /* reserved */
+    }
   }
   session_unlock(S);
+  free(Copy);
   return NULL;
 
 fail:
@@ -102,17 +136,27 @@ fail:
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_addBootstrapSymbol(orc_rt_SessionRef S,
                                                                 const char *Name,
                                                                 orc_rt_ExecutorAddr Addr) {
-  if (!Name)
-    return orc_rt_Error_create("bootstrap symbol without a name");
-  return add_symbol(S, Name, Addr, false);
+  return orcrt_session_add_symbol_for(S, ORCRT_WIRE_ALL, Name, Addr);
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_addWrapperFunction(orc_rt_SessionRef S,
                                                                 const char *Name,
                                                                 orc_rt_WrapperFunction Fn) {
+  return orcrt_session_add_wrapper_for(S, ORCRT_WIRE_ALL, Name, Fn);
+}
+
+orc_rt_ErrorRef orcrt_session_add_symbol_for(orc_rt_SessionRef S, unsigned Wires, const char *Name,
+                                             orc_rt_ExecutorAddr Addr) {
+  if (!Name)
+    return orc_rt_Error_create("bootstrap symbol without a name");
+  return add_symbol(S, Wires, Name, Addr, false);
+}
+
+orc_rt_ErrorRef orcrt_session_add_wrapper_for(orc_rt_SessionRef S, unsigned Wires, const char *Name,
+                                              orc_rt_WrapperFunction Fn) {
   if (!Fn)
     return orc_rt_Error_create("wrapper function \"%s\" is NULL", Name ? Name : "(unnamed)");
-  return add_symbol(S, Name, (orc_rt_ExecutorAddr)(uintptr_t)Fn, true);
+  return add_symbol(S, Wires, Name, (orc_rt_ExecutorAddr)(uintptr_t)Fn, true);
 }
 
 orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn) {

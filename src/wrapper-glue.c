@@ -17,6 +17,7 @@
 
 #include "session-internal.h"
 #include "wrapper-glue.h"
+#include "wire.h"
 
 const char orcrt_glue_deserialize_error[] =
     "Could not deserialize arguments for wrapper function call";
@@ -259,11 +260,11 @@ bool orcrt_glue_trace_empty(orc_rt_SessionRef S, const char *Data, size_t Size,
 
 /* ---- registration ----------------------------------------------------------- */
 
-orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
-                                        size_t N) {
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, unsigned Wires,
+                                        const struct orcrt_glue_wrapper *Table, size_t N) {
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; !Err && I < N; I++) {
-    Err = orc_rt_Session_addWrapperFunction(S, Table[I].Name, Table[I].Fn);
+    Err = orcrt_session_add_wrapper_for(S, Wires, Table[I].Name, Table[I].Fn);
     if (!Err && Table[I].Short)
       Err = orcrt_session_mark_short(S, Table[I].Fn);
     if (!Err && Table[I].Trace)
@@ -272,10 +273,10 @@ orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_
   return Err;
 }
 
-orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
-                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
-                                       size_t N) {
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, unsigned Wires,
+                                       const char *InstanceName, const void *Instance,
+                                       const struct orcrt_glue_wrapper *Table, size_t N) {
   orc_rt_ErrorRef Err =
-      orc_rt_Session_addBootstrapSymbol(S, InstanceName, orc_rt_ExecutorAddr_fromPtr(Instance));
-  return Err ? Err : orcrt_glue_add_wrappers(S, Table, N);
+      orcrt_session_add_symbol_for(S, Wires, InstanceName, orc_rt_ExecutorAddr_fromPtr(Instance));
+  return Err ? Err : orcrt_glue_add_wrappers(S, Wires, Table, N);
 }

@@ -165,17 +165,21 @@ void orcrt_glue_trace_segments(struct orcrt_trace_text *T, bool Ok, uint64_t N, 
  */
 bool orcrt_glue_trace_expected_failed(orc_rt_SPSReader *R, struct orcrt_trace_text *T, bool *Ok);
 
-/* Add the N wrappers of Table to S under their names. Returns NULL or the error. */
-orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, const struct orcrt_glue_wrapper *Table,
-                                        size_t N);
+/*
+ * Add the N wrappers of Table to S under their names, for the controllers
+ * of Wires (wire.h). Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, unsigned Wires,
+                                        const struct orcrt_glue_wrapper *Table, size_t N);
 
 /*
  * Add a Service's protocol layer to S: the bootstrap symbol InstanceName
  * for Instance (the address the controller names the Service by), then the
- * N wrappers of Table. Returns NULL or the error.
+ * N wrappers of Table, all for the controllers of Wires. Returns NULL or
+ * the error.
  */
-orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, const char *InstanceName,
-                                       const void *Instance, const struct orcrt_glue_wrapper *Table,
-                                       size_t N);
+orc_rt_ErrorRef orcrt_glue_add_service(orc_rt_SessionRef S, unsigned Wires,
+                                       const char *InstanceName, const void *Instance,
+                                       const struct orcrt_glue_wrapper *Table, size_t N);
 
 #endif /* ORCRT_WRAPPER_GLUE_H */

@@ -77,6 +77,8 @@ struct orcrt_tc {
   char *Triple;
   uint64_t PageSize;
   size_t MapCount;
+  char *FirstMapKey;    /* the bootstrap map's first key, or NULL */
+  unsigned SetupFields; /* 4 (LLVM 19 and 22) or 3 (LLVM 14-16) */
   struct tc_symbol *Syms;
   size_t NumSyms;
   char *SetupPayload;
@@ -159,6 +161,7 @@ static orcrt_tc *tc_new(void) {
   TC->Pid = -1;
   TC->PidFd = -1;
   TC->TimeoutMs = 20000;
+  TC->SetupFields = 4;
   pthread_mutex_init(&TC->ErrLock, NULL);
   pthread_mutex_init(&TC->WriteLock, NULL);
   pthread_mutex_init(&TC->Lock, NULL);
@@ -434,6 +437,7 @@ void orcrt_tc_destroy(orcrt_tc *TC) {
   for (size_t I = 0; I < TC->NumSyms; I++)
     free(TC->Syms[I].Name);
   free(TC->Syms);
+  free(TC->FirstMapKey);
   free(TC->Triple);
   free(TC->SetupPayload);
   free(TC->Rx);
@@ -706,13 +710,19 @@ int orcrt_tc_read_setup(orcrt_tc *TC) {
   orc_rt_SPSReader_init(&R, F.Payload, F.PayloadSize);
   uint64_t MapCount = 0, SymCount = 0;
   char *Triple = NULL;
-  if (!orc_rt_SPSReader_stringDup(&R, &Triple) || !orc_rt_SPSReader_u64(&R, &TC->PageSize) ||
-      !orc_rt_SPSReader_seqCount(&R, 16, &MapCount))
+  if (!orc_rt_SPSReader_stringDup(&R, &Triple) || !orc_rt_SPSReader_u64(&R, &TC->PageSize))
+    goto bad;
+  /* LLVM 14-16 read no bootstrap map. */
+  if (TC->SetupFields == 4 && !orc_rt_SPSReader_seqCount(&R, 16, &MapCount))
     goto bad;
   for (uint64_t I = 0; I < MapCount; I++) {
     const char *D;
     size_t N;
-    if (!orc_rt_SPSReader_bytes(&R, &D, &N) || !orc_rt_SPSReader_bytes(&R, &D, &N))
+    if (!orc_rt_SPSReader_bytes(&R, &D, &N))
+      goto bad;
+    if (I == 0 && !(TC->FirstMapKey = strndup(D, N)))
+      goto bad;
+    if (!orc_rt_SPSReader_bytes(&R, &D, &N))
       goto bad;
   }
   if (!orc_rt_SPSReader_seqCount(&R, 16, &SymCount))
@@ -743,6 +753,8 @@ int orcrt_tc_read_setup(orcrt_tc *TC) {
 
 bad:
   free(Triple);
+  free(TC->FirstMapKey);
+  TC->FirstMapKey = NULL;
   set_error(TC, "could not decode the Setup payload (%zu bytes)", F.PayloadSize);
   orcrt_tc_frame_dispose(&F);
   return -1;
@@ -756,6 +768,14 @@ uint64_t orcrt_tc_page_size(orcrt_tc *TC) {
 }
 size_t orcrt_tc_bootstrap_map_count(orcrt_tc *TC) {
   return TC->MapCount;
+}
+
+const char *orcrt_tc_bootstrap_map_first_key(orcrt_tc *TC) {
+  return TC->FirstMapKey;
+}
+
+void orcrt_tc_set_setup_fields(orcrt_tc *TC, unsigned Fields) {
+  TC->SetupFields = Fields;
 }
 size_t orcrt_tc_symbol_count(orcrt_tc *TC) {
   return TC->NumSyms;

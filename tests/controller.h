@@ -129,14 +129,24 @@ int orcrt_tc_wait_exit(orcrt_tc *TC, int *Status);
 /*
  * Read the first frame, which must be a Setup (opcode 0, seq 0, tag 0), and
  * decode it: triple, page size, bootstrap map, bootstrap symbols (names must
- * be unique). Fails on anything else.
+ * be unique). Fails on anything else. Bytes after the symbols are ignored,
+ * as LLVM's controllers ignore them.
  */
 int orcrt_tc_read_setup(orcrt_tc *TC);
+
+/*
+ * Read the Setup as a controller of LLVM 14-16 does (Fields 3: triple, page
+ * size, symbols) or of 19 and 22 (4, the default: with a bootstrap map).
+ * Before orcrt_tc_read_setup().
+ */
+void orcrt_tc_set_setup_fields(orcrt_tc *TC, unsigned Fields);
 
 /* After orcrt_tc_read_setup(): what the Setup said (owned by TC). */
 const char *orcrt_tc_triple(orcrt_tc *TC);
 uint64_t orcrt_tc_page_size(orcrt_tc *TC);
 size_t orcrt_tc_bootstrap_map_count(orcrt_tc *TC);
+/* The bootstrap map's first key, or NULL if the map is empty. */
+const char *orcrt_tc_bootstrap_map_first_key(orcrt_tc *TC);
 size_t orcrt_tc_symbol_count(orcrt_tc *TC);
 /* The I-th bootstrap symbol, in the order sent. */
 const char *orcrt_tc_symbol_name(orcrt_tc *TC, size_t I);

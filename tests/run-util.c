@@ -344,6 +344,7 @@ void orcrt_test_unset_executor_settings(void) {
   unsetenv("ORCRT_THREADS");
   unsetenv("ORCRT_MEMORY");
   unsetenv("ORCRT_LOG");
+  unsetenv("ORCRT_LLVM");
 }
 
 int orcrt_test_connect_loopback(int Port) {

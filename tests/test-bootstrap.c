@@ -887,6 +887,34 @@ START_TEST(gdb_registration_links_an_entry_into_the_descriptor) {
 }
 END_TEST
 
+/* LLVM 14-16 send the range alone (16 bytes), meaning AutoRegister. */
+START_TEST(gdb_registration_takes_llvm14_range_without_flag) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  orc_rt_MemorySegment G = {orc_rt_MemProt_Read, B, Page,
+                            "\x7f"
+                            "ELF",
+                            4};
+  jit_finalize(&E, &G, 1);
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B, B + 0x80});
+  ck_assert_uint_eq(orc_rt_SPSWriter_size(&W), 16);
+  orcrt_test_assert_sps_success(
+      llvm_orc_registerJITLoaderGDBWrapper(orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W)));
+  orc_rt_SPSWriter_dispose(&W);
+  orc_rt_JITCodeEntry *Entry = __jit_debug_descriptor.FirstEntry;
+  ck_assert_ptr_nonnull(Entry);
+  ck_assert_ptr_eq(Entry->SymfileAddr, orc_rt_ExecutorAddr_toPtr(B));
+  ck_assert_uint_eq(Entry->SymfileSize, 0x80);
+  /* Registered with the debugger at once, as with AutoRegister. */
+  ck_assert_ptr_eq(__jit_debug_descriptor.RelevantEntry, Entry);
+  env_fini(&E);
+  ck_assert_ptr_null(__jit_debug_descriptor.FirstEntry);
+}
+END_TEST
+
 START_TEST(gdb_registration_of_a_bad_range_is_an_error) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
@@ -999,6 +1027,7 @@ Suite *orcrt_suite_bootstrap(void) {
   TC = orcrt_test_case(S, "gdb", 30);
   tcase_add_test(TC, gdb_registration_links_an_entry_into_the_descriptor);
   tcase_add_test(TC, gdb_registration_of_a_bad_range_is_an_error);
+  tcase_add_test(TC, gdb_registration_takes_llvm14_range_without_flag);
   TC = orcrt_test_case(S, "dispatch", 30);
   tcase_add_test(TC, dispatch_fn_calls_the_controller_from_jit_code);
   tcase_add_test(TC, dispatch_fn_with_a_context_that_is_no_session_fails);

@@ -55,7 +55,8 @@ typedef struct {
  * Launch orcrt-executor with Style and the words Extra after the
  * descriptors, its stderr going to a memfd, and read its Setup.
  */
-static void launch(executor *E, orcrt_tc_launch_style Style, char *const *Extra) {
+static void launch_reading(executor *E, orcrt_tc_launch_style Style, char *const *Extra,
+                           unsigned SetupFields) {
   E->ErrFd = memfd_create("executor-stderr", MFD_CLOEXEC);
   ck_assert_int_ge(E->ErrFd, 0);
   /* The child inherits the test's descriptor 2: point it at the memfd just
@@ -69,7 +70,13 @@ static void launch(executor *E, orcrt_tc_launch_style Style, char *const *Extra)
   close(Saved);
   ck_assert_msg(Rc == 0, "cannot launch %s: %s", orcrt_test_executor_path(), strerror(LaunchErrno));
   orcrt_tc_set_timeout(E->TC, EXIT_TIMEOUT_MS);
+  orcrt_tc_set_setup_fields(E->TC, SetupFields);
   ck_assert_msg(orcrt_tc_read_setup(E->TC) == 0, "no Setup: %s", orcrt_tc_error(E->TC));
+}
+
+/* Launch as above and read the Setup as LLVM 19's controllers do. */
+static void launch(executor *E, orcrt_tc_launch_style Style, char *const *Extra) {
+  launch_reading(E, Style, Extra, 4);
 }
 
 static void launch_default(executor *E) {
@@ -104,6 +111,24 @@ static void finish_in_order(executor *E) {
   ck_assert_int_eq(wait_exit(E), 0);
   const char *Err = stderr_text(E);
   ck_assert_msg(Err[0] == '\0', "unexpected stderr: %s", Err);
+  close(E->ErrFd);
+}
+
+/* Close the controller's ends before any call: exit 0, and the note that
+   the Setup may have been rejected. */
+static void finish_without_calls(executor *E) {
+  orcrt_tc_close(E->TC);
+  ck_assert_int_eq(wait_exit(E), 0);
+  orcrt_test_assert_setup_note(stderr_text(E));
+  close(E->ErrFd);
+}
+
+/* The same, at a log level that adds lines of its own: the note is among them. */
+static void finish_without_calls_logged(executor *E) {
+  orcrt_tc_close(E->TC);
+  ck_assert_int_eq(wait_exit(E), 0);
+  const char *Err = stderr_text(E);
+  ck_assert_msg(strstr(Err, "the controller closed the channel without a call"), "stderr: %s", Err);
   close(E->ErrFd);
 }
 
@@ -309,7 +334,7 @@ START_TEST(executor_setup_lists_required_bootstrap_symbols) {
   for (size_t I = 0; I < N; I++)
     for (size_t J = I + 1; J < N; J++)
       ck_assert_str_ne(orcrt_tc_symbol_name(E.TC, I), orcrt_tc_symbol_name(E.TC, J));
-  finish_in_order(&E);
+  finish_without_calls(&E);
 }
 END_TEST
 
@@ -318,8 +343,9 @@ START_TEST(executor_setup_names_host_triple_and_page_size) {
   launch_default(&E);
   ck_assert_str_eq(orcrt_tc_triple(E.TC), "x86_64-pc-linux-gnu");
   ck_assert_uint_eq(orcrt_tc_page_size(E.TC), (uint64_t)sysconf(_SC_PAGESIZE));
-  ck_assert_uint_eq(orcrt_tc_bootstrap_map_count(E.TC), 0);
-  finish_in_order(&E);
+  /* The default Setup's map: the 14-16 view and its padding (setup.c). */
+  ck_assert_str_eq(orcrt_tc_bootstrap_map_first_key(E.TC), "__orcrt_setup_pad");
+  finish_without_calls(&E);
 }
 END_TEST
 
@@ -354,8 +380,8 @@ START_TEST(executor_exits_zero_at_eof_on_frame_boundary) {
   orcrt_tc_close_write(E.TC);
   /* It closes its out-fd once it is done... */
   ck_assert_msg(orcrt_tc_wait_eof(E.TC) == 0, "%s", orcrt_tc_error(E.TC));
-  /* ...and exits 0 with nothing to say. */
-  finish_in_order(&E);
+  /* ...and exits 0, with only the note that no call came. */
+  finish_without_calls(&E);
 }
 END_TEST
 
@@ -366,7 +392,7 @@ START_TEST(executor_exits_zero_on_hangup) {
   ck_assert_int_eq(orcrt_tc_send_frame(E.TC, ORCRT_TC_OP_HANGUP, 0, 0, Failure, sizeof(Failure)),
                    0);
   ck_assert_msg(orcrt_tc_wait_eof(E.TC) == 0, "%s", orcrt_tc_error(E.TC));
-  finish_in_order(&E);
+  finish_without_calls(&E);
 }
 END_TEST
 
@@ -401,9 +427,9 @@ static void expect_usage_error(const char *const *Args, const char *const *Env,
 
 START_TEST(executor_help_describes_options_and_exits_zero) {
   static const char *const Words[] = {
-      "filedescs=IN,OUT",  "IN OUT",    "--threads=N",  "--memory=STRATEGY",
-      "--log-level=LEVEL", "--help",    "--version",    "ORCRT_THREADS",
-      "ORCRT_MEMORY",      "ORCRT_LOG", "Exit status:", "mprotect"};
+      "filedescs=IN,OUT", "IN OUT",    "--threads=N",   "--memory=STRATEGY", "--log-level=LEVEL",
+      "--help",           "--version", "ORCRT_THREADS", "ORCRT_MEMORY",      "ORCRT_LOG",
+      "Exit status:",     "mprotect",  "--llvm=N",      "ORCRT_LLVM",        "clang-repl-22"};
   const char *Args[] = {"--help", NULL};
   orcrt_test_spawn_result R;
   run_executor(Args, NULL, &R);
@@ -448,6 +474,8 @@ START_TEST(executor_bad_option_values_are_usage_errors) {
                      "invalid log level 'loud' (expected error, warning, info or debug)");
   const char *Missing[] = {"--threads", NULL};
   expect_usage_error(Missing, NULL, "option '--threads' needs an argument");
+  const char *LLVM[] = {"--llvm=17", "0", "1", NULL};
+  expect_usage_error(LLVM, NULL, "invalid LLVM release '17' (expected 14, 15, 16, 19, 22 or auto)");
 }
 END_TEST
 
@@ -460,6 +488,8 @@ START_TEST(executor_bad_environment_values_are_usage_errors) {
   const char *Log[] = {"ORCRT_LOG=chatty", NULL};
   expect_usage_error(Args, Log,
                      "invalid ORCRT_LOG 'chatty' (expected error, warning, info or debug)");
+  const char *LLVM[] = {"ORCRT_LLVM=19.1", NULL};
+  expect_usage_error(Args, LLVM, "invalid ORCRT_LLVM '19.1' (expected 14, 15, 16, 19, 22 or auto)");
 }
 END_TEST
 
@@ -469,8 +499,10 @@ END_TEST
  * file and exits 0.
  */
 START_TEST(executor_command_line_wins_over_environment) {
-  const char *Env[] = {"ORCRT_THREADS=many", "ORCRT_MEMORY=heap", "ORCRT_LOG=chatty", NULL};
-  const char *Args[] = {"-j", "2", "--memory=mprotect", "-l", "error", "0", "1", NULL};
+  const char *Env[] = {"ORCRT_THREADS=many", "ORCRT_MEMORY=heap", "ORCRT_LOG=chatty",
+                       "ORCRT_LLVM=18", NULL};
+  const char *Args[] = {"-j", "2", "--memory=mprotect", "-l", "error", "--llvm=auto", "0",
+                        "1",  NULL};
   orcrt_test_spawn_result R;
   run_executor(Args, Env, &R);
   ck_assert_msg(R.Status == 0, "status %d, stderr: %s", R.Status, R.Err);
@@ -982,6 +1014,157 @@ START_TEST(executor_finishes_in_order_when_controller_exits_after_closing) {
 }
 END_TEST
 
+/* ---- LLVM releases --------------------------------------------------------- */
+
+/*
+ * Look "printf" up in the executor's own handle through the lookup wrapper
+ * at Lookup; returns the whole result, which holds one entry.
+ */
+static orc_rt_WrapperFunctionBuffer lookup_printf_at(executor *E, orc_rt_ExecutorAddr Lookup) {
+  orc_rt_ExecutorAddr H = open_library(E, "");
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, sym(E, "__llvm_orc_SimpleExecutorDylibManager_Instance"));
+  orc_rt_SPSWriter_addr(&W, H);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_string(&W, "printf");
+  orc_rt_SPSWriter_bool(&W, true);
+  orc_rt_WrapperFunctionBuffer R;
+  ck_assert_int_eq(
+      orcrt_tc_call(E->TC, Lookup, orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W), &R), 0);
+  orc_rt_SPSWriter_dispose(&W);
+  return R;
+}
+
+/* A lookup result of one entry: Expected's tag, the count, then the entry of EntrySize. */
+static void assert_printf_entry(orc_rt_WrapperFunctionBuffer R, size_t EntrySize) {
+  const unsigned char *P = (const unsigned char *)orc_rt_WrapperFunctionBuffer_data(&R);
+  ck_assert_uint_eq(R.Size, 1 + 8 + EntrySize);
+  ck_assert_uint_eq(P[0], 1);
+  uint64_t Addr = 0;
+  memcpy(&Addr, P + 9, 8);
+  /* Another process, the same libc: printf at the same offset in its page. */
+  ck_assert_uint_ne(Addr, 0);
+  ck_assert_uint_eq(Addr & 0xfff, (uint64_t)(uintptr_t)printf & 0xfff);
+  if (EntrySize == 10)
+    ck_assert_uint_eq(P[17], 0x10); /* Exported */
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+}
+
+/*
+ * End E in order at log level info: the log must say the controller speaks
+ * Wire's wire, and not Other's.
+ */
+static void finish_naming_wire(executor *E, const char *Wire, const char *Other) {
+  orcrt_tc_close(E->TC);
+  ck_assert_int_eq(wait_exit(E), 0);
+  const char *Err = stderr_text(E);
+  ck_assert_msg(strstr(Err, orcrt_test_format("info: the controller speaks %s's wire", Wire)),
+                "stderr: %s", Err);
+  ck_assert_msg(!strstr(Err, orcrt_test_format("%s's wire", Other)), "stderr: %s", Err);
+  close(E->ErrFd);
+}
+
+/*
+ * The default Setup, read as LLVM 14-16 read it: the pad first, then their
+ * own symbols, whose lookup answers with bare addresses, and the first call
+ * to it names the wire in the log.
+ */
+START_TEST(executor_default_setup_serves_llvm14_view) {
+  setenv("ORCRT_LOG", "info", 1);
+  executor E;
+  launch_reading(&E, orcrt_tc_launch_filedescs, NULL, 3);
+  ck_assert_str_eq(orcrt_tc_symbol_name(E.TC, 0), "__orcrt_setup_pad");
+  orc_rt_ExecutorAddr A = 0;
+  /* lli 14-16 need the EH-frame entry points under these names. */
+  ck_assert(orcrt_tc_lookup(E.TC, "__llvm_orc_bootstrap_register_ehframe_section_wrapper", &A));
+  ck_assert(orcrt_tc_lookup(E.TC, "__llvm_orc_bootstrap_deregister_ehframe_section_wrapper", &A));
+  ck_assert(!orcrt_tc_lookup(E.TC, "llvm_orc_registerEHFrameSectionWrapper", &A));
+  assert_printf_entry(
+      lookup_printf_at(&E, sym(&E, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper")), 8);
+  finish_naming_wire(&E, "LLVM 14-16", "LLVM 19");
+}
+END_TEST
+
+/* The same Setup read as LLVM 19 reads it: another lookup, with flags. */
+START_TEST(executor_default_setup_serves_llvm19_view) {
+  setenv("ORCRT_LOG", "info", 1);
+  executor E;
+  launch_reading(&E, orcrt_tc_launch_filedescs, NULL, 3);
+  orc_rt_ExecutorAddr Old = sym(&E, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper");
+  finish_without_calls_logged(&E);
+  launch_default(&E);
+  orc_rt_ExecutorAddr New = sym(&E, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper");
+  ck_assert_uint_ne(Old, New);
+  orc_rt_ExecutorAddr A = 0;
+  ck_assert(orcrt_tc_lookup(E.TC, "llvm_orc_registerEHFrameSectionWrapper", &A));
+  ck_assert(!orcrt_tc_lookup(E.TC, "__llvm_orc_bootstrap_register_ehframe_section_wrapper", &A));
+  assert_printf_entry(lookup_printf_at(&E, New), 10);
+  finish_naming_wire(&E, "LLVM 19", "LLVM 14-16");
+}
+END_TEST
+
+/* ORCRT_LLVM=14: LLVM 14-16's plain 3-field Setup, without the pad. */
+START_TEST(executor_llvm14_setup_has_only_the_old_layout) {
+  setenv("ORCRT_LLVM", "14", 1);
+  executor E;
+  launch_reading(&E, orcrt_tc_launch_filedescs, NULL, 3);
+  orc_rt_ExecutorAddr A = 0;
+  ck_assert(!orcrt_tc_lookup(E.TC, "__orcrt_setup_pad", &A));
+  ck_assert(orcrt_tc_lookup(E.TC, "__llvm_orc_SimpleRemoteEPC_dispatch_ctx", &A));
+  assert_printf_entry(
+      lookup_printf_at(&E, sym(&E, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper")), 8);
+  /* Nothing follows the symbols: a 3-field reader consumed the whole payload. */
+  size_t Size;
+  orcrt_tc_setup_payload(E.TC, &Size);
+  size_t Used = 8 + strlen(orcrt_tc_triple(E.TC)) + 8 + 8;
+  for (size_t I = 0; I < orcrt_tc_symbol_count(E.TC); I++)
+    Used += 8 + strlen(orcrt_tc_symbol_name(E.TC, I)) + 8;
+  ck_assert_uint_eq(Size, Used);
+  finish_in_order(&E);
+}
+END_TEST
+
+/*
+ * ORCRT_LLVM=19: the plain 4-field Setup of LLVM 19's names only; a
+ * controller that reads it and leaves without a call gets the note naming
+ * the option.
+ */
+START_TEST(executor_llvm19_setup_is_plain_and_names_the_option) {
+  setenv("ORCRT_LLVM", "19", 1);
+  executor E;
+  launch_default(&E);
+  ck_assert_uint_eq(orcrt_tc_bootstrap_map_count(E.TC), 0);
+  orc_rt_ExecutorAddr A = 0;
+  ck_assert(orcrt_tc_lookup(E.TC, "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", &A));
+  ck_assert(!orcrt_tc_lookup(E.TC, "__llvm_orc_bootstrap_register_ehframe_section_wrapper", &A));
+  orcrt_tc_close(E.TC);
+  ck_assert_int_eq(wait_exit(&E), 0);
+  const char *Err = stderr_text(&E);
+  orcrt_test_assert_setup_note(Err);
+  ck_assert_msg(strstr(Err, "LLVM 19's"), "stderr: %s", Err);
+  close(E.ErrFd);
+}
+END_TEST
+
+/* --llvm=16 on the command line: the 3-field Setup (its symbol count where 19 has the map's). */
+START_TEST(executor_llvm_option_chooses_the_setup) {
+  const char *Args[] = {"--llvm=16", "0", "1", NULL};
+  orcrt_test_spawn_result R;
+  run_executor(Args, NULL, &R);
+  ck_assert_int_eq(R.Status, 0);
+  orcrt_test_assert_setup_note(R.Err);
+  ck_assert_msg(strstr(R.Err, "LLVM 16's"), "stderr: %s", R.Err);
+  ck_assert_uint_ge(R.OutSize, ORCRT_TC_HEADER_SIZE + 8);
+  uint64_t TripleLen = 0, Count = 0;
+  memcpy(&TripleLen, R.Out + ORCRT_TC_HEADER_SIZE, 8);
+  ck_assert_uint_ge(R.OutSize, ORCRT_TC_HEADER_SIZE + 8 + TripleLen + 16);
+  memcpy(&Count, R.Out + ORCRT_TC_HEADER_SIZE + 8 + TripleLen + 8, 8);
+  ck_assert_uint_gt(Count, 10); /* symbols, not an empty bootstrap map */
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 static void add(Suite *S, const char *Name, const TTest *Test) {
   TCase *TC = orcrt_test_case(S, Name, 30);
   tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
@@ -1035,5 +1218,10 @@ Suite *orcrt_suite_executor(void) {
   add(S, "parent_dies_pipes_open", executor_dies_with_controller_that_leaves_pipes_open);
   add(S, "parent_exits_after_close",
       executor_finishes_in_order_when_controller_exits_after_closing);
+  add(S, "wire_default_llvm14", executor_default_setup_serves_llvm14_view);
+  add(S, "wire_default_llvm19", executor_default_setup_serves_llvm19_view);
+  add(S, "wire_llvm14", executor_llvm14_setup_has_only_the_old_layout);
+  add(S, "wire_llvm19", executor_llvm19_setup_is_plain_and_names_the_option);
+  add(S, "wire_option", executor_llvm_option_chooses_the_setup);
   return S;
 }

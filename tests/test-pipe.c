@@ -268,15 +268,27 @@ START_TEST(pipe_setup_is_first_frame_with_llvm_header) {
 }
 END_TEST
 
-START_TEST(pipe_setup_payload_has_llvm_layout) {
-  struct fixture F;
-  fixture_session(&F);
-  fixture_attach(&F, NULL, false);
-  orcrt_tc_frame Fr;
-  ck_assert_msg(orcrt_tc_read_frame(F.TC, &Fr) == 0, "%s", orcrt_tc_error(F.TC));
+/*
+ * Start F's Session for protocol P and read the raw Setup frame into *Fr;
+ * returns the length of the default triple it starts with.
+ */
+static size_t fixture_raw_setup(struct fixture *F, orc_rt_Protocol P, orcrt_tc_frame *Fr) {
+  fixture_session(F);
+  ck_assert_no_error(orc_rt_Session_setProtocol(F->S, P));
+  fixture_attach(F, NULL, false);
+  ck_assert_msg(orcrt_tc_read_frame(F->TC, Fr) == 0, "%s", orcrt_tc_error(F->TC));
   orc_rt_PipeOptions O;
   orc_rt_PipeOptions_init(&O);
-  size_t TL = strlen(O.TargetTriple);
+  return strlen(O.TargetTriple);
+}
+
+/* LLVM 19's and 22's layout: triple, page size, bootstrap map, symbols. */
+START_TEST(pipe_setup_payload_has_llvm_layout) {
+  struct fixture F;
+  orcrt_tc_frame Fr;
+  size_t TL = fixture_raw_setup(&F, orc_rt_Protocol_LLVM19, &Fr);
+  orc_rt_PipeOptions O;
+  orc_rt_PipeOptions_init(&O);
   const char *P = Fr.Payload;
   size_t Need = 8 + TL + 8 + 8 + 8;
   ck_assert_uint_ge(Fr.PayloadSize, Need);
@@ -296,26 +308,56 @@ START_TEST(pipe_setup_payload_has_llvm_layout) {
 }
 END_TEST
 
-START_TEST(pipe_setup_lists_every_bootstrap_symbol) {
+/* LLVM 14-16's layout: triple, page size, symbols; no bootstrap map. */
+START_TEST(pipe_setup_payload_has_llvm14_layout) {
   struct fixture F;
-  fixture_start(&F, NULL);
-  ck_assert_uint_eq(orcrt_tc_bootstrap_map_count(F.TC), 0);
-  ck_assert_uint_eq(orcrt_tc_symbol_count(F.TC), 6);
-  static const struct {
-    const char *Name;
-    orc_rt_ExecutorAddr Addr;
-  } Want[] = {
-      {"orcrt_test_echo", TAG(echo_wrapper)},   {"orcrt_test_oob", TAG(oob_wrapper)},
-      {"orcrt_test_big", TAG(big_wrapper)},     {"orcrt_test_gate", TAG(gate_wrapper)},
-      {"orcrt_test_relay", TAG(relay_wrapper)}, {"orcrt_test_plain", 0x1234},
-  };
-  for (size_t I = 0; I < sizeof(Want) / sizeof(Want[0]); I++) {
-    ck_assert_str_eq(orcrt_tc_symbol_name(F.TC, I), Want[I].Name);
-    orc_rt_ExecutorAddr A = 0;
-    ck_assert(orcrt_tc_lookup(F.TC, Want[I].Name, &A));
-    ck_assert_uint_eq(A, Want[I].Addr);
-  }
+  orcrt_tc_frame Fr;
+  size_t TL = fixture_raw_setup(&F, orc_rt_Protocol_LLVM16, &Fr);
+  const char *P = Fr.Payload + 8 + TL + 8;
+  ck_assert_uint_ge(Fr.PayloadSize, 8 + TL + 8 + 8 + 8 + 15 + 8);
+  ck_assert_uint_eq(le64(P), 6); /* the symbols' count where 19 has the map's */
+  ck_assert_uint_eq(le64(P + 8), strlen("orcrt_test_echo"));
+  ck_assert(memcmp(P + 16, "orcrt_test_echo", 15) == 0);
+  ck_assert_uint_eq(le64(P + 31), TAG(echo_wrapper));
+  orcrt_tc_frame_dispose(&Fr);
   fixture_finish(&F);
+}
+END_TEST
+
+/* The default Setup, read as LLVM 19 and 22 read it and as 14-16 do. */
+START_TEST(pipe_setup_lists_every_bootstrap_symbol) {
+  for (unsigned Fields = 3; Fields <= 4; Fields++) {
+    struct fixture F;
+    fixture_session(&F);
+    fixture_attach(&F, NULL, false);
+    orcrt_tc_set_setup_fields(F.TC, Fields);
+    ck_assert_msg(orcrt_tc_read_setup(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
+    if (Fields == 4) {
+      /* The 3-field view hides in the value of the map's first key, then padding. */
+      ck_assert_uint_eq(orcrt_tc_bootstrap_map_count(F.TC), 7);
+      ck_assert_str_eq(orcrt_tc_bootstrap_map_first_key(F.TC), "__orcrt_setup_pad");
+    }
+    /* 3 fields: the pad comes first, its "address" the length of the rest. */
+    size_t First = Fields == 3;
+    if (Fields == 3)
+      ck_assert_str_eq(orcrt_tc_symbol_name(F.TC, 0), "__orcrt_setup_pad");
+    ck_assert_uint_eq(orcrt_tc_symbol_count(F.TC), 6 + First);
+    static const struct {
+      const char *Name;
+      orc_rt_ExecutorAddr Addr;
+    } Want[] = {
+        {"orcrt_test_echo", TAG(echo_wrapper)},   {"orcrt_test_oob", TAG(oob_wrapper)},
+        {"orcrt_test_big", TAG(big_wrapper)},     {"orcrt_test_gate", TAG(gate_wrapper)},
+        {"orcrt_test_relay", TAG(relay_wrapper)}, {"orcrt_test_plain", 0x1234},
+    };
+    for (size_t I = 0; I < sizeof(Want) / sizeof(Want[0]); I++) {
+      ck_assert_str_eq(orcrt_tc_symbol_name(F.TC, First + I), Want[I].Name);
+      orc_rt_ExecutorAddr A = 0;
+      ck_assert(orcrt_tc_lookup(F.TC, Want[I].Name, &A));
+      ck_assert_uint_eq(A, Want[I].Addr);
+    }
+    fixture_finish(&F);
+  }
 }
 END_TEST
 
@@ -1069,6 +1111,7 @@ Suite *orcrt_suite_pipe(void) {
   Suite *S = suite_create("pipe");
   ADD_TEST(S, pipe_setup_is_first_frame_with_llvm_header, 10);
   ADD_TEST(S, pipe_setup_payload_has_llvm_layout, 10);
+  ADD_TEST(S, pipe_setup_payload_has_llvm14_layout, 10);
   ADD_TEST(S, pipe_setup_lists_every_bootstrap_symbol, 10);
   ADD_TEST(S, pipe_setup_uses_triple_and_page_size_options, 10);
   ADD_TEST(S, pipe_options_default_to_documented_values, 10);

@@ -178,3 +178,11 @@ int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites) {
   srunner_free(SR);
   return Failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+void orcrt_test_assert_setup_note(const char *Err) {
+  static const char Start[] = "orcrt-executor: the controller closed the channel without a call";
+  ck_assert_msg(strncmp(Err, Start, sizeof(Start) - 1) == 0, "stderr: %s", Err);
+  ck_assert_msg(strstr(Err, "--llvm=N") != NULL, "the note names no --llvm: %s", Err);
+  const char *Newline = strchr(Err, '\n');
+  ck_assert_msg(Newline && Newline[1] == '\0', "not one line on stderr: %s", Err);
+}

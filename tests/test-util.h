@@ -56,6 +56,13 @@ void orcrt_test_assert_expected_failure(orc_rt_WrapperFunctionBuffer R, const ch
 void orcrt_test_assert_ends_in_duration(const char *Line, size_t Len);
 
 /*
+ * Assert that Err (an executor's whole stderr) is the one line it prints
+ * when a session ends in order without a call: the hint that names
+ * --llvm= for a controller that rejected the Setup.
+ */
+void orcrt_test_assert_setup_note(const char *Err);
+
+/*
  * An error reporter (orc_rt_ErrorReporterFn) that appends each message and a
  * ';' to Msgs, under Lock; initialise with ORCRT_TEST_ERROR_LOG_INIT.
  */

@@ -123,8 +123,9 @@ void orcrt_fuzz_env_init(orcrt_fuzz_env *E, unsigned Threads, orc_rt_MemoryStrat
 
   size_t Count = 0;
   const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(E->S, &Count);
+  /* A name of two wires comes first as LLVM 19's (orc_rt_Session_getBootstrapSymbols()). */
   for (size_t I = 0; I < ORCRT_FUZZ_NUM_SYMBOLS; I++)
-    for (size_t J = 0; J < Count; J++)
+    for (size_t J = 0; J < Count && !E->Symbols[I]; J++)
       if (strcmp(Syms[J].Name, orcrt_fuzz_symbol_names[I]) == 0)
         E->Symbols[I] = Syms[J].Addr;
   /* Found through a lookup, not a bootstrap symbol. */

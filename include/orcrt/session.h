@@ -115,10 +115,58 @@ typedef struct {
 
 /**
  * S's bootstrap symbols in order of addition; *Count receives how many. The
- * array belongs to S and is stable once S is attached.
+ * array belongs to S and is stable once S is attached. A name that LLVM
+ * 14-16's wire gives another address than 19's (see
+ * orc_rt_Session_setProtocol()) appears twice, 19's first.
  */
 const orc_rt_BootstrapSymbol *orc_rt_Session_getBootstrapSymbols(orc_rt_SessionRef S,
                                                                  size_t *Count);
+
+/* ---- the LLVM release the controller speaks --------------------------- */
+
+/**
+ * Which LLVM release's controllers a Session serves. Their wires fall in
+ * three generations: LLVM 14, 15 and 16 share one, 19 and 22 each have
+ * their own. Auto serves all three at once (see orc_rt_Session_buildSetup()).
+ */
+typedef enum {
+  orc_rt_Protocol_Auto = 0,
+  orc_rt_Protocol_LLVM14 = 14,
+  orc_rt_Protocol_LLVM15 = 15,
+  orc_rt_Protocol_LLVM16 = 16,
+  orc_rt_Protocol_LLVM19 = 19,
+  orc_rt_Protocol_LLVM22 = 22,
+} orc_rt_Protocol;
+
+/**
+ * Serve only the controllers of P (the default is Auto). Returns an error
+ * for a value that is not an orc_rt_Protocol, or once S is attached.
+ */
+orc_rt_ErrorRef orc_rt_Session_setProtocol(orc_rt_SessionRef S, orc_rt_Protocol P);
+
+/**
+ * The wire S's controller speaks: the protocol set with
+ * orc_rt_Session_setProtocol(), or, under Auto, orc_rt_Protocol_LLVM14 (for
+ * LLVM 14 to 16), _LLVM19 or _LLVM22 from the controller's first call to a
+ * wrapper function that only that wire has; Auto until then. Any thread.
+ */
+orc_rt_Protocol orc_rt_Session_getProtocol(orc_rt_SessionRef S);
+
+/** How many calls S's controller has made so far. Any thread. */
+uint64_t orc_rt_Session_getCallCount(orc_rt_SessionRef S);
+
+/**
+ * The payload of the Setup message that starts S's channel: Triple,
+ * PageSize and the bootstrap symbols of S's protocol. For LLVM 14 to 16 it
+ * is their 3-field layout, for 19 and 22 the 4-field one with an empty
+ * bootstrap map. For Auto it is one payload that each layout reads in full
+ * and differently: the 3-field view holds the 14-16 symbols and the
+ * 4-field view, behind a bootstrap map of padding entries that LLVM
+ * ignores, those of 19 and 22. An out-of-band error if memory runs out.
+ * Once S is attached (the tables are fixed then). Any thread.
+ */
+orc_rt_WrapperFunctionBuffer orc_rt_Session_buildSetup(orc_rt_SessionRef S, const char *Triple,
+                                                       uint64_t PageSize);
 
 /** Whether Fn is one of S's own asynchronous wrapper functions. */
 bool orc_rt_Session_isWrapperFunction(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn);

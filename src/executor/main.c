@@ -48,6 +48,9 @@
 #define DEFAULT_PROBE_MS 100
 #define MAX_PROBE_MS 3600000
 
+/* getopt_long's code for options without a short form. */
+enum { OPT_LLVM = 256 };
+
 struct settings {
   unsigned Threads; /* 0: one per CPU */
   orc_rt_MemoryStrategy Memory;
@@ -58,22 +61,24 @@ struct settings {
   uint16_t ListenPort;
   bool Listen;
   unsigned ProbeMs; /* for a TCP controller, 0: never probe */
+  orc_rt_Protocol Protocol;
 };
 
 static void usage(FILE *F) {
   fputs("Usage: " PROGRAM " [OPTION]... filedescs=IN,OUT [IGNORED]...\n"
         "  or:  " PROGRAM " [OPTION]... IN OUT [IGNORED]...\n"
         "  or:  " PROGRAM " [OPTION]... listen=[HOST:]PORT [IGNORED]...\n"
-        "Run JIT'd code for an LLVM 19 out-of-process controller, which sends calls\n"
-        "on the inherited descriptor IN and reads results from descriptor OUT, or\n"
-        "which connects over TCP.\n"
+        "Run JIT'd code for an out-of-process controller of LLVM 14, 15, 16, 19 or\n"
+        "22, which sends calls on the inherited descriptor IN and reads results\n"
+        "from descriptor OUT, or which connects over TCP.\n"
         "\n"
         "Launch conventions:\n"
-        "  filedescs=IN,OUT   as llvm-jitlink-19 -oop-executor=" PROGRAM " passes them\n"
-        "  IN OUT             as lli-19 -jit-kind=mcjit -remote-mcjit\n"
+        "  filedescs=IN,OUT   as llvm-jitlink-N -oop-executor=" PROGRAM " and\n"
+        "                     clang-repl-22 --oop-executor=" PROGRAM " pass them\n"
+        "  IN OUT             as lli-N -jit-kind=mcjit -remote-mcjit\n"
         "                     -mcjit-remote-process=" PROGRAM " passes them\n"
         "  listen=[HOST:]PORT wait for one controller to connect over TCP, as\n"
-        "                     llvm-jitlink-19 -oop-executor-connect=HOST:PORT does,\n"
+        "                     llvm-jitlink-N -oop-executor-connect=HOST:PORT does,\n"
         "                     and serve it on that socket. HOST defaults to\n"
         "                     127.0.0.1 (loopback only; listen=:PORT and\n"
         "                     listen=PORT mean the same); name another address,\n"
@@ -89,6 +94,9 @@ static void usage(FILE *F) {
         "  -m, --memory=STRATEGY  how JIT memory keeps W^X: memfd (default; mprotect\n"
         "                         if the kernel has no memfd) or mprotect\n"
         "  -l, --log-level=LEVEL  error (default), warning, info or debug\n"
+        "      --llvm=N           speak only the wire of LLVM N's controllers (14, 15,\n"
+        "                         16, 19 or 22); auto (default): one Setup that all\n"
+        "                         of them read, the wire told by the first calls\n"
         "  -p, --idle-probe=MS    with listen=: once a session has been idle for MS\n"
         "                         milliseconds (default 100; 0: never), send the\n"
         "                         controller an empty call, which ends\n"
@@ -97,8 +105,8 @@ static void usage(FILE *F) {
         "  -V, --version          show the version and exit\n"
         "\n"
         "The controllers start the executor with fixed arguments, so the options can\n"
-        "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY and ORCRT_LOG\n"
-        "(the command line wins).\n"
+        "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY, ORCRT_LOG and\n"
+        "ORCRT_LLVM (the command line wins).\n"
         "\n"
         "The executor is killed if its controller dies without closing the\n"
         "descriptors (not with listen=: it is not the controller's child).\n"
@@ -194,6 +202,26 @@ static bool parse_fd_pair(const char *S, int *In, int *Out) {
  * An empty or missing host stays empty: the library listens on the
  * loopback address then (orc_rt_PipeControllerAccess_acceptTCP()).
  */
+/* --llvm= and ORCRT_LLVM: a release orcrt serves, or "auto". */
+static bool parse_protocol(const char *Text, orc_rt_Protocol *Out) {
+  static const orc_rt_Protocol Known[] = {orc_rt_Protocol_LLVM14, orc_rt_Protocol_LLVM15,
+                                          orc_rt_Protocol_LLVM16, orc_rt_Protocol_LLVM19,
+                                          orc_rt_Protocol_LLVM22};
+  long V;
+  if (strcmp(Text, "auto") == 0) {
+    *Out = orc_rt_Protocol_Auto;
+    return true;
+  }
+  if (!parse_int(Text, 0, INT_MAX, &V))
+    return false;
+  for (size_t I = 0; I < sizeof(Known) / sizeof(Known[0]); I++)
+    if (V == (long)Known[I]) {
+      *Out = Known[I];
+      return true;
+    }
+  return false;
+}
+
 static bool parse_listen(const char *Spec, struct settings *Set) {
   const char *Colon = strrchr(Spec, ':');
   const char *Host = "", *Port = Spec;
@@ -244,15 +272,12 @@ static const char *check_fd(int Fd, bool ForWriting) {
  */
 static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   static const struct option Long[] = {
-      {"threads", required_argument, NULL, 'j'},
-      {"memory", required_argument, NULL, 'm'},
-      {"log-level", required_argument, NULL, 'l'},
-      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},
-      {"idle-probe", required_argument, NULL, 'p'},
-      {NULL, 0, NULL, 0},
+      {"threads", required_argument, NULL, 'j'},   {"memory", required_argument, NULL, 'm'},
+      {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},         {"idle-probe", required_argument, NULL, 'p'},
+      {"llvm", required_argument, NULL, OPT_LLVM}, {NULL, 0, NULL, 0},
   };
-  bool HaveThreads = false, HaveMemory = false, HaveLog = false;
+  bool HaveThreads = false, HaveMemory = false, HaveLog = false, HaveLLVM = false;
   int C;
 
   /* '+': stop at the first word that is not an option, so that whatever
@@ -284,6 +309,12 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
       Set->ProbeMs = (unsigned)V;
       break;
     }
+    case OPT_LLVM:
+      if (!parse_protocol(optarg, &Set->Protocol))
+        return usage_error("invalid LLVM release '%s' (expected 14, 15, 16, 19, 22 or auto)",
+                           optarg);
+      HaveLLVM = true;
+      break;
     case 'h':
       usage(stdout);
       return EXIT_SUCCESS;
@@ -304,6 +335,8 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
     return usage_error("invalid ORCRT_MEMORY '%s' (expected memfd or mprotect)", Env);
   if (!HaveLog && (Env = getenv("ORCRT_LOG")) && !orc_rt_LogLevel_fromString(Env, &Set->LogLevel))
     return usage_error("invalid ORCRT_LOG '%s' (expected error, warning, info or debug)", Env);
+  if (!HaveLLVM && (Env = getenv("ORCRT_LLVM")) && !parse_protocol(Env, &Set->Protocol))
+    return usage_error("invalid ORCRT_LLVM '%s' (expected 14, 15, 16, 19, 22 or auto)", Env);
 
   char **Words = Argv + optind;
   int NWords = Argc - optind;
@@ -425,6 +458,23 @@ static void say_listening(void *Ctx, const char *Address) {
 }
 
 /*
+ * A controller that rejects the Setup (a release orcrt does not tell apart,
+ * or the wrong --llvm) says which bootstrap symbol it missed and closes the
+ * channel in order without a call; say what would help.
+ */
+static void say_setup_unused(orc_rt_Protocol P) {
+  if (P == orc_rt_Protocol_Auto)
+    complain("the controller closed the channel without a call: if it rejected the Setup "
+             "(offered to LLVM 14-16, 19 and 22 at once), name its release with --llvm=N "
+             "(ORCRT_LLVM=N)");
+  else
+    complain("the controller closed the channel without a call: if it rejected the Setup "
+             "(LLVM %d's, from --llvm or ORCRT_LLVM), name its release with --llvm=N "
+             "(ORCRT_LLVM=N), or --llvm=auto",
+             (int)P);
+}
+
+/*
  * The end of a session (orc_rt_Session_supervise(), see the usage text):
  * calls still running when the controller has gone get GRACE_MS to return;
  * if some still run, the library gives up on them, runs the deallocation
@@ -455,6 +505,8 @@ static int run(const struct settings *Set) {
   }
   orc_rt_Session_setLogFn(S, log_line, NULL);
   orc_rt_Session_setLogLevel(S, Set->LogLevel);
+  if ((Err = orc_rt_Session_setProtocol(S, Set->Protocol)))
+    goto fail;
   /* Libraries before memory: JIT memory, and the deallocation actions that
      may call into the libraries, go first at shutdown. */
   if ((Err = orc_rt_DylibService_add(S, &Dylibs)) ||
@@ -476,6 +528,8 @@ static int run(const struct settings *Set) {
   orc_rt_SuperviseResult Ended = orc_rt_Session_supervise(S, &Sup);
   /* The Session logged the error that ended the channel, if any. */
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
+  if (Status == EXIT_SUCCESS && orc_rt_Session_getCallCount(S) == 0)
+    say_setup_unused(Set->Protocol);
   if (Ended == orc_rt_SuperviseResult_Abandoned)
     _exit(Status);
 fail:

@@ -27,6 +27,7 @@
 #include "llvm19/llvm19.h"
 #include "memory-internal.h"
 #include "session-internal.h"
+#include "wire.h"
 #include "wrapper-glue.h"
 
 /* ---- run-as-main/void/int ------------------------------------------------- */
@@ -348,15 +349,19 @@ llvm_orc_deregisterEHFrameSectionWrapper(const char *ArgData, size_t ArgSize) {
   return eh_frame_call(ArgData, ArgSize, orcrt_eh_frame_deregister);
 }
 
-/* (ExecutorAddrRange DebugObject, bool AutoRegister) -> SPSError */
+/*
+ * (ExecutorAddrRange DebugObject, bool AutoRegister) -> SPSError. LLVM 14-16
+ * send the range alone and mean AutoRegister.
+ */
 ORC_RT_EXPORT orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(const char *ArgData,
                                                                                 size_t ArgSize) {
   orc_rt_SPSReader R;
   orc_rt_ExecutorAddrRange Range = {0, 0};
-  bool AutoRegister = false;
+  bool AutoRegister = true;
   orc_rt_SPSReader_init(&R, ArgData, ArgSize);
   orc_rt_SPSReader_addrRange(&R, &Range);
-  orc_rt_SPSReader_bool(&R, &AutoRegister);
+  if (ArgSize != 16)
+    orc_rt_SPSReader_bool(&R, &AutoRegister);
   if (!orc_rt_SPSReader_ok(&R))
     return orcrt_glue_bad_args();
   return orcrt_glue_error(orcrt_gdb_jit_register(Range, AutoRegister));
@@ -413,9 +418,12 @@ orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S) {
       {"__llvm_orc_SimpleRemoteEPC_dispatch_fn",
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orc_rt_Bootstrap_jitDispatch)},
   };
-  orc_rt_ErrorRef Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  orc_rt_ErrorRef Err =
+      orcrt_glue_add_wrappers(S, ORCRT_WIRE_ALL, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+  /* The EH-frame entry points (Symbols[0..1]) go by other names in 14-16 and 22. */
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Symbols); I++)
-    Err = orc_rt_Session_addBootstrapSymbol(S, Symbols[I].Name, Symbols[I].Addr);
+    Err = orcrt_session_add_symbol_for(S, I < 2 ? ORCRT_WIRE_LLVM19 : ORCRT_WIRE_ALL,
+                                       Symbols[I].Name, Symbols[I].Addr);
   /* The entry points controllers call by address (Symbols[0..1], and GDB's), for the trace. */
   for (size_t I = 0; !Err && I < 2; I++)
     Err = orcrt_session_describe_function(S, Symbols[I].Name, Symbols[I].Addr, &RangeTrace);

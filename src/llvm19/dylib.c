@@ -15,6 +15,7 @@
 
 #include "dylib-internal.h"
 #include "llvm19/llvm19.h"
+#include "wire.h"
 #include "wrapper-glue.h"
 
 /* JITSymbolFlags::Exported: LLVM counts a definition without it as missing. */
@@ -93,11 +94,12 @@ static orc_rt_ErrorRef lookup_one(orc_rt_DylibServiceRef D, const struct orcrt_d
 }
 
 /*
- * Resolve the Count (Name, Required) elements that R holds next into W as
- * ExecutorSymbolDefs, in order. Returns the error for the whole call.
+ * Resolve the Count (Name, Required) elements that R holds next into W in
+ * order, each in the given Form. Returns the error for the whole call.
  */
 static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr Handle,
-                                  orc_rt_SPSReader *R, uint64_t Count, orc_rt_SPSWriter *W) {
+                                  orc_rt_SPSReader *R, uint64_t Count,
+                                  enum orcrt_llvm19_lookup_form Form, orc_rt_SPSWriter *W) {
   /* The handle once for the batch; an empty batch needs none. */
   struct orcrt_dylib_scope Scope = {NULL, false};
   if (Count) {
@@ -120,17 +122,16 @@ static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr 
     if (Err)
       return Err;
     orc_rt_SPSWriter_addr(W, Addr);
-    orc_rt_SPSWriter_u8(W, Flags);
-    orc_rt_SPSWriter_u8(W, 0); /* TargetFlags */
+    if (Form == ORCRT_LLVM19_LOOKUP_SYMBOL_DEF) {
+      orc_rt_SPSWriter_u8(W, Flags);
+      orc_rt_SPSWriter_u8(W, 0); /* TargetFlags */
+    }
   }
   return NULL;
 }
 
-/*
- * (ExecutorAddr Instance, ExecutorAddr Handle, Sequence<(String, bool)>)
- *   -> Expected<Sequence<ExecutorSymbolDef>>
- */
-static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_lookup(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                 enum orcrt_llvm19_lookup_form Form) {
   orc_rt_ExecutorAddr Instance = 0, Handle = 0;
   uint64_t Count = 0;
   orc_rt_SPSReader_addr(R, &Instance);
@@ -141,7 +142,8 @@ static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSR
   orc_rt_DylibServiceRef D = orcrt_dylib_instance(S, Instance);
   orc_rt_SPSWriter Defs, W;
   orc_rt_SPSWriter_init(&Defs);
-  orc_rt_ErrorRef Err = D ? lookup_all(D, Handle, R, Count, &Defs) : unknown_instance(Instance);
+  orc_rt_ErrorRef Err =
+      D ? lookup_all(D, Handle, R, Count, Form, &Defs) : unknown_instance(Instance);
   if (!Err && orc_rt_SPSWriter_failed(&Defs))
     Err = orc_rt_Error_create("out of memory");
   orc_rt_SPSWriter_init(&W);
@@ -153,6 +155,14 @@ static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSR
   }
   orc_rt_SPSWriter_dispose(&Defs);
   return orc_rt_SPSWriter_finish(&W);
+}
+
+/*
+ * (ExecutorAddr Instance, ExecutorAddr Handle, Sequence<(String, bool)>)
+ *   -> Expected<Sequence<ExecutorSymbolDef>>
+ */
+static orc_rt_WrapperFunctionBuffer lookup_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  return orcrt_llvm19_lookup(S, R, ORCRT_LLVM19_LOOKUP_SYMBOL_DEF);
 }
 
 ORCRT_GLUE_WRAPPER(open_wrapper, open_body)
@@ -181,8 +191,8 @@ static void open_args(orc_rt_SessionRef S, const char *Data, size_t Size,
 enum { LOOKUP_NAMES_SHOWN = 4 };
 
 /* "5 names (printf, puts, exit, malloc, ...)" */
-static void lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
-                        struct orcrt_trace_text *T) {
+void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                              struct orcrt_trace_text *T) {
   (void)S;
   orc_rt_SPSReader R;
   orc_rt_ExecutorAddr Instance = 0, Handle = 0;
@@ -208,23 +218,23 @@ static void lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
     orcrt_trace_printf(T, Count > LOOKUP_NAMES_SHOWN ? ", ...)" : ")");
 }
 
-/* "5 found" or "4 of 5 found" */
-static bool lookup_result(orc_rt_SessionRef S, const char *Data, size_t Size,
-                          struct orcrt_trace_text *T) {
-  (void)S;
+/* "5 found" or "4 of 5 found", for a lookup result of Form */
+bool orcrt_llvm19_lookup_result(const char *Data, size_t Size, enum orcrt_llvm19_lookup_form Form,
+                                struct orcrt_trace_text *T) {
   orc_rt_SPSReader R;
   bool Ok;
   uint64_t Count = 0, Found = 0;
+  size_t Extra = Form == ORCRT_LLVM19_LOOKUP_SYMBOL_DEF ? 2 : 0; /* the flags */
   orc_rt_SPSReader_init(&R, Data, Size);
   if (orcrt_glue_trace_expected_failed(&R, T, &Ok))
     return true;
   if (!Ok)
     return false;
-  orc_rt_SPSReader_seqCount(&R, 10, &Count);
+  orc_rt_SPSReader_seqCount(&R, 8 + Extra, &Count);
   for (uint64_t I = 0; I < Count && orc_rt_SPSReader_ok(&R); I++) {
     orc_rt_ExecutorAddr Addr = 0;
     orc_rt_SPSReader_addr(&R, &Addr);
-    orc_rt_SPSReader_skip(&R, 2);
+    orc_rt_SPSReader_skip(&R, Extra);
     Found += Addr != 0;
   }
   if (!orc_rt_SPSReader_ok(&R))
@@ -236,9 +246,16 @@ static bool lookup_result(orc_rt_SessionRef S, const char *Data, size_t Size,
   return false;
 }
 
+static bool lookup_result(orc_rt_SessionRef S, const char *Data, size_t Size,
+                          struct orcrt_trace_text *T) {
+  (void)S;
+  return orcrt_llvm19_lookup_result(Data, Size, ORCRT_LLVM19_LOOKUP_SYMBOL_DEF, T);
+}
+
 static const struct orcrt_wrapper_trace OpenTrace = {"open", open_args,
                                                      orcrt_glue_trace_expected_addr};
-static const struct orcrt_wrapper_trace LookupTrace = {"lookup", lookup_args, lookup_result};
+static const struct orcrt_wrapper_trace LookupTrace = {"lookup", orcrt_llvm19_lookup_args,
+                                                       lookup_result};
 
 orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D) {
   /* The runtime's own LLVM-named entry points, found before anything else. */
@@ -256,18 +273,21 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)__jit_debug_register_code)},
       {"__jit_debug_descriptor", orc_rt_ExecutorAddr_fromPtr(&__jit_debug_descriptor)},
   };
-  static const struct orcrt_glue_wrapper Wrappers[] = {
+  /* open is every wire's; this lookup 19's (14-16 has its own, 22 resolves). */
+  static const struct orcrt_glue_wrapper Shared[] = {
       {"__llvm_orc_SimpleExecutorDylibManager_open_wrapper", open_wrapper, false, &OpenTrace},
-      {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper", lookup_wrapper, false,
-       &LookupTrace},
+  };
+  static const struct orcrt_glue_wrapper Wrappers[] = {
+      {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper", lookup_wrapper, false, &LookupTrace},
   };
   orc_rt_ErrorRef Err = NULL;
   for (size_t I = 0; !Err && I < ORCRT_ARRAY_SIZE(Own); I++)
     Err = orc_rt_DylibService_addSymbol(D, Own[I].Name, Own[I].Addr);
   if (!Err)
-    Err = orc_rt_Session_addBootstrapSymbol(S, "__llvm_orc_SimpleExecutorDylibManager_Instance",
-                                            orc_rt_ExecutorAddr_fromPtr(D));
+    Err =
+        orcrt_glue_add_service(S, ORCRT_WIRE_ALL, "__llvm_orc_SimpleExecutorDylibManager_Instance",
+                               D, Shared, ORCRT_ARRAY_SIZE(Shared));
   if (!Err)
-    Err = orcrt_glue_add_wrappers(S, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
+    Err = orcrt_glue_add_wrappers(S, ORCRT_WIRE_LLVM19, Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
   return Err;
 }

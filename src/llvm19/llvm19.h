@@ -22,6 +22,9 @@
 #include <orcrt/memory.h>
 #include <orcrt/session.h>
 #include <orcrt/shared-memory.h>
+#include <orcrt/sps.h>
+
+#include "trace.h"
 
 /* SimpleExecutorMemoryManager: reserve, finalize, deallocate (llvm19/memory.c). */
 orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M);
@@ -32,6 +35,26 @@ orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
 
 /* SimpleExecutorDylibManager: open, lookup (llvm19/dylib.c). */
 orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D);
+
+/*
+ * The lookup, for LLVM 14-16's glue too (src/llvm14/), which differs only
+ * in how a result entry is encoded: LLVM 19's ExecutorSymbolDef (address,
+ * flags, target flags) or 14-16's bare ExecutorAddr.
+ */
+enum orcrt_llvm19_lookup_form { ORCRT_LLVM19_LOOKUP_SYMBOL_DEF, ORCRT_LLVM19_LOOKUP_ADDR };
+
+/*
+ * The body of a lookup wrapper: (ExecutorAddr Instance, ExecutorAddr
+ * Handle, Sequence<(String, bool)>) -> Expected<Sequence<entry in Form>>.
+ */
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_lookup(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                 enum orcrt_llvm19_lookup_form Form);
+
+/* The trace's view of a lookup: its arguments, and its result in Form. */
+void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                              struct orcrt_trace_text *T);
+bool orcrt_llvm19_lookup_result(const char *Data, size_t Size, enum orcrt_llvm19_lookup_form Form,
+                                struct orcrt_trace_text *T);
 
 /*
  * The bootstrap: run-as-main/void/int, the memory writes, JIT dispatch and

@@ -20,6 +20,7 @@
 #include "alloc-actions.h"
 #include "llvm19/llvm19.h"
 #include "memory-internal.h"
+#include "wire.h"
 #include "wrapper-glue.h"
 
 /* The memory Service Instance names, or NULL and *Err. */
@@ -192,14 +193,21 @@ static const struct orcrt_wrapper_trace DeallocateTrace = {"deallocate", dealloc
                                                            orcrt_glue_trace_error};
 
 orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M) {
-  static const struct orcrt_glue_wrapper Wrappers[] = {
+  /* reserve is every wire's; finalize and deallocate are 14-16's and 19's (22 initializes). */
+  static const struct orcrt_glue_wrapper Shared[] = {
       {"__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper", reserve_wrapper, true,
        &ReserveTrace},
+  };
+  static const struct orcrt_glue_wrapper Wrappers[] = {
       {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true,
        &FinalizeTrace},
       {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true,
        &DeallocateTrace},
   };
-  return orcrt_glue_add_service(S, "__llvm_orc_SimpleExecutorMemoryManager_Instance", M, Wrappers,
-                                ORCRT_ARRAY_SIZE(Wrappers));
+  orc_rt_ErrorRef Err =
+      orcrt_glue_add_service(S, ORCRT_WIRE_ALL, "__llvm_orc_SimpleExecutorMemoryManager_Instance",
+                             M, Shared, ORCRT_ARRAY_SIZE(Shared));
+  return Err ? Err
+             : orcrt_glue_add_wrappers(S, ORCRT_WIRE_LLVM14 | ORCRT_WIRE_LLVM19, Wrappers,
+                                       ORCRT_ARRAY_SIZE(Wrappers));
 }

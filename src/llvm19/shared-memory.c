@@ -15,6 +15,7 @@
 #include "alloc-actions.h"
 #include "llvm19/llvm19.h"
 #include "shared-memory-internal.h"
+#include "wire.h"
 #include "wrapper-glue.h"
 
 /* Decode the leading ExecutorAddr Instance and find its Service: NULL and *Err if none. */
@@ -212,6 +213,8 @@ orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
       {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", release_wrapper, false,
        &ReleaseTrace},
   };
-  return orcrt_glue_add_service(S, "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", M,
+  /* The same five names and signatures in LLVM 16, 19 and 22. */
+  return orcrt_glue_add_service(S, ORCRT_WIRE_ALL,
+                                "__llvm_orc_ExecutorSharedMemoryMapperService_Instance", M,
                                 Wrappers, ORCRT_ARRAY_SIZE(Wrappers));
 }
