@@ -1,9 +1,11 @@
 #!/bin/sh
-# capture.sh PROXY SEEDDIR - record real LLVM 19 sessions as fuzzer seeds
+# capture.sh PROXY SEEDDIR - record real LLVM sessions as fuzzer seeds
 #
-# Runs llvm-jitlink-19 and lli-19 on a few programs with capture-proxy
-# (PROXY) between them and LLVM's own executors (llvm-jitlink-executor,
-# lli-child-target), and leaves the seeds it writes in SEEDDIR/<fuzzer>/.
+# Runs llvm-jitlink and lli of one LLVM release on a few programs with
+# capture-proxy (PROXY) between them and that release's own executors
+# (llvm-jitlink-executor, lli-child-target), and leaves the seeds it writes
+# in SEEDDIR/<fuzzer>/, named after the program and, for a release other
+# than 19, prefixed with llvmN-.
 # Environment: ORCRT_LLVM_BINDIR (default /usr/lib/llvm-19/bin).
 set -eu
 
@@ -14,6 +16,10 @@ bin=${ORCRT_LLVM_BINDIR:-/usr/lib/llvm-19/bin}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$seeds"
+# The release, from a bindir such as /usr/lib/llvm-14/bin.
+release=$(echo "$bin" | sed -n 's|.*/llvm-\([0-9][0-9]*\)/bin/*$|\1|p')
+prefix=
+[ -n "$release" ] && [ "$release" != 19 ] && prefix=llvm$release-
 
 cc="$bin/clang"
 "$cc" -c -O1 "$top/contrib/examples/hello.c" -o "$work/hello.o"
@@ -25,10 +31,17 @@ cc="$bin/clang"
 # capture NAME EXECUTOR CONTROLLER ARGS...: the controller's exit status is
 # the program's, so it is not checked; the proxy's log shows what happened.
 capture() {
-	name=$1 exe=$2
+	name=$prefix$1 exe=$2
 	shift 2
 	ORCRT_CAPTURE_EXECUTOR=$exe ORCRT_CAPTURE_DIR=$seeds ORCRT_CAPTURE_NAME=$name \
 		"$@" >/dev/null 2>&1 || true
+	# The proxy writes its files after the controller has gone (LLVM 14's
+	# exits as soon as the pipes close): give it a few seconds.
+	tries=0
+	while ! test -s "$seeds/frames/$name" && [ $tries -lt 50 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
 	test -s "$seeds/frames/$name" || { echo "capture.sh: no frames for $name" >&2; exit 1; }
 	echo "captured $name ($(wc -l <"$seeds/$name.log") frames)"
 }

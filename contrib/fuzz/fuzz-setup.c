@@ -7,7 +7,8 @@
  * controllers read it. If it decodes, the triple, page size and bootstrap
  * symbols it holds are given to a Session (as PipeOptions and bootstrap
  * symbols) whose pipe ControllerAccess encodes its own Setup, which a
- * second test controller decodes again: for LLVM 19 alone, and the default
+ * second test controller decodes again: for the input's own release (an
+ * input that 19's layout cannot read is taken as 14-16's), and the default
  * Setup both as 19 and 22 read it and as 14-16 do. They must agree field for
  * field; and when the input was already in 19's form (an empty bootstrap
  * map, no NUL bytes in the strings, nothing after the symbols), LLVM 19's
@@ -137,7 +138,7 @@ static bool round_trip(const uint8_t *Data, size_t Size, orcrt_tc *First, orc_rt
         strcmp(orcrt_tc_symbol_name(First, I), orcrt_tc_symbol_name(Second, Skip + I)) == 0 &&
             orcrt_tc_symbol_addr(First, I) == orcrt_tc_symbol_addr(Second, Skip + I),
         "symbol %zu changed", I);
-  if (Protocol != orc_rt_Protocol_Auto && canonical(Data, Size, First)) {
+  if (Protocol == orc_rt_Protocol_LLVM19 && canonical(Data, Size, First)) {
     size_t N;
     const char *P = orcrt_tc_setup_payload(Second, &N);
     ORCRT_FUZZ_CHECK(N == Size && (N == 0 || memcmp(P, Data, N) == 0),
@@ -148,36 +149,52 @@ static bool round_trip(const uint8_t *Data, size_t Size, orcrt_tc *First, orc_rt
   return true;
 }
 
-int orcrt_fuzz_setup(const uint8_t *Data, size_t Size) {
+/*
+ * The input as the payload of a Setup frame, read by a controller of
+ * Fields (4: LLVM 19 and 22, 3: 14-16); NULL if it does not decode.
+ */
+static orcrt_tc *decode_as(const uint8_t *Data, size_t Size, unsigned Fields) {
   int In[2];
-  signal(SIGPIPE, SIG_IGN);
   /* Room for the whole frame: the controller reads after it is written. */
-  if (Size > 1 << 20 || pipe2(In, O_CLOEXEC) != 0)
-    return 0;
+  if (pipe2(In, O_CLOEXEC) != 0)
+    orcrt_fuzz_fail("pipe2: %s", strerror(errno));
   fcntl(In[1], F_SETPIPE_SZ, 2 << 20);
-
-  /* The decoder: the input as the payload of a Setup frame. */
   uint8_t Header[WIRE_HEADER_SIZE];
   orcrt_wire_encode_header(Header, WIRE_OP_SETUP, 0, 0, Size);
   write_all(In[1], Header, sizeof(Header));
   if (Size)
     write_all(In[1], Data, Size);
   close(In[1]);
-  orcrt_tc *First = controller_on(In[0]);
-  if (orcrt_tc_read_setup(First) != 0) {
-    orcrt_tc_destroy(First);
-    return 0;
+  orcrt_tc *TC = controller_on(In[0]);
+  orcrt_tc_set_setup_fields(TC, Fields);
+  if (orcrt_tc_read_setup(TC) != 0) {
+    orcrt_tc_destroy(TC);
+    return NULL;
   }
+  return TC;
+}
+
+int orcrt_fuzz_setup(const uint8_t *Data, size_t Size) {
+  signal(SIGPIPE, SIG_IGN);
+  if (Size > 1 << 20)
+    return 0;
+  /* The decoder: as LLVM 19 and 22 read it, else as 14-16 do. */
+  orcrt_tc *First = decode_as(Data, Size, 4);
+  bool Old = First == NULL;
+  if (Old && !(First = decode_as(Data, Size, 3)))
+    return 0;
 
   /*
-   * The encoder, for LLVM 19's plain layout (byte for byte when canonical)
-   * and for the default one read both ways: as 19 and 22 read it, and as
-   * 14-16 do, behind the pad symbol.
+   * The encoder, for the plain layout of the input's release (byte for
+   * byte when canonical) and for the default one read both ways: as 19
+   * and 22 read it, and as 14-16 do, behind the pad symbol.
    */
-  static const struct {
+  const struct {
     orc_rt_Protocol Protocol;
     unsigned Fields;
-  } Ways[] = {{orc_rt_Protocol_LLVM19, 4}, {orc_rt_Protocol_Auto, 4}, {orc_rt_Protocol_Auto, 3}};
+  } Ways[] = {{Old ? orc_rt_Protocol_LLVM14 : orc_rt_Protocol_LLVM19, Old ? 3 : 4},
+              {orc_rt_Protocol_Auto, 4},
+              {orc_rt_Protocol_Auto, 3}};
   for (size_t W = 0; W < sizeof(Ways) / sizeof(Ways[0]); W++)
     if (!round_trip(Data, Size, First, Ways[W].Protocol, Ways[W].Fields))
       break;
