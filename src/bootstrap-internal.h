@@ -1,9 +1,12 @@
 /*
  * bootstrap-internal.h - the bootstrap's operations (bootstrap.c), for its
- * wire glue (llvm19/bootstrap.c)
+ * wire glue (llvm19/bootstrap.c, llvm22/bootstrap.c)
  */
 #ifndef ORCRT_BOOTSTRAP_INTERNAL_H
 #define ORCRT_BOOTSTRAP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <orcrt/error.h>
 #include <orcrt/executor-addr.h>
@@ -33,5 +36,20 @@ orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAdd
 orc_rt_ErrorRef orcrt_bootstrap_run_void(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int *Ret);
 orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Arg,
                                         int *Ret);
+
+/*
+ * Copy the Size bytes at Addr to Out, if they are readable memory: JIT
+ * memory given a readable protection, or a readable segment of a loaded
+ * object (jit-ranges.c). Anything else is an error, never a fault.
+ */
+orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out);
+
+/*
+ * The NUL-terminated string at Addr, if it lies in readable memory up to
+ * its NUL (at most Max bytes before it): its address in *Str and its
+ * length in *Len. An error otherwise.
+ */
+orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, const char **Str,
+                                            size_t *Len);
 
 #endif /* ORCRT_BOOTSTRAP_INTERNAL_H */

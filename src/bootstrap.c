@@ -1,8 +1,8 @@
 /*
- * bootstrap.c - run-as-main/void/int, JIT dispatch and the call-target
- * check: the Service behind the rest of what LLVM 19's executor offers
- * (its wire glue, with the memory writes and the EH-frame and GDB entry
- * points, is llvm19/bootstrap.c)
+ * bootstrap.c - run-as-main/void/int, JIT dispatch, the call-target check
+ * and checked memory reads: the Service behind the rest of what LLVM's
+ * executors offer (its wire glue, with the memory writes and the EH-frame
+ * and GDB entry points, is llvm19/bootstrap.c and llvm22/bootstrap.c)
  *
  * A Session with the bootstrap offers the unwind and debugger registrars'
  * entry points, so it is an owner of jit-ranges.c's registry while its
@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <orcrt/bootstrap.h>
 #include <orcrt/session.h>
@@ -26,6 +27,7 @@
 
 #include "bootstrap-internal.h"
 #include "crash-internal.h"
+#include "host.h"
 #include "jit-ranges.h"
 #include "session-internal.h"
 
@@ -174,6 +176,49 @@ orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr
 /* ---- the Service ---------------------------------------------------------- */
 
 /* Take B off LiveSessions. LiveLock held. */
+/* ---- memory reads ------------------------------------------------------------ */
+
+orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out) {
+  if (Size == 0)
+    return NULL;
+  if (Addr > UINT64_MAX - Size || !orcrt_ranges_is_readable(Addr, Size))
+    return orc_rt_Error_create(
+        "Cannot read %" PRIu64 " byte(s) at 0x%" PRIx64 ": not readable memory", Size, Addr);
+  memcpy(Out, (const void *)(uintptr_t)Addr, (size_t)Size);
+  return NULL;
+}
+
+orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, const char **Str,
+                                            size_t *Len) {
+  uint64_t Page = orcrt_host_page_size();
+  /*
+   * Checked readable before it is searched: the rest of a page at once, or,
+   * where that is not all readable (a segment may end inside it), byte by
+   * byte.
+   */
+  for (orc_rt_ExecutorAddr At = Addr; At - Addr <= Max;) {
+    uint64_t Span = Page - (At & (Page - 1));
+    if (At > UINT64_MAX - Span || !orcrt_ranges_is_readable(At, Span))
+      Span = 1;
+    if (!orcrt_ranges_is_readable(At, Span))
+      break;
+    const char *Nul = memchr((const void *)(uintptr_t)At, '\0', (size_t)Span);
+    if (Nul) {
+      *Str = (const char *)(uintptr_t)Addr;
+      *Len = (size_t)((uintptr_t)Nul - (uintptr_t)Addr);
+      return *Len <= Max
+                 ? NULL
+                 : orc_rt_Error_create(
+                       "Cannot read the string at 0x%" PRIx64 ": longer than %zu bytes", Addr, Max);
+    }
+    if (At > UINT64_MAX - Span)
+      break;
+    At += Span;
+  }
+  return orc_rt_Error_create(
+      "Cannot read the string at 0x%" PRIx64 ": not in readable memory up to its end", Addr);
+}
+
 static void unlist_locked(struct bootstrap *B) {
   struct bootstrap **Link = &LiveSessions;
   while (*Link && *Link != B)

@@ -14,6 +14,9 @@
 orc_rt_ErrorRef orcrt_dylib_add(orc_rt_SessionRef S, orc_rt_DylibServiceRef *Out);
 
 /* The dylib Service of S if Instance is its address, else NULL. */
+/* The dylib Service of S, or NULL. */
+orc_rt_DylibServiceRef orcrt_dylib_of(orc_rt_SessionRef S);
+
 orc_rt_DylibServiceRef orcrt_dylib_instance(orc_rt_SessionRef S, orc_rt_ExecutorAddr Instance);
 
 /*

@@ -396,6 +396,10 @@ static const orc_rt_ServiceOps DylibServiceOps = {
     .Destroy = dylib_destroy,
 };
 
+orc_rt_DylibServiceRef orcrt_dylib_of(orc_rt_SessionRef S) {
+  return orc_rt_Session_findService(S, &DylibServiceOps);
+}
+
 orc_rt_DylibServiceRef orcrt_dylib_instance(orc_rt_SessionRef S, orc_rt_ExecutorAddr Instance) {
   orc_rt_DylibServiceRef D = orc_rt_Session_findService(S, &DylibServiceOps);
   return D && orc_rt_ExecutorAddr_fromPtr(D) == Instance ? D : NULL;

@@ -1,20 +1,25 @@
 /*
- * memory.c - JIT memory: reserve, finalize, deallocate and write, under the
- * MProtect and MemFD strategies (the Service behind LLVM 19's
- * SimpleExecutorMemoryManager, whose wire glue is llvm19/memory.c)
+ * memory.c - JIT memory: reserve, initialize or finalize, deinitialize,
+ * deallocate and write, under the MProtect and MemFD strategies (the
+ * Service behind the SimpleExecutorMemoryManager of LLVM 14-19, whose wire
+ * glue is llvm19/memory.c, and of LLVM 22, llvm22/memory.c)
  *
- * Each allocation is a range of jit-ranges.c: added at reserve, its
- * segments' protections recorded at finalize, released there (which drops
- * the unwind and debugger registrations left in it) before it is unmapped.
+ * An allocation is one reservation. It holds regions, each made by one
+ * initialize and keyed by its lowest segment address; LLVM 19's finalize
+ * is the special case of one region keyed by the base, after which the
+ * allocation takes no more (Sealed). Each allocation is a range of
+ * jit-ranges.c: added at reserve, each region's protections recorded
+ * under its key, released there (which drops the unwind and debugger
+ * registrations left in it) before it is unmapped.
  *
  * Locks. M->Lock guards the list of allocations (Allocs, every Link),
- * NumFds, and every allocation's State, Fd, Written, Writers,
- * Dealloc and NumDealloc. Base, Size, MemFD and Range are set before an
- * allocation is listed and never change. M->Unpinned is signalled when an
- * allocation's Writers drops to 0. A write pins its allocation (Writers)
- * under the lock and copies with no lock held; whoever moves an allocation
- * out of RESERVED or FINALIZED waits, under the lock, for its pins to go
- * (claim_locked()), so no copy races a finalize's memfd close or an unmap.
+ * NumFds, and every allocation's State, Sealed, Fd, Written, Writers and
+ * Regions. Base, Size, MemFD and Range are set before an allocation is
+ * listed and never change. M->Unpinned is signalled when an allocation's
+ * Writers drops to 0 or it leaves FINALIZING. A write pins its allocation
+ * (Writers) under the lock and copies with no lock held; whoever moves an
+ * allocation out of RESERVED or FINALIZED waits, under the lock, for its
+ * pins to go (claim_locked()), so no copy races a memfd close or an unmap.
  * M->Lock may be held while taking jit-ranges.c's lock, never the other
  * way round, and is never held across actions, observers or copies.
  */
@@ -37,12 +42,21 @@
 #include "host.h"
 #include "jit-ranges.h"
 #include "memory-internal.h"
+#include "util/array.h"
 
 enum alloc_state {
-  ALLOC_RESERVED,
-  ALLOC_FINALIZING,
-  ALLOC_FINALIZED,
+  ALLOC_RESERVED,   /* no region yet */
+  ALLOC_FINALIZING, /* an initialize or finalize is writing into it */
+  ALLOC_FINALIZED,  /* holds regions (and takes more, unless Sealed) */
   ALLOC_RELEASING,
+};
+
+/* What one initialize made: [Start, End) and the deallocation actions left. */
+struct region {
+  uint64_t Key; /* its lowest segment address */
+  uint64_t Start, End;
+  struct orcrt_action *Dealloc;
+  size_t NumDealloc;
 };
 
 struct alloc {
@@ -53,10 +67,10 @@ struct alloc {
   bool Written;  /* written through the memfd before finalize */
   bool MemFD;    /* a memfd backs it (its view outside segments stays read-only) */
   enum alloc_state State;
+  bool Sealed;      /* finalized the LLVM 19 way: no more regions */
   unsigned Writers; /* writes copying into it right now */
   struct orcrt_range *Range;
-  struct orcrt_action *Dealloc;
-  size_t NumDealloc;
+  ORCRT_ARRAY(struct region) Regions; /* sorted by Start, disjoint */
 };
 
 struct orc_rt_OpaqueMemoryService {
@@ -134,7 +148,9 @@ static void unmap_alloc(struct alloc *A) {
   munmap((void *)(uintptr_t)A->Base, (size_t)A->Size);
   if (A->Fd >= 0)
     close(A->Fd);
-  orcrt_actions_free(A->Dealloc, A->NumDealloc);
+  for (size_t I = 0; I < A->Regions.Len; I++)
+    orcrt_actions_free(A->Regions.Items[I].Dealloc, A->Regions.Items[I].NumDealloc);
+  ORCRT_ARRAY_FREE(&A->Regions);
   free(A);
 }
 
@@ -149,9 +165,18 @@ static void release_alloc(orc_rt_MemoryServiceRef M, struct alloc *A) {
   unmap_alloc(A);
 }
 
-/* Run A's deallocation actions, last first; join their errors. A is RELEASING. */
+/*
+ * Run A's deallocation actions, last first: the regions' lists in address
+ * order, concatenated, run backwards, as LLVM 22 does (one region in 19).
+ * Join their errors. A is RELEASING, so only this thread touches Regions.
+ */
 static orc_rt_ErrorRef run_dealloc_actions(orc_rt_MemoryServiceRef M, struct alloc *A) {
-  return orcrt_actions_run_reverse(M->S, A->Dealloc, A->NumDealloc);
+  orc_rt_ErrorRef Err = NULL;
+  for (size_t I = A->Regions.Len; I-- > 0;) {
+    struct region *G = &A->Regions.Items[I];
+    Err = orc_rt_Error_join(Err, orcrt_actions_run_reverse(M->S, G->Dealloc, G->NumDealloc));
+  }
+  return Err;
 }
 
 /*
@@ -391,17 +416,20 @@ static orc_rt_ErrorRef protect_segments(orc_rt_MemoryServiceRef M,
 }
 
 /*
- * Claim the allocation Req finalizes (FINALIZING) into *Out. NULL with
- * *Out NULL: nothing to do.
+ * Claim the allocation Req initializes (FINALIZING) into *Out, with the key
+ * of the region it makes (its lowest segment address) in *Key. Finalize
+ * (LLVM 19): the allocation is the one whose base is the key, and must
+ * hold nothing yet; otherwise (22) the one the key lies in, waiting for an
+ * initialize of it already under way. NULL with *Out NULL: nothing to do.
  */
-static orc_rt_ErrorRef claim_for_finalize(orc_rt_MemoryServiceRef M,
-                                          const orc_rt_MemoryFinalizeRequest *Req,
-                                          struct alloc **Out) {
+static orc_rt_ErrorRef claim_for_initialize(orc_rt_MemoryServiceRef M,
+                                            const orc_rt_MemoryFinalizeRequest *Req, bool Finalize,
+                                            struct alloc **Out, uint64_t *Key) {
   *Out = NULL;
   if (Req->NumSegments == 0) {
     if (Req->NumActions)
       return orc_rt_Error_create("Finalization actions attached to empty finalization request");
-    return NULL;
+    return Finalize ? NULL : orc_rt_Error_create("Finalization request is empty");
   }
   uint64_t Base = UINT64_MAX;
   bool AllEmpty = true;
@@ -412,17 +440,22 @@ static orc_rt_ErrorRef claim_for_finalize(orc_rt_MemoryServiceRef M,
   /* Empty segments at 0 belong to the empty reservation that reserve(0) handed out. */
   if (Base == 0 && AllEmpty && Req->NumActions == 0)
     return NULL;
+  *Key = Base;
 
   orc_rt_ErrorRef Err = NULL;
   pthread_mutex_lock(&M->Lock);
-  struct alloc *A = find_by_base(M, Base);
+  struct alloc *A = Finalize ? find_by_base(M, Base) : find_containing(M, Base, 1);
+  while (!Finalize && A && A->State == ALLOC_FINALIZING) {
+    pthread_cond_wait(&M->Unpinned, &M->Lock);
+    A = find_containing(M, Base, 1); /* it may have gone meanwhile */
+  }
   if (!A || A->State == ALLOC_RELEASING)
     Err = orc_rt_Error_create("Attempt to finalize unrecognized allocation 0x%" PRIx64, Base);
-  else if (A->State != ALLOC_RESERVED)
-    Err =
-        orc_rt_Error_create("Allocation 0x%" PRIx64 " is %s", Base,
-                            A->State == ALLOC_FINALIZING ? "being finalized" : "already finalized");
-  else /* From here on only this call touches A's memory; others see FINALIZING. */
+  else if (A->State == ALLOC_FINALIZING)
+    Err = orc_rt_Error_create("Allocation 0x%" PRIx64 " is being finalized", Base);
+  else if (A->Sealed || (Finalize && A->State != ALLOC_RESERVED))
+    Err = orc_rt_Error_create("Allocation 0x%" PRIx64 " is already finalized", A->Base);
+  else /* From here on only this call writes A's memory; others see FINALIZING. */
     claim_locked(M, A, ALLOC_FINALIZING);
   pthread_mutex_unlock(&M->Lock);
   if (!Err)
@@ -431,11 +464,37 @@ static orc_rt_ErrorRef claim_for_finalize(orc_rt_MemoryServiceRef M,
 }
 
 /*
+ * The span [Key, end of the highest segment) of a region Req would make in
+ * A (FINALIZING, its segments checked) must not overlap a region A has.
+ */
+static orc_rt_ErrorRef check_overlap(orc_rt_MemoryServiceRef M, struct alloc *A, uint64_t Key,
+                                     const orc_rt_MemoryFinalizeRequest *Req, uint64_t *End) {
+  *End = Key;
+  for (size_t I = 0; I < Req->NumSegments; I++) {
+    uint64_t E = Req->Segments[I].Addr + Req->Segments[I].Size; /* checked: no overflow */
+    *End = E > *End ? E : *End;
+  }
+  orc_rt_ErrorRef Err = NULL;
+  pthread_mutex_lock(&M->Lock);
+  for (size_t I = 0; !Err && I < A->Regions.Len; I++) {
+    const struct region *G = &A->Regions.Items[I];
+    if (Key < G->End && G->Start < (*End > Key ? *End : Key + 1))
+      Err = orc_rt_Error_create("In initialize, region 0x%" PRIx64 " -- 0x%" PRIx64
+                                " overlaps previous region 0x%" PRIx64 " -- 0x%" PRIx64,
+                                Key, *End, G->Start, G->End);
+  }
+  pthread_mutex_unlock(&M->Lock);
+  return Err;
+}
+
+/*
  * Copy Req's content into A (FINALIZING), give its segments their
- * protections and record them in the registry.
+ * protections and record them in the registry under Tag. A sealed
+ * allocation takes no more content: its memfd goes.
  */
 static orc_rt_ErrorRef apply_segments(orc_rt_MemoryServiceRef M, struct alloc *A,
-                                      const orc_rt_MemoryFinalizeRequest *Req) {
+                                      const orc_rt_MemoryFinalizeRequest *Req, uint64_t Tag,
+                                      bool Seal) {
   struct orcrt_range_run *Runs = calloc(Req->NumSegments, sizeof(*Runs));
   size_t NumRuns = 0;
   if (!Runs)
@@ -445,11 +504,13 @@ static orc_rt_ErrorRef apply_segments(orc_rt_MemoryServiceRef M, struct alloc *A
     Err = protect_segments(M, Req, Runs, &NumRuns);
   /*
    * Recorded even after a failed mprotect: the runs describe what may have
-   * been applied, and the allocation is released anyway. Finalize actions
-   * may call code in this very allocation.
+   * been applied, and they are released anyway. Finalize actions may call
+   * code in this very allocation.
    */
-  Err = orc_rt_Error_join(Err, orcrt_ranges_protect(A->Range, 0, Runs, NumRuns));
+  Err = orc_rt_Error_join(Err, orcrt_ranges_protect(A->Range, Tag, Runs, NumRuns));
   free(Runs);
+  if (!Seal)
+    return Err;
   /* Nothing writes through the memfd once its content is in: its descriptor goes. */
   pthread_mutex_lock(&M->Lock);
   int Fd = A->Fd;
@@ -462,39 +523,110 @@ static orc_rt_ErrorRef apply_segments(orc_rt_MemoryServiceRef M, struct alloc *A
   return Err;
 }
 
-ORC_RT_EXPORT orc_rt_ErrorRef
-orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M, const orc_rt_MemoryFinalizeRequest *Req) {
-  struct orcrt_action *Dealloc = NULL;
-  size_t NumDealloc = 0;
-  struct alloc *A;
+/* A (FINALIZING) leaves that state for State; waiting initializes go on. Lock held. */
+static void unclaim_locked(orc_rt_MemoryServiceRef M, struct alloc *A, enum alloc_state State) {
+  A->State = State;
+  pthread_cond_broadcast(&M->Unpinned);
+}
 
-  orc_rt_ErrorRef Err = claim_for_finalize(M, Req, &A);
+/* Finalize (Seal: LLVM 19's, the whole allocation) or initialize (22's, a region). */
+static orc_rt_ErrorRef initialize(orc_rt_MemoryServiceRef M,
+                                  const orc_rt_MemoryFinalizeRequest *Req, bool Seal,
+                                  orc_rt_ExecutorAddr *KeyOut) {
+  struct region G = {0};
+  struct alloc *A;
+  bool Applied = false;
+
+  orc_rt_ErrorRef Err = claim_for_initialize(M, Req, Seal, &A, &G.Key);
   if (!A)
     return Err;
-
+  G.Start = G.Key;
   Err = check_segments(A, Req);
   if (!Err)
-    Err = orcrt_actions_copy_dealloc(Req->Actions, Req->NumActions, &Dealloc, &NumDealloc);
+    Err = check_overlap(M, A, G.Key, Req, &G.End);
   if (!Err)
-    Err = apply_segments(M, A, Req);
+    Err = orcrt_actions_copy_dealloc(Req->Actions, Req->NumActions, &G.Dealloc, &G.NumDealloc);
+  if (!Err) {
+    Applied = true;
+    Err = apply_segments(M, A, Req, G.Key, Seal);
+  }
   /* As LLVM does: a failing finalize action undoes the completed ones. */
   if (!Err)
     Err = orcrt_actions_run_finalize(M->S, Req->Actions, Req->NumActions);
-  if (Err) {
-    /* ...and the memory is released. */
-    orcrt_actions_free(Dealloc, NumDealloc);
-    pthread_mutex_lock(&M->Lock);
+  pthread_mutex_lock(&M->Lock);
+  if (!Err && !ORCRT_ARRAY_RESERVE(&A->Regions, A->Regions.Len + 1))
+    Err = orc_rt_Error_create("out of memory");
+  if (Err && Seal) {
+    /* ...and LLVM 19 releases the memory. */
     claim_locked(M, A, ALLOC_RELEASING);
     pthread_mutex_unlock(&M->Lock);
+    orcrt_actions_free(G.Dealloc, G.NumDealloc);
     release_alloc(M, A);
     return Err;
   }
-  pthread_mutex_lock(&M->Lock);
-  A->Dealloc = Dealloc;
-  A->NumDealloc = NumDealloc;
-  A->State = ALLOC_FINALIZED;
+  if (Err) {
+    /* LLVM 22 keeps the reservation: only what this call recorded goes. */
+    unclaim_locked(M, A, A->Regions.Len ? ALLOC_FINALIZED : ALLOC_RESERVED);
+    pthread_mutex_unlock(&M->Lock);
+    orcrt_actions_free(G.Dealloc, G.NumDealloc);
+    if (Applied) {
+      orcrt_ranges_mark_runs_releasing(A->Range, G.Key);
+      orcrt_ranges_release_runs(A->Range, G.Key);
+    }
+    return Err;
+  }
+  ORCRT_ARRAY_INSERT_SORTED_BY(&A->Regions, Start, &G); /* reserved */
+  A->Sealed = Seal;
+  unclaim_locked(M, A, ALLOC_FINALIZED);
   pthread_mutex_unlock(&M->Lock);
+  if (KeyOut)
+    *KeyOut = G.Key;
   return NULL;
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef
+orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M, const orc_rt_MemoryFinalizeRequest *Req) {
+  return initialize(M, Req, true, NULL);
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_initialize(
+    orc_rt_MemoryServiceRef M, const orc_rt_MemoryFinalizeRequest *Req, orc_rt_ExecutorAddr *Key) {
+  *Key = 0;
+  return initialize(M, Req, false, Key);
+}
+
+ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_deinitialize(orc_rt_MemoryServiceRef M,
+                                                                orc_rt_ExecutorAddr Key) {
+  struct orcrt_action *Dealloc = NULL;
+  size_t NumDealloc = 0;
+  bool Found = false;
+  pthread_mutex_lock(&M->Lock);
+  struct alloc *A;
+  TAILQ_FOREACH(A, &M->Allocs, Link) {
+    if (A->State == ALLOC_RELEASING)
+      continue;
+    for (size_t I = 0; !Found && I < A->Regions.Len; I++) {
+      struct region *G = &A->Regions.Items[I];
+      if (G->Key != Key)
+        continue;
+      /* Its actions are taken: a second deinitialize finds none to run. */
+      Found = true;
+      Dealloc = G->Dealloc;
+      NumDealloc = G->NumDealloc;
+      G->Dealloc = NULL;
+      G->NumDealloc = 0;
+    }
+    if (Found)
+      break;
+  }
+  pthread_mutex_unlock(&M->Lock);
+  if (!Found)
+    return orc_rt_Error_create("In deinitialize, address 0x%" PRIx64
+                               " does not correspond to the start of any initialized region",
+                               Key);
+  orc_rt_ErrorRef Err = orcrt_actions_run_reverse(M->S, Dealloc, NumDealloc);
+  orcrt_actions_free(Dealloc, NumDealloc);
+  return Err;
 }
 
 /*
@@ -561,7 +693,8 @@ bool orcrt_memory_any_dealloc_actions(orc_rt_MemoryServiceRef M, const orc_rt_Ex
   pthread_mutex_lock(&M->Lock);
   for (size_t I = 0; !Any && I < N; I++) {
     struct alloc *A = find_by_base(M, Bases[I]);
-    Any = A && A->NumDealloc;
+    for (size_t J = 0; A && !Any && J < A->Regions.Len; J++)
+      Any = A->Regions.Items[J].NumDealloc != 0;
   }
   pthread_mutex_unlock(&M->Lock);
   return Any;

@@ -4,7 +4,7 @@
  * the wire glue of the protocol the executor speaks
  *
  * This is the one place where a Service meets the protocol versions. The
- * Service files know no wire and the glue files (src/llvm19/, src/llvm14/)
+ * Service files know no wire and the glue files (src/llvm19/, src/llvm14/, src/llvm22/)
  * know only the Services' operations, so neither calls the other's
  * creator. Every Session gets the glue of every wire, each name tagged
  * with the wires that know it (wire.h); the Setup shows a controller its
@@ -21,6 +21,7 @@
 #include "dylib-internal.h"
 #include "llvm14/llvm14.h"
 #include "llvm19/llvm19.h"
+#include "llvm22/llvm22.h"
 #include "memory-internal.h"
 #include "shared-memory-internal.h"
 
@@ -34,7 +35,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_add(orc_rt_SessionRef S,
                                                        orc_rt_MemoryServiceRef *Out) {
   orc_rt_MemoryServiceRef M;
   orc_rt_ErrorRef Err = orcrt_memory_add(S, Strategy, &M);
-  if (!Err && !(Err = orcrt_llvm19_add_memory(S, M)))
+  if (!Err && !(Err = orcrt_llvm19_add_memory(S, M)) && !(Err = orcrt_llvm22_add_memory(S, M)))
     *Out = M;
   return Err;
 }
@@ -52,7 +53,8 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
                                                       orc_rt_DylibServiceRef *Out) {
   orc_rt_DylibServiceRef D;
   orc_rt_ErrorRef Err = orcrt_dylib_add(S, &D);
-  if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)) && !(Err = orcrt_llvm14_add_dylib(S, D)))
+  if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)) && !(Err = orcrt_llvm14_add_dylib(S, D)) &&
+      !(Err = orcrt_llvm22_add_dylib(S, D)))
     *Out = D;
   return Err;
 }
@@ -61,5 +63,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Bootstrap_add(orc_rt_SessionRef S) {
   orc_rt_ErrorRef Err = orcrt_bootstrap_add(S);
   if (!Err)
     Err = orcrt_llvm19_add_bootstrap(S);
-  return Err ? Err : orcrt_llvm14_add_bootstrap(S);
+  if (!Err)
+    Err = orcrt_llvm14_add_bootstrap(S);
+  return Err ? Err : orcrt_llvm22_add_bootstrap(S);
 }

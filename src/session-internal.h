@@ -47,4 +47,11 @@ orc_rt_ErrorRef orcrt_session_describe_function(orc_rt_SessionRef S, const char 
                                                 orc_rt_ExecutorAddr Fn,
                                                 const struct orcrt_wrapper_trace *Trace);
 
+/*
+ * session-symbols.c: the name of Addr among S's bootstrap symbols, as the
+ * controller's wire names it if it has one, else as the glue describes it,
+ * else any; NULL if it has none. Any thread.
+ */
+const char *orcrt_session_name_of(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
+
 #endif /* ORCRT_SESSION_INTERNAL_H */

@@ -214,6 +214,23 @@ ORC_RT_EXPORT const orc_rt_BootstrapSymbol *orc_rt_Session_getBootstrapSymbols(o
   return Symbols;
 }
 
+const char *orcrt_session_name_of(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
+  const char *Name = NULL, *Other = NULL;
+  session_lock(S);
+  /* The controller's own name for it first, then the glue's, then any. */
+  unsigned Wire = S->Wire ? S->Wire : orcrt_wire_of(S->Protocol);
+  for (size_t I = 0; !Name && I < S->Symbols.Len; I++)
+    if (S->Symbols.Items[I].Addr == Addr) {
+      if (!Wire || (S->SymbolWires.Items[I] & Wire))
+        Name = S->Symbols.Items[I].Name;
+      else if (!Other)
+        Other = S->Symbols.Items[I].Name;
+    }
+  struct session_wrapper *D = Name ? NULL : orcrt_session_find_described_locked(S, Addr);
+  session_unlock(S);
+  return Name ? Name : D ? D->Name : Other;
+}
+
 ORC_RT_EXPORT bool orc_rt_Session_isWrapperFunction(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn) {
   session_lock(S);
   bool Is = orcrt_session_is_wrapper_locked(S, Fn);

@@ -15,16 +15,15 @@
 
 #include "gdb-jit-internal.h"
 #include "jit-ranges.h"
+#include "session-internal.h"
 #include "trace.h"
 
 void orcrt_trace_addr(struct orcrt_trace_text *T, orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
-  size_t Count = 0;
-  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(S, &Count);
-  for (size_t I = 0; I < Count; I++)
-    if (Syms[I].Addr == Addr) {
-      orcrt_trace_printf(T, "%s", Syms[I].Name);
-      return;
-    }
+  const char *Name = orcrt_session_name_of(S, Addr);
+  if (Name) {
+    orcrt_trace_printf(T, "%s", Name);
+    return;
+  }
   if (orcrt_ranges_is_jit_memory(Addr, 1)) {
     /* Named only if a debug object describes it (LLVM registers one for code with -g). */
     struct orcrt_gdb_jit_symbol Sym;

@@ -446,6 +446,108 @@ START_TEST(mem_write_stores_values_inside_jit_memory) {
 }
 END_TEST
 
+/* Call LLVM 22's read wrapper Name on the addresses or ranges W holds; the result stays the
+ * caller's. */
+static orc_rt_WrapperFunctionBuffer mem_read(env *E, const char *Name, orc_rt_SPSWriter *W) {
+  char Fn[96];
+  snprintf(Fn, sizeof(Fn), "__llvm_orc_bootstrap_mem_read_%s_wrapper", Name);
+  return call(E, Fn, W);
+}
+
+/* An SPSWriter holding Sequence<ExecutorAddr> of the N addresses. */
+static void addrs(orc_rt_SPSWriter *W, const orc_rt_ExecutorAddr *A, size_t N) {
+  orc_rt_SPSWriter_init(W);
+  orc_rt_SPSWriter_seqCount(W, N);
+  for (size_t I = 0; I < N; I++)
+    orc_rt_SPSWriter_addr(W, A[I]);
+}
+
+/* R is exactly the N bytes at Want; disposed. */
+static void assert_bytes(orc_rt_WrapperFunctionBuffer R, const void *Want, size_t N) {
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R), "out of band: %s",
+                orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R));
+  ck_assert_uint_eq(R.Size, N);
+  ck_assert_int_eq(memcmp(orc_rt_WrapperFunctionBuffer_constData(&R), Want, N), 0);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+}
+
+/*
+ * LLVM 22's memory reads: values in request order (unaligned too), ranges
+ * as byte sequences, strings up to their NUL; an address that is not
+ * readable memory fails the call out of band instead of faulting.
+ */
+START_TEST(mem_read_returns_values_of_readable_memory_only) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  static const char Content[] = "\x11\x22\x33\x44\x55\x66\x77\x88\x99hello\0world";
+  orc_rt_MemorySegment G = {orc_rt_MemProt_Read, B, Page, Content, sizeof(Content)};
+  jit_finalize(&E, &G, 1);
+  orc_rt_SPSWriter W;
+  orc_rt_ExecutorAddr Two[] = {B + 1, B};
+  addrs(&W, Two, 2);
+  assert_bytes(mem_read(&E, "uint8s", &W), "\x02\0\0\0\0\0\0\0\x22\x11", 10);
+  orc_rt_ExecutorAddr One[] = {B + 1};
+  addrs(&W, One, 1);
+  assert_bytes(mem_read(&E, "uint16s", &W), "\x01\0\0\0\0\0\0\0\x22\x33", 10);
+  addrs(&W, One, 1);
+  assert_bytes(mem_read(&E, "uint32s", &W), "\x01\0\0\0\0\0\0\0\x22\x33\x44\x55", 12);
+  addrs(&W, One, 1);
+  assert_bytes(mem_read(&E, "uint64s", &W), "\x01\0\0\0\0\0\0\0\x22\x33\x44\x55\x66\x77\x88\x99",
+               16);
+  addrs(&W, One, 1);
+  assert_bytes(mem_read(&E, "pointers", &W), "\x01\0\0\0\0\0\0\0\x22\x33\x44\x55\x66\x77\x88\x99",
+               16);
+  orc_rt_ExecutorAddr Strs[] = {B + 9, B + 15};
+  addrs(&W, Strs, 2);
+  assert_bytes(mem_read(&E, "strings", &W),
+               "\x02\0\0\0\0\0\0\0\x05\0\0\0\0\0\0\0hello\x05\0\0\0\0\0\0\0world", 34);
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B + 2, B + 4});
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B, B});
+  assert_bytes(mem_read(&E, "buffers", &W),
+               "\x02\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x33\x44\0\0\0\0\0\0\0\0", 26);
+
+  /* Not readable: nothing mapped there, a range past the allocation's end, a string running off it.
+   */
+  orc_rt_ExecutorAddr Bad[] = {B, 0x1000};
+  addrs(&W, Bad, 2);
+  orcrt_test_assert_out_of_band(mem_read(&E, "uint32s", &W), "not readable memory");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addrRange(&W, (orc_rt_ExecutorAddrRange){B + Page - 4, B + Page + 4});
+  orcrt_test_assert_out_of_band(mem_read(&E, "buffers", &W), "not readable memory");
+  orc_rt_ExecutorAddr Nowhere[] = {8};
+  addrs(&W, Nowhere, 1);
+  orcrt_test_assert_out_of_band(mem_read(&E, "strings", &W), "not in readable memory");
+  /* Arguments that do not decode. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 3);
+  orcrt_test_assert_out_of_band(mem_read(&E, "uint8s", &W), "Could not deserialize");
+  env_fini(&E);
+}
+END_TEST
+
+/* LLVM 22's write_pointers: 8-byte stores, as write_uint64s. */
+START_TEST(mem_write_pointers_stores_addresses) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  orc_rt_ExecutorAddr B = jit_alloc(&E, Page);
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_addr(&W, B + 8);
+  orc_rt_SPSWriter_addr(&W, B);
+  orc_rt_WrapperFunctionBuffer R = call(&E, "__llvm_orc_bootstrap_mem_write_pointers_wrapper", &W);
+  ck_assert(orc_rt_WrapperFunctionBuffer_isEmpty(&R));
+  uint64_t V;
+  memcpy(&V, (const void *)(uintptr_t)(B + 8), 8);
+  ck_assert_uint_eq(V, B);
+  env_fini(&E);
+}
+END_TEST
+
 START_TEST(mem_write_outside_jit_memory_fails_without_writing) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
@@ -1017,6 +1119,8 @@ Suite *orcrt_suite_bootstrap(void) {
   tcase_add_test(TC, mem_write_stores_values_inside_jit_memory);
   tcase_add_test(TC, mem_write_outside_jit_memory_fails_without_writing);
   tcase_add_test(TC, mem_write_malformed_sequence_writes_nothing);
+  tcase_add_test(TC, mem_read_returns_values_of_readable_memory_only);
+  tcase_add_test(TC, mem_write_pointers_stores_addresses);
   TC = orcrt_test_case(S, "eh-frame", 30);
   tcase_add_test(TC, eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_removes_it);
   tcase_add_test(TC, eh_frame_deregister_unknown_range_is_an_error);

@@ -396,6 +396,64 @@ START_TEST(dylib_c_api_open_lookup_and_unknown_handle) {
 }
 END_TEST
 
+/*
+ * LLVM 22's resolve: the handle alone (no Instance), each entry an
+ * Optional<ExecutorSymbolDef>: found as Exported, not found as present at
+ * address 0 (as LLVM 22 answers); an unknown handle fails.
+ */
+START_TEST(dylib_resolve_answers_optional_symbol_defs) {
+  env E;
+  env_init(&E);
+  orc_rt_ExecutorAddr H = open_lib(&E, "");
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, H);
+  orc_rt_SPSWriter_seqCount(&W, 2);
+  orc_rt_SPSWriter_string(&W, "getpid");
+  orc_rt_SPSWriter_bool(&W, false);
+  orc_rt_SPSWriter_string(&W, "orcrt_no_such_symbol");
+  orc_rt_SPSWriter_bool(&W, false);
+  orc_rt_WrapperFunctionBuffer R =
+      call(&E, "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper", &W);
+  orc_rt_SPSReader Rd;
+  char *Msg;
+  ck_assert_msg(expected(&R, &Rd, &Msg), "resolve failed: %s", Msg);
+  uint64_t Count = 0;
+  bool Present = false;
+  orc_rt_ExecutorAddr A = 0;
+  uint8_t Flags = 0, TargetFlags = 1;
+  ck_assert(orc_rt_SPSReader_seqCount(&Rd, 1, &Count) && Count == 2);
+  ck_assert(orc_rt_SPSReader_bool(&Rd, &Present) && Present);
+  ck_assert(orc_rt_SPSReader_addr(&Rd, &A) && orc_rt_SPSReader_u8(&Rd, &Flags) &&
+            orc_rt_SPSReader_u8(&Rd, &TargetFlags));
+  ck_assert_uint_eq(A, process_addr("getpid"));
+  ck_assert_uint_eq(Flags, 0x10);
+  ck_assert_uint_eq(TargetFlags, 0);
+  ck_assert(orc_rt_SPSReader_bool(&Rd, &Present) && Present);
+  ck_assert(orc_rt_SPSReader_addr(&Rd, &A) && orc_rt_SPSReader_u8(&Rd, &Flags) &&
+            orc_rt_SPSReader_u8(&Rd, &TargetFlags));
+  ck_assert_uint_eq(A, 0);
+  ck_assert_uint_eq(orc_rt_SPSReader_remaining(&Rd), 0);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+
+  /* An unknown handle; and arguments that do not decode. */
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, 0x1234);
+  orc_rt_SPSWriter_seqCount(&W, 1);
+  orc_rt_SPSWriter_string(&W, "getpid");
+  orc_rt_SPSWriter_bool(&W, false);
+  orcrt_test_assert_expected_failure(
+      call(&E, "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper", &W), "handle");
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, H);
+  orc_rt_SPSWriter_seqCount(&W, 5);
+  orcrt_test_assert_out_of_band(
+      call(&E, "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper", &W),
+      "Could not deserialize");
+  env_fini(&E);
+}
+END_TEST
+
 Suite *orcrt_suite_dylib(void) {
   Suite *S = suite_create("dylib");
   TCase *TC = orcrt_test_case(S, "open", 30);
@@ -414,5 +472,6 @@ Suite *orcrt_suite_dylib(void) {
   tcase_add_test(TC, dylib_lookup_unknown_handle_fails);
   tcase_add_test(TC, dylib_lookup_malformed_arguments_answered_out_of_band);
   tcase_add_test(TC, dylib_c_api_open_lookup_and_unknown_handle);
+  tcase_add_test(TC, dylib_resolve_answers_optional_symbol_defs);
   return S;
 }

@@ -1165,6 +1165,41 @@ START_TEST(executor_llvm_option_chooses_the_setup) {
 }
 END_TEST
 
+/*
+ * LLVM 22's names: in the default Setup beside 19's (both read the 4-field
+ * view), alone under ORCRT_LLVM=22.
+ */
+START_TEST(executor_llvm22_names_join_the_4field_view) {
+  static const char *const Only22[] = {
+      "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper",
+      "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper",
+      "__llvm_orc_bootstrap_mem_read_uint8s_wrapper",
+      "__llvm_orc_bootstrap_mem_read_strings_wrapper",
+      "__llvm_orc_bootstrap_mem_write_pointers_wrapper",
+      "llvm_orc_registerEHFrameAllocAction",
+      "llvm_orc_deregisterEHFrameAllocAction",
+      "llvm_orc_registerJITLoaderGDBAllocAction"};
+  static const char *const Only19[] = {"__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper",
+                                       "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper",
+                                       "llvm_orc_registerEHFrameSectionWrapper"};
+  for (int Plain = 0; Plain <= 1; Plain++) {
+    if (Plain)
+      setenv("ORCRT_LLVM", "22", 1);
+    executor E;
+    launch_default(&E);
+    orc_rt_ExecutorAddr A = 0;
+    for (size_t I = 0; I < sizeof(Only22) / sizeof(Only22[0]); I++)
+      ck_assert_msg(orcrt_tc_lookup(E.TC, Only22[I], &A), "no %s", Only22[I]);
+    for (size_t I = 0; I < sizeof(Only19) / sizeof(Only19[0]); I++)
+      ck_assert_msg(orcrt_tc_lookup(E.TC, Only19[I], &A) == !Plain, "%s", Only19[I]);
+    ck_assert_uint_eq(orcrt_tc_bootstrap_map_count(E.TC) == 0, Plain);
+    finish_without_calls(&E);
+  }
+}
+END_TEST
+
 static void add(Suite *S, const char *Name, const TTest *Test) {
   TCase *TC = orcrt_test_case(S, Name, 30);
   tcase_add_unchecked_fixture(TC, orcrt_test_scratch_setup, orcrt_test_scratch_teardown);
@@ -1223,5 +1258,6 @@ Suite *orcrt_suite_executor(void) {
   add(S, "wire_llvm14", executor_llvm14_setup_has_only_the_old_layout);
   add(S, "wire_llvm19", executor_llvm19_setup_is_plain_and_names_the_option);
   add(S, "wire_option", executor_llvm_option_chooses_the_setup);
+  add(S, "wire_llvm22", executor_llvm22_names_join_the_4field_view);
   return S;
 }

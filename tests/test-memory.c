@@ -111,8 +111,14 @@ static void write_call(orc_rt_SPSWriter *W, const orc_rt_MemoryAction *A) {
   orc_rt_SPSWriter_bytes(W, A->ArgData, A->ArgSize);
 }
 
-static orc_rt_WrapperFunctionBuffer finalize(env *E, const orc_rt_MemorySegment *Segs, size_t N,
-                                             const orc_rt_MemoryActionPair *Acts, size_t NA) {
+static const char InitializeFn[] = "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper";
+static const char DeinitializeFn[] = "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper";
+static const char ReleaseFn[] = "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper";
+
+/* Call Fn (finalize, or LLVM 22's initialize) with a FinalizeRequest. */
+static orc_rt_WrapperFunctionBuffer request(env *E, const char *Fn,
+                                            const orc_rt_MemorySegment *Segs, size_t N,
+                                            const orc_rt_MemoryActionPair *Acts, size_t NA) {
   orc_rt_SPSWriter W;
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, sym(E, InstanceSym));
@@ -128,17 +134,46 @@ static orc_rt_WrapperFunctionBuffer finalize(env *E, const orc_rt_MemorySegment 
     write_call(&W, &Acts[I].Finalize);
     write_call(&W, &Acts[I].Dealloc);
   }
-  return call(E, FinalizeFn, &W);
+  return call(E, Fn, &W);
 }
 
-static orc_rt_WrapperFunctionBuffer deallocate(env *E, const orc_rt_ExecutorAddr *Bases, size_t N) {
+static orc_rt_WrapperFunctionBuffer finalize(env *E, const orc_rt_MemorySegment *Segs, size_t N,
+                                             const orc_rt_MemoryActionPair *Acts, size_t NA) {
+  return request(E, FinalizeFn, Segs, N, Acts, NA);
+}
+
+/* Call Fn (deallocate, or 22's release and deinitialize) with (Instance, Sequence<Addr>). */
+static orc_rt_WrapperFunctionBuffer addrs_call(env *E, const char *Fn,
+                                               const orc_rt_ExecutorAddr *Addrs, size_t N) {
   orc_rt_SPSWriter W;
   orc_rt_SPSWriter_init(&W);
   orc_rt_SPSWriter_addr(&W, sym(E, InstanceSym));
   orc_rt_SPSWriter_seqCount(&W, N);
   for (size_t I = 0; I < N; I++)
-    orc_rt_SPSWriter_addr(&W, Bases[I]);
-  return call(E, DeallocateFn, &W);
+    orc_rt_SPSWriter_addr(&W, Addrs[I]);
+  return call(E, Fn, &W);
+}
+
+static orc_rt_WrapperFunctionBuffer deallocate(env *E, const orc_rt_ExecutorAddr *Bases, size_t N) {
+  return addrs_call(E, DeallocateFn, Bases, N);
+}
+
+/* LLVM 22's initialize: the region's key, which must come back. */
+static orc_rt_ExecutorAddr initialize(env *E, const orc_rt_MemorySegment *Segs, size_t N,
+                                      const orc_rt_MemoryActionPair *Acts, size_t NA) {
+  orc_rt_WrapperFunctionBuffer R = request(E, InitializeFn, Segs, N, Acts, NA);
+  orc_rt_SPSReader Rd;
+  bool HasValue = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  orc_rt_ExecutorAddr Key = 0;
+  ck_assert_msg(!orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R), "out-of-band error");
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(&R), R.Size);
+  ck_assert(orc_rt_SPSReader_expected(&Rd, &HasValue, &Msg, &MsgSize));
+  ck_assert_msg(HasValue, "initialize failed: %.*s", (int)MsgSize, Msg);
+  ck_assert(orc_rt_SPSReader_addr(&Rd, &Key));
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  return Key;
 }
 
 static orc_rt_MemorySegment seg(uint8_t Prot, orc_rt_ExecutorAddr Addr, uint64_t Size,
@@ -1134,6 +1169,99 @@ START_TEST(memory_write_racing_deallocate_never_copies_into_unmapped_memory) {
 }
 END_TEST
 
+/* ---- LLVM 22: regions ----------------------------------------------------------------- */
+
+/*
+ * Several regions in one reservation, keyed by their lowest segment; an
+ * overlapping one is refused before anything is written; deinitialize runs
+ * and forgets one region's actions; release runs the rest, last region's
+ * last action first, and unmaps.
+ */
+static void check_regions(orc_rt_MemoryStrategy Strategy) {
+  env E;
+  env_init(&E, Strategy);
+  log_reset();
+  orc_rt_ExecutorAddr B = reserve(&E, 4 * Page);
+  orc_rt_MemorySegment G1[] = {seg(orc_rt_MemProt_Read, B, Page, "one", 3)};
+  orc_rt_MemoryActionPair A1[] = {pair(log_action, "a", log_action, "x"),
+                                  pair(log_action, "b", log_action, "y")};
+  ck_assert_uint_eq(initialize(&E, G1, 1, A1, 2), B);
+  orc_rt_MemorySegment G2[] = {
+      seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, B + 3 * Page, 8, "four", 4),
+      seg(orc_rt_MemProt_Read, B + 2 * Page, Page, "two", 3)};
+  orc_rt_MemoryActionPair A2[] = {pair(log_action, "c", log_action, "z")};
+  ck_assert_uint_eq(initialize(&E, G2, 2, A2, 1), B + 2 * Page);
+  assert_log("abc");
+  ck_assert_str_eq((const char *)(uintptr_t)B, "one");
+  ck_assert_str_eq((const char *)(uintptr_t)(B + 2 * Page), "two");
+  ck_assert_str_eq((const char *)(uintptr_t)(B + 3 * Page), "four");
+  assert_perms(B, "r--", Strategy == orc_rt_MemoryStrategy_MemFD);
+  assert_perms(B + 3 * Page, "rw-", Strategy == orc_rt_MemoryStrategy_MemFD);
+
+  /* Overlapping the second region: refused, the page left as it was. */
+  orc_rt_MemorySegment Over[] = {seg(orc_rt_MemProt_Read, B + Page, 2 * Page, "no", 2)};
+  orcrt_test_assert_expected_failure(request(&E, InitializeFn, Over, 1, NULL, 0),
+                                     "overlaps previous region");
+  ck_assert_uint_eq(*(const char *)(uintptr_t)(B + Page), 0);
+  /* Outside every reservation. */
+  orc_rt_MemorySegment Out[] = {seg(orc_rt_MemProt_Read, 0x1000, Page, NULL, 0)};
+  orcrt_test_assert_expected_failure(request(&E, InitializeFn, Out, 1, NULL, 0),
+                                     "unrecognized allocation");
+  /* 19's finalize does not take a reservation that has regions. */
+  orcrt_test_assert_sps_failure(finalize(&E, G1, 1, NULL, 0), "already finalized");
+
+  orc_rt_ExecutorAddr Key = B + 2 * Page;
+  orcrt_test_assert_sps_success(addrs_call(&E, DeinitializeFn, &Key, 1));
+  assert_log("abcz");
+  orcrt_test_assert_sps_success(addrs_call(&E, DeinitializeFn, &Key, 1)); /* nothing left */
+  ck_assert_str_eq((const char *)(uintptr_t)(B + 2 * Page), "two");       /* still there */
+  orc_rt_ExecutorAddr NoKey = B + 8;
+  orcrt_test_assert_sps_failure(addrs_call(&E, DeinitializeFn, &NoKey, 1),
+                                "does not correspond to the start of any initialized region");
+  orcrt_test_assert_sps_success(addrs_call(&E, ReleaseFn, &B, 1));
+  assert_log("abczyx");
+  char Perms[5];
+  bool MemFD;
+  ck_assert(!maps_perms(B, Perms, &MemFD) || !MemFD);
+  orcrt_test_assert_sps_failure(addrs_call(&E, ReleaseFn, &B, 1), "No allocation entry found");
+  env_fini(&E);
+  assert_log("abczyx");
+}
+
+START_TEST(memory_initialize_makes_regions_in_one_reservation) {
+  check_regions(orc_rt_MemoryStrategy_MProtect);
+}
+END_TEST
+
+START_TEST(memory_initialize_makes_regions_in_one_reservation_with_memfd) {
+  check_regions(orc_rt_MemoryStrategy_MemFD);
+}
+END_TEST
+
+/* A failing initialize undoes its actions but keeps the reservation, which takes the region later.
+ */
+START_TEST(memory_failing_initialize_keeps_the_reservation) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MemFD);
+  log_reset();
+  orc_rt_ExecutorAddr B = reserve(&E, 2 * Page);
+  orc_rt_MemorySegment G[] = {seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, B, Page, "\xc3", 1)};
+  orc_rt_MemoryActionPair Bad[] = {pair(log_action, "a", log_action, "x"),
+                                   pair(failing_action, NULL, log_action, "n")};
+  orcrt_test_assert_expected_failure(request(&E, InitializeFn, G, 1, Bad, 2), "injected failure");
+  assert_log("ax");
+  ck_assert(!orc_rt_MemoryService_isExecutable(E.M, B));
+  orc_rt_MemoryActionPair Good[] = {pair(log_action, "b", log_action, "y")};
+  ck_assert_uint_eq(initialize(&E, G, 1, Good, 1), B);
+  ck_assert(orc_rt_MemoryService_isExecutable(E.M, B));
+  /* An empty request is an error for 22, as LLVM 22 says. */
+  orcrt_test_assert_expected_failure(request(&E, InitializeFn, NULL, 0, NULL, 0),
+                                     "Finalization request is empty");
+  env_fini(&E); /* shutdown releases it */
+  assert_log("axby");
+}
+END_TEST
+
 Suite *orcrt_suite_memory(void) {
   Suite *S = suite_create("memory");
   TCase *TC = orcrt_test_case(S, "reserve", 30);
@@ -1170,6 +1298,10 @@ Suite *orcrt_suite_memory(void) {
   tcase_add_test(TC, memory_double_deallocate_fails);
   tcase_add_test(TC, memory_concurrent_finalizes_of_different_allocations);
   tcase_add_test(TC, memory_c_api_reserve_finalize_write_deallocate);
+  TC = orcrt_test_case(S, "regions", 30);
+  tcase_add_test(TC, memory_initialize_makes_regions_in_one_reservation);
+  tcase_add_test(TC, memory_initialize_makes_regions_in_one_reservation_with_memfd);
+  tcase_add_test(TC, memory_failing_initialize_keeps_the_reservation);
   TC = orcrt_test_case(S, "lifetime-and-limits", 60);
   tcase_add_test(TC, memory_stays_mapped_at_shutdown_until_the_workers_have_exited);
   tcase_add_test(TC, memory_memfd_allocations_hold_no_descriptor_once_finalized);

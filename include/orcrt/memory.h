@@ -2,7 +2,8 @@
  * orcrt/memory.h - JIT memory: reserve, finalize, deallocate
  *
  * The memory Service owns the address space the controller links code into.
- * It follows LLVM 19's SimpleExecutorMemoryManager:
+ * It follows the SimpleExecutorMemoryManager of LLVM 14 to 19 and, with
+ * initialize and deinitialize, LLVM 22's:
  *
  *   reserve      maps Size bytes (rounded up to whole pages) and records them
  *                as an allocation keyed by its base address.
@@ -25,7 +26,8 @@
  * memfd whose view (a private mapping, so that debuggers can still set
  * breakpoints in it) stays read-only until finalize, and content goes
  * through a separate, temporary read/write mapping of the same memfd. The
- * memfd's descriptor is closed once the allocation is finalized; a
+ * memfd's descriptor is closed once the allocation is finalized (one that
+ * is initialized region by region keeps it until deallocated); a
  * reservation that cannot have one (descriptors exhausted, or reserved
  * allocations already holding a quarter of RLIMIT_NOFILE) uses MProtect.
  *
@@ -158,12 +160,37 @@ orc_rt_ErrorRef orc_rt_MemoryService_finalize(orc_rt_MemoryServiceRef M,
                                               const orc_rt_MemoryFinalizeRequest *Req);
 
 /**
+ * Initialize part of an allocation, as LLVM 22 does: the region Req makes
+ * (from its lowest segment address, its key, to the end of its highest
+ * segment) must lie in one allocation and overlap no region initialized
+ * there before; an allocation takes any number of them, one at a time (a
+ * second initialize of the same allocation waits for the first). Content,
+ * zero-fill, protections and finalize actions as for finalize; everything
+ * is checked before anything is written. A failure leaves the allocation
+ * as it was (the deallocation actions of the finalize actions that
+ * completed run); a request with no segments fails. On success *Key is the
+ * region's key. An allocation finalized with orc_rt_MemoryService_finalize()
+ * takes no region, and one with regions cannot be finalized.
+ */
+orc_rt_ErrorRef orc_rt_MemoryService_initialize(orc_rt_MemoryServiceRef M,
+                                                const orc_rt_MemoryFinalizeRequest *Req,
+                                                orc_rt_ExecutorAddr *Key);
+
+/**
+ * Run the deallocation actions of the region with key Key, last first, and
+ * forget them; the region and its memory stay (a second call finds no
+ * action to run). Returns an error for a key that starts no region, or
+ * joined from failing actions.
+ */
+orc_rt_ErrorRef orc_rt_MemoryService_deinitialize(orc_rt_MemoryServiceRef M,
+                                                  orc_rt_ExecutorAddr Key);
+
+/**
  * Deallocate the allocation at Base: run its deallocation actions in reverse
- * order, deregister unwind and debugger registrations left inside it, unmap
- * it and forget it. Base 0 (the empty reservation) is a no-op. Returns an
- * error for an unknown base (a double deallocate included), for an
- * allocation being finalized, or joined from failing deallocation actions
- * (the memory is released anyway).
+ * order (those of all its regions, the last region's last action first), deregister unwind and
+ * debugger registrations left inside it, unmap it and forget it. Base 0 (the empty reservation) is
+ * a no-op. Returns an error for an unknown base (a double deallocate included), for an allocation
+ * being finalized, or joined from failing deallocation actions (the memory is released anyway).
  */
 orc_rt_ErrorRef orc_rt_MemoryService_deallocate(orc_rt_MemoryServiceRef M,
                                                 orc_rt_ExecutorAddr Base);

@@ -156,8 +156,8 @@ static orc_rt_ErrorRef write_uint(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr
  * Sequence<(ExecutorAddr, T)> -> SPSEmpty. The whole sequence is decoded
  * before anything is written; writing stops at the first failure.
  */
-static orc_rt_WrapperFunctionBuffer mem_write(orc_rt_SessionRef S, orc_rt_SPSReader *R,
-                                              unsigned Width) {
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_mem_write(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                    unsigned Width) {
   orc_rt_SPSReader Start;
   uint64_t N = 0;
   orc_rt_ExecutorAddr Addr = 0;
@@ -192,7 +192,7 @@ static orc_rt_WrapperFunctionBuffer mem_write(orc_rt_SessionRef S, orc_rt_SPSRea
 
 #define MEM_WRITE_BODY(Name, Width)                                                                \
   static orc_rt_WrapperFunctionBuffer Name(orc_rt_SessionRef S, orc_rt_SPSReader *R) {             \
-    return mem_write(S, R, Width);                                                                 \
+    return orcrt_llvm19_mem_write(S, R, Width);                                                    \
   }
 
 MEM_WRITE_BODY(mem_write_uint8s_body, 1)
@@ -279,8 +279,8 @@ static bool run_as_function_result(orc_rt_SessionRef S, const char *Data, size_t
 }
 
 /* "3 writes" for integers; "2 buffers 1.5 KiB" */
-static void mem_write_args(const char *Data, size_t Size, struct orcrt_trace_text *T,
-                           unsigned Width) {
+void orcrt_llvm19_mem_write_args(const char *Data, size_t Size, struct orcrt_trace_text *T,
+                                 unsigned Width) {
   orc_rt_SPSReader R;
   uint64_t N = 0, Total = 0;
   orc_rt_SPSReader_init(&R, Data, Size);
@@ -308,7 +308,7 @@ static void mem_write_args(const char *Data, size_t Size, struct orcrt_trace_tex
   static void Name##_args(orc_rt_SessionRef S, const char *Data, size_t Size,                      \
                           struct orcrt_trace_text *T) {                                            \
     (void)S;                                                                                       \
-    mem_write_args(Data, Size, T, Width);                                                          \
+    orcrt_llvm19_mem_write_args(Data, Size, T, Width);                                             \
   }                                                                                                \
   static const struct orcrt_wrapper_trace Name##_trace = {Label, Name##_args,                      \
                                                           orcrt_glue_trace_empty};

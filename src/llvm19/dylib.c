@@ -121,8 +121,10 @@ static orc_rt_ErrorRef lookup_all(orc_rt_DylibServiceRef D, orc_rt_ExecutorAddr 
     orc_rt_ErrorRef Err = lookup_one(D, &Scope, Name, NameSize, Required, &Addr, &Flags);
     if (Err)
       return Err;
+    if (Form == ORCRT_LLVM19_LOOKUP_OPTIONAL_DEF)
+      orc_rt_SPSWriter_bool(W, true); /* present, address 0 if not found, as LLVM 22 says */
     orc_rt_SPSWriter_addr(W, Addr);
-    if (Form == ORCRT_LLVM19_LOOKUP_SYMBOL_DEF) {
+    if (Form != ORCRT_LLVM19_LOOKUP_ADDR) {
       orc_rt_SPSWriter_u8(W, Flags);
       orc_rt_SPSWriter_u8(W, 0); /* TargetFlags */
     }
@@ -134,12 +136,15 @@ orc_rt_WrapperFunctionBuffer orcrt_llvm19_lookup(orc_rt_SessionRef S, orc_rt_SPS
                                                  enum orcrt_llvm19_lookup_form Form) {
   orc_rt_ExecutorAddr Instance = 0, Handle = 0;
   uint64_t Count = 0;
-  orc_rt_SPSReader_addr(R, &Instance);
+  /* LLVM 22's resolve names no Instance: the handle is enough. */
+  bool HasInstance = Form != ORCRT_LLVM19_LOOKUP_OPTIONAL_DEF;
+  if (HasInstance)
+    orc_rt_SPSReader_addr(R, &Instance);
   orc_rt_SPSReader_addr(R, &Handle);
   orc_rt_SPSReader_seqCount(R, SPS_LOOKUP_ELEMENT_MIN, &Count);
   if (!orc_rt_SPSReader_ok(R))
     return orcrt_glue_bad_args();
-  orc_rt_DylibServiceRef D = orcrt_dylib_instance(S, Instance);
+  orc_rt_DylibServiceRef D = HasInstance ? orcrt_dylib_instance(S, Instance) : orcrt_dylib_of(S);
   orc_rt_SPSWriter Defs, W;
   orc_rt_SPSWriter_init(&Defs);
   orc_rt_ErrorRef Err =
@@ -191,15 +196,12 @@ static void open_args(orc_rt_SessionRef S, const char *Data, size_t Size,
 enum { LOOKUP_NAMES_SHOWN = 4 };
 
 /* "5 names (printf, puts, exit, malloc, ...)" */
-void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
-                              struct orcrt_trace_text *T) {
-  (void)S;
+void orcrt_llvm19_lookup_names(const char *Data, size_t Size, size_t Skip,
+                               struct orcrt_trace_text *T) {
   orc_rt_SPSReader R;
-  orc_rt_ExecutorAddr Instance = 0, Handle = 0;
   uint64_t Count = 0;
   orc_rt_SPSReader_init(&R, Data, Size);
-  orc_rt_SPSReader_addr(&R, &Instance);
-  orc_rt_SPSReader_addr(&R, &Handle);
+  orc_rt_SPSReader_skip(&R, Skip);
   if (!orc_rt_SPSReader_seqCount(&R, SPS_LOOKUP_ELEMENT_MIN, &Count)) {
     orcrt_trace_printf(T, "undecodable");
     return;
@@ -218,21 +220,33 @@ void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size
     orcrt_trace_printf(T, Count > LOOKUP_NAMES_SHOWN ? ", ...)" : ")");
 }
 
+void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                              struct orcrt_trace_text *T) {
+  (void)S;
+  orcrt_llvm19_lookup_names(Data, Size, 16, T); /* after Instance and Handle */
+}
+
 /* "5 found" or "4 of 5 found", for a lookup result of Form */
 bool orcrt_llvm19_lookup_result(const char *Data, size_t Size, enum orcrt_llvm19_lookup_form Form,
                                 struct orcrt_trace_text *T) {
   orc_rt_SPSReader R;
   bool Ok;
   uint64_t Count = 0, Found = 0;
-  size_t Extra = Form == ORCRT_LLVM19_LOOKUP_SYMBOL_DEF ? 2 : 0; /* the flags */
+  size_t Before = Form == ORCRT_LLVM19_LOOKUP_OPTIONAL_DEF; /* present */
+  size_t Extra = Form == ORCRT_LLVM19_LOOKUP_ADDR ? 0 : 2;  /* the flags */
   orc_rt_SPSReader_init(&R, Data, Size);
   if (orcrt_glue_trace_expected_failed(&R, T, &Ok))
     return true;
   if (!Ok)
     return false;
-  orc_rt_SPSReader_seqCount(&R, 8 + Extra, &Count);
+  orc_rt_SPSReader_seqCount(&R, Before ? 1 : 8 + Extra, &Count);
   for (uint64_t I = 0; I < Count && orc_rt_SPSReader_ok(&R); I++) {
     orc_rt_ExecutorAddr Addr = 0;
+    bool Present = true;
+    if (Before)
+      orc_rt_SPSReader_bool(&R, &Present);
+    if (!Present)
+      continue;
     orc_rt_SPSReader_addr(&R, &Addr);
     orc_rt_SPSReader_skip(&R, Extra);
     Found += Addr != 0;

@@ -23,11 +23,43 @@
 #include <orcrt/session.h>
 #include <orcrt/shared-memory.h>
 #include <orcrt/sps.h>
+#include <orcrt/wrapper-function.h>
 
 #include "trace.h"
 
 /* SimpleExecutorMemoryManager: reserve, finalize, deallocate (llvm19/memory.c). */
 orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M);
+
+/*
+ * For LLVM 22's memory manager (src/llvm22/), whose initialize takes 19's
+ * FinalizeRequest and whose release is 19's deallocate: Op answers a
+ * decoded request for the Service the Instance names (M, or NULL and Err).
+ */
+typedef orc_rt_WrapperFunctionBuffer (*orcrt_llvm19_request_op)(
+    orc_rt_MemoryServiceRef M, orc_rt_ErrorRef Err, const orc_rt_MemoryFinalizeRequest *Req);
+
+/*
+ * Decode (ExecutorAddr Instance, FinalizeRequest) from R and, if Op is not
+ * NULL, answer with Op; *HasActions says whether the request has
+ * allocation actions.
+ */
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                         orcrt_llvm19_request_op Op,
+                                                         bool *HasActions);
+
+/* Whether the request R holds runs allocation actions (for orcrt_glue_run_or_defer()). */
+bool orcrt_llvm19_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R);
+
+/* The deallocate wrapper: (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases) -> SPSError. */
+void orcrt_llvm19_deallocate(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args);
+
+/* The trace's view of a request's and of a deallocate's arguments. */
+void orcrt_llvm19_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                               struct orcrt_trace_text *T);
+void orcrt_llvm19_deallocate_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                  struct orcrt_trace_text *T);
 
 /* ExecutorSharedMemoryMapperService (llvm19/shared-memory.c). */
 orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
@@ -37,20 +69,31 @@ orc_rt_ErrorRef orcrt_llvm19_add_shared_memory(orc_rt_SessionRef S,
 orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D);
 
 /*
- * The lookup, for LLVM 14-16's glue too (src/llvm14/), which differs only
- * in how a result entry is encoded: LLVM 19's ExecutorSymbolDef (address,
- * flags, target flags) or 14-16's bare ExecutorAddr.
+ * The lookup, for the glue of LLVM 14-16 (src/llvm14/) and 22 (src/llvm22/)
+ * too, which differ in how a result entry is encoded: LLVM 19's
+ * ExecutorSymbolDef (address, flags, target flags), 14-16's bare
+ * ExecutorAddr, or 22's Optional<ExecutorSymbolDef> (its resolve, whose
+ * arguments also lack the Instance).
  */
-enum orcrt_llvm19_lookup_form { ORCRT_LLVM19_LOOKUP_SYMBOL_DEF, ORCRT_LLVM19_LOOKUP_ADDR };
+enum orcrt_llvm19_lookup_form {
+  ORCRT_LLVM19_LOOKUP_SYMBOL_DEF,
+  ORCRT_LLVM19_LOOKUP_ADDR,
+  ORCRT_LLVM19_LOOKUP_OPTIONAL_DEF,
+};
 
 /*
- * The body of a lookup wrapper: (ExecutorAddr Instance, ExecutorAddr
+ * The body of a lookup wrapper: ([ExecutorAddr Instance,] ExecutorAddr
  * Handle, Sequence<(String, bool)>) -> Expected<Sequence<entry in Form>>.
  */
 orc_rt_WrapperFunctionBuffer orcrt_llvm19_lookup(orc_rt_SessionRef S, orc_rt_SPSReader *R,
                                                  enum orcrt_llvm19_lookup_form Form);
 
-/* The trace's view of a lookup: its arguments, and its result in Form. */
+/*
+ * The trace's view of a lookup: the names it asks for, after Skip bytes of
+ * arguments; its arguments; and its result in Form.
+ */
+void orcrt_llvm19_lookup_names(const char *Data, size_t Size, size_t Skip,
+                               struct orcrt_trace_text *T);
 void orcrt_llvm19_lookup_args(orc_rt_SessionRef S, const char *Data, size_t Size,
                               struct orcrt_trace_text *T);
 bool orcrt_llvm19_lookup_result(const char *Data, size_t Size, enum orcrt_llvm19_lookup_form Form,
@@ -61,5 +104,15 @@ bool orcrt_llvm19_lookup_result(const char *Data, size_t Size, enum orcrt_llvm19
  * the EH-frame and GDB registration entry points (llvm19/bootstrap.c).
  */
 orc_rt_ErrorRef orcrt_llvm19_add_bootstrap(orc_rt_SessionRef S);
+
+/*
+ * The memory writes, for LLVM 22's write_pointers too: Sequence<(ExecutorAddr,
+ * uintN)> for Width N/8 bytes, or Sequence<(ExecutorAddr, Sequence<char>)>
+ * for Width 0 -> SPSEmpty; and their arguments for the trace.
+ */
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_mem_write(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                    unsigned Width);
+void orcrt_llvm19_mem_write_args(const char *Data, size_t Size, struct orcrt_trace_text *T,
+                                 unsigned Width);
 
 #endif /* ORCRT_LLVM19_H */

@@ -68,12 +68,9 @@ static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequ
   return Ok;
 }
 
-/*
- * Decode (ExecutorAddr Instance, FinalizeRequest) and, if Run, finalize;
- * *HasActions says whether the request has allocation actions.
- */
-static orc_rt_WrapperFunctionBuffer finalize(orc_rt_SessionRef S, orc_rt_SPSReader *R, bool Run,
-                                             bool *HasActions) {
+orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, orc_rt_SPSReader *R,
+                                                         orcrt_llvm19_request_op Op,
+                                                         bool *HasActions) {
   orc_rt_ExecutorAddr Instance = 0;
   orc_rt_MemoryFinalizeRequest Req = {0};
   orc_rt_MemorySegment *Segs = NULL;
@@ -87,10 +84,10 @@ static orc_rt_WrapperFunctionBuffer finalize(orc_rt_SessionRef S, orc_rt_SPSRead
     Result = orcrt_glue_bad_args();
   } else {
     *HasActions = Req.NumActions > 0;
-    if (Run) {
+    if (Op) {
       orc_rt_ErrorRef Err;
       orc_rt_MemoryServiceRef M = instance(S, Instance, &Err);
-      Result = orcrt_glue_error(M ? orc_rt_MemoryService_finalize(M, &Req) : Err);
+      Result = Op(M, Err, &Req);
     }
   }
   free(Segs);
@@ -98,23 +95,28 @@ static orc_rt_WrapperFunctionBuffer finalize(orc_rt_SessionRef S, orc_rt_SPSRead
   return Result;
 }
 
+bool orcrt_llvm19_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  bool HasActions;
+  orc_rt_WrapperFunctionBuffer Empty = orcrt_llvm19_memory_request(S, R, NULL, &HasActions);
+  orc_rt_WrapperFunctionBuffer_dispose(&Empty);
+  return HasActions;
+}
+
+static orc_rt_WrapperFunctionBuffer finalize_op(orc_rt_MemoryServiceRef M, orc_rt_ErrorRef Err,
+                                                const orc_rt_MemoryFinalizeRequest *Req) {
+  return orcrt_glue_error(M ? orc_rt_MemoryService_finalize(M, Req) : Err);
+}
+
 /* (ExecutorAddr Instance, FinalizeRequest) -> SPSError */
 static orc_rt_WrapperFunctionBuffer finalize_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
   bool HasActions;
-  return finalize(S, R, true, &HasActions);
-}
-
-static bool finalize_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
-  bool HasActions;
-  orc_rt_WrapperFunctionBuffer Empty = finalize(S, R, false, &HasActions);
-  orc_rt_WrapperFunctionBuffer_dispose(&Empty);
-  return HasActions;
+  return orcrt_llvm19_memory_request(S, R, finalize_op, &HasActions);
 }
 
 static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
                              orc_rt_WrapperFunctionReturn Return,
                              orc_rt_WrapperFunctionBuffer Args) {
-  orcrt_glue_run_or_defer(S, CallId, Return, Args, finalize_runs_code, finalize_body);
+  orcrt_glue_run_or_defer(S, CallId, Return, Args, orcrt_llvm19_request_runs_code, finalize_body);
 }
 
 /* Decode (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases); false if that fails. */
@@ -152,10 +154,16 @@ static bool deallocate_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
   return Runs;
 }
 
+void orcrt_llvm19_deallocate(orc_rt_SessionRef S, uint64_t CallId,
+                             orc_rt_WrapperFunctionReturn Return,
+                             orc_rt_WrapperFunctionBuffer Args) {
+  orcrt_glue_run_or_defer(S, CallId, Return, Args, deallocate_runs_code, deallocate_body);
+}
+
 static void deallocate_wrapper(orc_rt_SessionRef S, uint64_t CallId,
                                orc_rt_WrapperFunctionReturn Return,
                                orc_rt_WrapperFunctionBuffer Args) {
-  orcrt_glue_run_or_defer(S, CallId, Return, Args, deallocate_runs_code, deallocate_body);
+  orcrt_llvm19_deallocate(S, CallId, Return, Args);
 }
 
 ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
@@ -163,8 +171,8 @@ ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
 /* ---- the trace ------------------------------------------------------------------- */
 
 /* "3 segments 12 KiB at 0x7f..., 2 actions" */
-static void finalize_args(orc_rt_SessionRef S, const char *Data, size_t Size,
-                          struct orcrt_trace_text *T) {
+void orcrt_llvm19_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                               struct orcrt_trace_text *T) {
   (void)S;
   orc_rt_SPSReader R;
   orc_rt_ExecutorAddr Instance = 0;
@@ -179,18 +187,18 @@ static void finalize_args(orc_rt_SessionRef S, const char *Data, size_t Size,
 }
 
 /* "1 allocation 0x7f..." or "3 allocations" */
-static void deallocate_args(orc_rt_SessionRef S, const char *Data, size_t Size,
-                            struct orcrt_trace_text *T) {
+void orcrt_llvm19_deallocate_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                  struct orcrt_trace_text *T) {
   (void)S;
   orcrt_glue_trace_addrs_args(Data, Size, "allocation", "allocations", T);
 }
 
 static const struct orcrt_wrapper_trace ReserveTrace = {"reserve", orcrt_glue_trace_size_args,
                                                         orcrt_glue_trace_expected_addr};
-static const struct orcrt_wrapper_trace FinalizeTrace = {"finalize", finalize_args,
+static const struct orcrt_wrapper_trace FinalizeTrace = {"finalize", orcrt_llvm19_request_args,
                                                          orcrt_glue_trace_error};
-static const struct orcrt_wrapper_trace DeallocateTrace = {"deallocate", deallocate_args,
-                                                           orcrt_glue_trace_error};
+static const struct orcrt_wrapper_trace DeallocateTrace = {
+    "deallocate", orcrt_llvm19_deallocate_args, orcrt_glue_trace_error};
 
 orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServiceRef M) {
   /* reserve is every wire's; finalize and deallocate are 14-16's and 19's (22 initializes). */
