@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include "e2e-util.h"
 #include "run-util.h"
 #include "test-util.h"
 
@@ -33,282 +34,11 @@
  * is killed: less than the test case's own timeout, so that the test kills
  * what it started rather than Check killing the test and leaving them.
  */
-#define RUN_TIMEOUT 45.0
 #define CASE_TIMEOUT 60.0
 #define SQLITE_RUN_TIMEOUT 500.0
 #define SQLITE_CASE_TIMEOUT 600.0
 
-static double RunTimeout = RUN_TIMEOUT;
-/* What the programs a test runs read on stdin (NULL: nothing, end of file at once). */
-static const char *StdinInput;
-
-static const char *required_env(const char *Var) {
-  const char *Path = orcrt_test_getenv(Var);
-  ck_assert_msg(Path != NULL, "%s is not set (run the tests through make check)", Var);
-  return Path;
-}
-
-static const char *program(const char *Name) {
-  return orcrt_test_format("%s/tests/programs/%s", required_env("ORCRT_TOP_SRCDIR"), Name);
-}
-
-/* Show a captured stream in a failure message (bounded). */
-static const char *shown(const char *S, size_t Size) {
-  return Size > 2000 ? orcrt_test_format("%.2000s... (%zu bytes)", S, Size) : S;
-}
-
-static void run(const char *const *Argv, const char *const *Env, orcrt_test_spawn_result *R) {
-  ck_assert_msg(orcrt_test_spawn_input(Argv, Env, StdinInput, RunTimeout, R) == 0,
-                "cannot run %s: %m", Argv[0]);
-  ck_assert_msg(!R->TimedOut, "%s did not finish within %.0f s; stderr:\n%s", Argv[0], RunTimeout,
-                shown(R->Err, R->ErrSize));
-}
-
-/* Run a tool that must succeed (a compiler, a linker). */
-static void run_ok(const char *const *Argv) {
-  orcrt_test_spawn_result R;
-  run(Argv, NULL, &R);
-  ck_assert_msg(R.Status == 0, "%s failed with status %d:\n%s", Argv[0], R.Status,
-                shown(R.Err, R.ErrSize));
-  orcrt_test_spawn_result_free(&R);
-}
-
-/* Compile tests/programs/Src (or Src itself if absolute) into the scratch
-   directory with Flags (NULL-terminated, e.g. "-c" or "-S", "-emit-llvm"). */
-static const char *compile(const char *Src, const char *Out, const char *const *Flags) {
-  const char *Argv[24];
-  size_t N = 0;
-  const char *OutPath = orcrt_test_scratch_file(Out);
-  Argv[N++] = required_env("ORCRT_CLANG");
-  for (; *Flags; Flags++)
-    Argv[N++] = *Flags;
-  Argv[N++] = "-o";
-  Argv[N++] = OutPath;
-  Argv[N++] = Src[0] == '/' ? Src : program(Src);
-  Argv[N] = NULL;
-  ck_assert(N < sizeof(Argv) / sizeof(Argv[0]));
-  run_ok(Argv);
-  return OutPath;
-}
-
-static const char *const ObjectFlags[] = {"-c", "-O1", NULL};
-static const char *const IRFlags[] = {"-S", "-emit-llvm", "-O1", NULL};
-
-static const char *object(const char *Src, const char *Out) {
-  return compile(Src, Out, ObjectFlags);
-}
-
-static const char *ir(const char *Src, const char *Out) {
-  return compile(Src, Out, IRFlags);
-}
-
-/* Link objects into one relocatable object (ld -r, through the compiler
-   driver): llvm-jitlink-19 out of process can run main before another
-   object it calls is finalized (PROTOCOL-LLVM19.md, section 12). */
-static const char *link_relocatable(const char *Out, const char *const *Objects) {
-  const char *Argv[16];
-  size_t N = 0;
-  const char *OutPath = orcrt_test_scratch_file(Out);
-  Argv[N++] = required_env("ORCRT_CLANG");
-  Argv[N++] = "-r";
-  Argv[N++] = "-o";
-  Argv[N++] = OutPath;
-  for (; *Objects; Objects++)
-    Argv[N++] = *Objects;
-  Argv[N] = NULL;
-  run_ok(Argv);
-  return OutPath;
-}
-
-static void assert_same(const char *What, const char *RefName, const orcrt_test_spawn_result *Ref,
-                        const orcrt_test_spawn_result *Got) {
-  ck_assert_msg(Ref->OutSize == Got->OutSize && memcmp(Ref->Out, Got->Out, Ref->OutSize) == 0,
-                "%s: stdout differs.\n--- %s:\n%s\n--- orcrt-executor:\n%s", What, RefName,
-                shown(Ref->Out, Ref->OutSize), shown(Got->Out, Got->OutSize));
-  ck_assert_msg(Ref->ErrSize == Got->ErrSize && memcmp(Ref->Err, Got->Err, Ref->ErrSize) == 0,
-                "%s: stderr differs.\n--- %s:\n%s\n--- orcrt-executor:\n%s", What, RefName,
-                shown(Ref->Err, Ref->ErrSize), shown(Got->Err, Got->ErrSize));
-  ck_assert_msg(Ref->Status == Got->Status,
-                "%s: exit status differs: %d with %s, %d with orcrt-executor", What, Ref->Status,
-                RefName, Got->Status);
-}
-
-/*
- * llvm-jitlink-19's own teardown race. Out of process, most often with
- * -orc-runtime on a loaded machine, llvm-jitlink-19 can tear its session
- * down while its listener thread still reads from the executor: it closes
- * the descriptor under the thread's read(), which then fails with EBADF
- * instead of seeing the executor's end of file, and work still in flight
- * finds its resource tracker gone. It exits with status 1 after printing
- *   llvm-jitlink error: Resource tracker 0x55d4... became defunct
- * or
- *   llvm-jitlink-19: Bad file descriptor
- * or, when the session goes under a link still applying its lookup
- * results, it crashes (status 139) with LLVM's crash banner and a stack in
- * llvm::jitlink::JITLinkerBase::applyLookupResult. It does so whatever
- * the executor: with LLVM's own llvm-jitlink-executor, 4 runs in 240 of
- * tls-var.c with -orc-runtime, six at once on two CPUs (one of them the
- * crash), and orcrt-executor about as often. Such a run says nothing about
- * the executor, so jitlink_both() runs the whole command again,
- * RACE_ATTEMPTS times at most, and only after a run that reports one of
- * those and is otherwise exactly what the race leaves: the controller's
- * status (1, or 139 with the crash), the reference's stdout and stderr cut
- * short (the race may come before main or after it), and after them only
- * the controller's own lines ("llvm-jitlink error: ...", "ARGV0: ..."
- * where ARGV0 is how it was started; with the crash, the banner and the
- * stack's frames). Anything else fails at once: any other difference,
- * another crash, a plain "disconnecting" (which an executor that crashes
- * shows too). Every attempt is printed on stderr, and the last one must
- * match the reference exactly.
- */
-#define RACE_ATTEMPTS 3
-
-static bool starts_with(const char *S, size_t Len, const char *Prefix) {
-  size_t N = strlen(Prefix);
-  return Len >= N && memcmp(S, Prefix, N) == 0;
-}
-
-static bool ends_with(const char *S, size_t Len, const char *Suffix) {
-  size_t N = strlen(Suffix);
-  return Len >= N && memcmp(S + Len - N, Suffix, N) == 0;
-}
-
-/* Whether R is a run of llvm-jitlink-19 that its teardown race ended, as described above,
-   given the reference run Ref; Controller is the program's argv[0], which starts its own error
-   lines. */
-static bool controller_raced(const char *Controller, const orcrt_test_spawn_result *Ref,
-                             const orcrt_test_spawn_result *R) {
-  const char *Own = orcrt_test_format("%s: ", Controller);
-  const char *Ebadf = orcrt_test_format("%sBad file descriptor", Own);
-  if ((R->Status != 1 && R->Status != 128 + 11) || R->OutSize > Ref->OutSize || memcmp(R->Out, Ref->Out, R->OutSize) != 0)
-    return false;
-  /* The whole lines R's stderr shares with the reference's. */
-  size_t Start = 0;
-  for (size_t I = 0; I < R->ErrSize && I < Ref->ErrSize && R->Err[I] == Ref->Err[I]; I++)
-    if (R->Err[I] == '\n' || I + 1 == Ref->ErrSize)
-      Start = I + 1;
-  bool Reported = false, Crashed = false, InLinker = false;
-  for (const char *Line = R->Err + Start; *Line;) {
-    const char *End = strchr(Line, '\n');
-    size_t Len = End ? (size_t)(End - Line) : strlen(Line);
-    if (starts_with(Line, Len, "llvm-jitlink error: Resource tracker 0x") &&
-        ends_with(Line, Len, " became defunct"))
-      Reported = true;
-    else if (Len == strlen(Ebadf) && starts_with(Line, Len, Ebadf))
-      Reported = true;
-    else if (starts_with(Line, Len, "PLEASE submit a bug report to https://github.com/llvm/"))
-      Crashed = true;
-    else if (Crashed && Len > 4 && Line[0] == ' ' && Line[1] == '#' && Line[2] >= '0' &&
-             Line[2] <= '9') {
-      /* a frame of the controller's stack */
-      static const char Apply[] = "llvm::jitlink::JITLinkerBase::applyLookupResult(";
-      if (memmem(Line, Len, Apply, sizeof(Apply) - 1))
-        InLinker = true;
-    } else if (Crashed && Len > 4 && Line[0] == '#' && Line[1] >= '0' && Line[1] <= '9')
-      ; /* frames from #10 on */
-    else if (!starts_with(Line, Len, "llvm-jitlink error: ") && !starts_with(Line, Len, Own))
-      return false; /* not the controller's own error line */
-    Line += Len + (End ? 1 : 0);
-  }
-  if (R->Status == 1)
-    return Reported && !Crashed;
-  return Crashed && InLinker;
-}
-
-/*
- * Run llvm-jitlink-19 with Args out of process through orcrt-executor and
- * then in process (Env added to the environment of both), assert that the
- * runs agree, and leave the reference run in *Ref (the caller frees it).
- * An out-of-process run that llvm-jitlink-19's teardown race ended is run
- * again (see RACE_ATTEMPTS).
- */
-static void jitlink_both(const char *const *Args, const char *const *Env,
-                         orcrt_test_spawn_result *Ref) {
-  const char *Argv[32];
-  size_t N = 0;
-  Argv[N++] = required_env("ORCRT_LLVM_JITLINK");
-  Argv[N++] = orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path());
-  for (; *Args; Args++)
-    Argv[N++] = *Args;
-  Argv[N] = NULL;
-  ck_assert(N < sizeof(Argv) / sizeof(Argv[0]));
-  /* The same command without -oop-executor. */
-  const char *InProcess[32];
-  InProcess[0] = Argv[0];
-  memcpy(InProcess + 1, Argv + 2, (N - 1) * sizeof(Argv[0]));
-
-  orcrt_test_spawn_result Got;
-  run(Argv, Env, &Got);
-  run(InProcess, Env, Ref);
-  const char *What = "llvm-jitlink";
-  for (size_t I = 2; I < N; I++)
-    What = orcrt_test_format("%s %s", What, Argv[I]);
-  for (int Attempt = 1; Attempt < RACE_ATTEMPTS && controller_raced(Argv[0], Ref, &Got); Attempt++) {
-    fprintf(stderr, "e2e: %s: llvm-jitlink-19's teardown race (attempt %d):\n%s", What, Attempt,
-            shown(Got.Err, Got.ErrSize));
-    orcrt_test_spawn_result_free(&Got);
-    run(Argv, Env, &Got);
-  }
-  assert_same(What, "in process", Ref, &Got);
-  orcrt_test_spawn_result_free(&Got);
-}
-
-/*
- * Run the IR file Ll with lli-19 -remote-mcjit, once with LLVM's
- * lli-child-target and once with orcrt-executor, and compare as above.
- */
-static void lli_both(const char *Ll, const char *const *Env, orcrt_test_spawn_result *Ref) {
-  const char *Argv[] = {
-      required_env("ORCRT_LLI"),
-      "-jit-kind=mcjit",
-      "-remote-mcjit",
-      orcrt_test_format("-mcjit-remote-process=%s", required_env("ORCRT_LLI_CHILD_TARGET")),
-      Ll,
-      NULL};
-  orcrt_test_spawn_result Got;
-  run(Argv, Env, Ref);
-  Argv[3] = orcrt_test_format("-mcjit-remote-process=%s", orcrt_test_executor_path());
-  run(Argv, Env, &Got);
-  assert_same(orcrt_test_format("lli %s", Ll), "lli-child-target", Ref, &Got);
-  orcrt_test_spawn_result_free(&Got);
-}
-
-static void assert_outcome(const orcrt_test_spawn_result *R, int Status, const char *OutSubstr,
-                           const char *ErrSubstr) {
-  ck_assert_msg(R->Status == Status, "expected exit status %d, got %d; stderr:\n%s", Status,
-                R->Status, shown(R->Err, R->ErrSize));
-  if (OutSubstr)
-    ck_assert_msg(strstr(R->Out, OutSubstr), "stdout lacks \"%s\":\n%s", OutSubstr,
-                  shown(R->Out, R->OutSize));
-  if (ErrSubstr)
-    ck_assert_msg(strstr(R->Err, ErrSubstr), "stderr lacks \"%s\":\n%s", ErrSubstr,
-                  shown(R->Err, R->ErrSize));
-}
-
-/* Compile Src, run it both ways under llvm-jitlink with Extra arguments
-   after the object, and check the reference outcome. */
-static void jitlink_program(const char *Src, const char *const *Extra, const char *const *Env,
-                            int Status, const char *OutSubstr, const char *ErrSubstr) {
-  const char *Args[16];
-  size_t N = 0;
-  Args[N++] = object(Src, "prog.o");
-  for (; Extra && *Extra; Extra++)
-    Args[N++] = *Extra;
-  Args[N] = NULL;
-  orcrt_test_spawn_result Ref;
-  jitlink_both(Args, Env, &Ref);
-  assert_outcome(&Ref, Status, OutSubstr, ErrSubstr);
-  orcrt_test_spawn_result_free(&Ref);
-}
-
-static void lli_program(const char *Src, int Status, const char *OutSubstr) {
-  orcrt_test_spawn_result Ref;
-  lli_both(ir(Src, "prog.ll"), NULL, &Ref);
-  assert_outcome(&Ref, Status, OutSubstr, "remote mcjit does not support lazy compilation\n");
-  orcrt_test_spawn_result_free(&Ref);
-}
-
-/* controller_raced() takes exactly what the race leaves, and nothing else. */
+/* orcrt_e2e_controller_raced() takes exactly what the race leaves, and nothing else. */
 START_TEST(e2e_race_filter_takes_only_the_controllers_race) {
   static char RefOut[] = "line 1\nline 2\n", RefErr[] = "warning\n";
   const orcrt_test_spawn_result Ref = {0, false, RefOut, strlen(RefOut), RefErr, strlen(RefErr)};
@@ -325,6 +55,10 @@ START_TEST(e2e_race_filter_takes_only_the_controllers_race) {
       /* a plain disconnect: an executor that crashed looks the same */
       {1, "", "llvm-jitlink error: disconnecting\nllvm-jitlink-19: disconnecting\n", false},
       {0, RefOut, "warning\nllvm-jitlink-19: Bad file descriptor\n", false},
+      /* after main returned: its status and all its output, then the tracker's report */
+      {0, RefOut, "warning\nllvm-jitlink error: Resource tracker 0x1 became defunct\n", true},
+      {0, "line 1\n", "warning\nllvm-jitlink error: Resource tracker 0x1 became defunct\n", false},
+      {3, RefOut, "warning\nllvm-jitlink error: Resource tracker 0x1 became defunct\n", false},
       {1, "line 1\nother\n", "llvm-jitlink-19: Bad file descriptor\n", false},
       {1, RefOut, "warning\norcrt-executor: crashed\nllvm-jitlink-19: Bad file descriptor\n", false},
       {1, RefOut, "warn\nllvm-jitlink-19: Bad file descriptor\n", false},
@@ -346,10 +80,11 @@ START_TEST(e2e_race_filter_takes_only_the_controllers_race) {
       {139, "", "llvm-jitlink-19: Bad file descriptor\n", false},
   };
   for (size_t I = 0; I < sizeof(Cases) / sizeof(Cases[0]); I++) {
-    orcrt_test_spawn_result R = {Cases[I].Status, false, (char *)Cases[I].Out,
-                                 strlen(Cases[I].Out), (char *)Cases[I].Err,
-                                 strlen(Cases[I].Err)};
-    ck_assert_msg(controller_raced("llvm-jitlink-19", &Ref, &R) == Cases[I].Raced, "case %zu: %s", I,
+    orcrt_test_spawn_result R = {Cases[I].Status,      false,
+                                 (char *)Cases[I].Out, strlen(Cases[I].Out),
+                                 (char *)Cases[I].Err, strlen(Cases[I].Err)};
+    ck_assert_msg(orcrt_e2e_controller_raced("llvm-jitlink-19", &Ref, &R) == Cases[I].Raced,
+                  "case %zu: %s", I,
                   Cases[I].Raced ? "not taken for the race" : "taken for the race");
   }
 }
@@ -359,78 +94,82 @@ END_TEST
 
 START_TEST(e2e_jitlink_runs_the_bundled_example) {
   const char *Example =
-      orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR"));
+      orcrt_test_format("%s/contrib/examples/hello.c", orcrt_e2e_required_env("ORCRT_TOP_SRCDIR"));
   const char *Extra[] = {"-args", "orcrt", "two words", NULL};
-  jitlink_program(Example, Extra, NULL, 42, "Hello, orcrt!", NULL);
+  orcrt_e2e_jitlink_program(Example, Extra, NULL, 42, "Hello, orcrt!", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_passes_arguments_and_negative_status) {
   const char *Extra[] = {"-args", "-3", "hello", "two words", "", NULL};
-  jitlink_program("args.c", Extra, NULL, 253, "argv[2]=\"two words\"\nargv[3]=\"\"\n", NULL);
+  orcrt_e2e_jitlink_program("args.c", Extra, NULL, 253, "argv[2]=\"two words\"\nargv[3]=\"\"\n",
+                            NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_main_without_arguments) {
-  jitlink_program("args.c", NULL, NULL, 0, "argc=0\nargv[argc] is NULL\n", NULL);
+  orcrt_e2e_jitlink_program("args.c", NULL, NULL, 0, "argc=0\nargv[argc] is NULL\n", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_zero_fills_bss_and_copies_data) {
-  jitlink_program("bigdata.c", NULL, NULL, 0, "0 non-zero pages", NULL);
+  orcrt_e2e_jitlink_program("bigdata.c", NULL, NULL, 0, "0 non-zero pages", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_resolves_libm) {
-  jitlink_program("mathlib.c", NULL, NULL, 0, "sqrt 2.000000000", NULL);
+  orcrt_e2e_jitlink_program("mathlib.c", NULL, NULL, 0, "sqrt 2.000000000", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_threads) {
-  jitlink_program("threads.c", NULL, NULL, 0, "8 threads, total 1799986, joined 280", NULL);
+  orcrt_e2e_jitlink_program("threads.c", NULL, NULL, 0, "8 threads, total 1799986, joined 280",
+                            NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_binds_weak_undefined_to_null) {
-  jitlink_program("weak.c", NULL, NULL, 5, "weak function is null\nweak data is null\n", NULL);
+  orcrt_e2e_jitlink_program("weak.c", NULL, NULL, 5, "weak function is null\nweak data is null\n",
+                            NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_throws_and_catches_cxx_exceptions) {
-  jitlink_program("exceptions.cpp", NULL, NULL, 12,
-                  "std::exception: runtime error at 3\n"
-                  "level3(4)\nCustom 4: custom at 4\n",
-                  NULL);
+  orcrt_e2e_jitlink_program("exceptions.cpp", NULL, NULL, 12,
+                            "std::exception: runtime error at 3\n"
+                            "level3(4)\nCustom 4: custom at 4\n",
+                            NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_cxx_exceptions_with_mprotect_memory) {
   const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
-  jitlink_program("exceptions.cpp", NULL, Env, 12, "out_of_range from std::vector::at\n", NULL);
+  orcrt_e2e_jitlink_program("exceptions.cpp", NULL, Env, 12, "out_of_range from std::vector::at\n",
+                            NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_big_data_with_mprotect_memory) {
   const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
-  jitlink_program("bigdata.c", NULL, Env, 0, "0 out of place", NULL);
+  orcrt_e2e_jitlink_program("bigdata.c", NULL, Env, 0, "0 out of place", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_object_with_debug_info) {
   static const char *const Flags[] = {"-c", "-O1", "-g", NULL};
-  const char *Args[] = {compile("debuginfo.c", "debuginfo.o", Flags), NULL};
+  const char *Args[] = {orcrt_e2e_compile("debuginfo.c", "debuginfo.o", Flags), NULL};
   orcrt_test_spawn_result Ref;
-  jitlink_both(Args, NULL, &Ref);
-  assert_outcome(&Ref, 11, "distance 11\n", NULL);
+  orcrt_e2e_jitlink_both(Args, NULL, &Ref);
+  orcrt_e2e_assert_outcome(&Ref, 11, "distance 11\n", NULL);
   orcrt_test_spawn_result_free(&Ref);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_links_without_running_under_noexec) {
-  const char *Args[] = {"-noexec", object("args.c", "args.o"), NULL};
+  const char *Args[] = {"-noexec", orcrt_e2e_object("args.c", "args.o"), NULL};
   orcrt_test_spawn_result Ref;
-  jitlink_both(Args, NULL, &Ref);
-  assert_outcome(&Ref, 0, NULL, NULL);
+  orcrt_e2e_jitlink_both(Args, NULL, &Ref);
+  orcrt_e2e_assert_outcome(&Ref, 0, NULL, NULL);
   ck_assert_uint_eq(Ref.OutSize, 0);
   orcrt_test_spawn_result_free(&Ref);
 }
@@ -438,58 +177,60 @@ END_TEST
 
 START_TEST(e2e_jitlink_preloads_a_shared_library) {
   static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
-  const char *Lib = compile("preload-lib.c", "libpreload.so", LibFlags);
+  const char *Lib = orcrt_e2e_compile("preload-lib.c", "libpreload.so", LibFlags);
   const char *Extra[] = {orcrt_test_format("--preload=%s", Lib), NULL};
-  jitlink_program("preload-main.c", Extra, NULL, 41, "answer 41\n", NULL);
+  orcrt_e2e_jitlink_program("preload-main.c", Extra, NULL, 41, "answer 41\n", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_forwards_stderr_and_status) {
-  jitlink_program("stderr.c", NULL, NULL, 3, "to stdout 1\nto stdout 2, no newline",
-                  "to stderr 1\nto stderr 2: 42 words 3.25\n");
+  orcrt_e2e_jitlink_program("stderr.c", NULL, NULL, 3, "to stdout 1\nto stdout 2, no newline",
+                            "to stderr 1\nto stderr 2: 42 words 3.25\n");
 }
 END_TEST
 
 START_TEST(e2e_jitlink_fails_on_undefined_function) {
-  jitlink_program("undefined.c", NULL, NULL, 1, NULL,
-                  "Symbols not found: [ no_such_function_xyz ]");
+  orcrt_e2e_jitlink_program("undefined.c", NULL, NULL, 1, NULL,
+                            "Symbols not found: [ no_such_function_xyz ]");
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_objects_linked_with_ld_r) {
-  const char *Objects[] = {object("multi-main.c", "multi-main.o"),
-                           object("multi-util.c", "multi-util.o"), NULL};
-  const char *Args[] = {link_relocatable("multi.o", Objects), NULL};
+  const char *Objects[] = {orcrt_e2e_object("multi-main.c", "multi-main.o"),
+                           orcrt_e2e_object("multi-util.c", "multi-util.o"), NULL};
+  const char *Args[] = {orcrt_e2e_link_relocatable("multi.o", Objects), NULL};
   orcrt_test_spawn_result Ref;
-  jitlink_both(Args, NULL, &Ref);
-  assert_outcome(&Ref, 0, "from the other object: fib(20) = 6765", NULL);
+  orcrt_e2e_jitlink_both(Args, NULL, &Ref);
+  orcrt_e2e_assert_outcome(&Ref, 0, "from the other object: fib(20) = 6765", NULL);
   orcrt_test_spawn_result_free(&Ref);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_sqlite) {
   /* Compiling the amalgamation takes a while. */
-  RunTimeout = SQLITE_RUN_TIMEOUT;
-  const char *Src = required_env("ORCRT_SQLITE_SRC");
+  orcrt_e2e_RunTimeout = SQLITE_RUN_TIMEOUT;
+  const char *Src = orcrt_e2e_required_env("ORCRT_SQLITE_SRC");
   const char *Include = orcrt_test_format("-I%s", Src);
   const char *DriverFlags[] = {"-c", "-O1", Include, NULL};
   const char *Objects[] = {
-      compile("sqlite-driver.c", "driver.o", DriverFlags),
-      compile(orcrt_test_format("%s/sqlite3.c", Src), "sqlite3.o", ObjectFlags), NULL};
-  const char *Args[] = {link_relocatable("sqlite.o", Objects), NULL};
+      orcrt_e2e_compile("sqlite-driver.c", "driver.o", DriverFlags),
+      orcrt_e2e_compile(orcrt_test_format("%s/sqlite3.c", Src), "sqlite3.o", orcrt_e2e_ObjectFlags),
+      NULL};
+  const char *Args[] = {orcrt_e2e_link_relocatable("sqlite.o", Objects), NULL};
   orcrt_test_spawn_result Ref;
-  jitlink_both(Args, NULL, &Ref);
-  assert_outcome(&Ref, 0, "count(*)=20000 sum(value)=99995000.0 sum(tag)=59997 max(id)=20000\n",
-                 NULL);
+  orcrt_e2e_jitlink_both(Args, NULL, &Ref);
+  orcrt_e2e_assert_outcome(
+      &Ref, 0, "count(*)=20000 sum(value)=99995000.0 sum(tag)=59997 max(id)=20000\n", NULL);
   orcrt_test_spawn_result_free(&Ref);
 }
 END_TEST
 
 /* LLVM's ORC runtime for this target, where clang-19 keeps it. */
 static const char *orc_runtime(void) {
-  const char *Argv[] = {required_env("ORCRT_CLANG"), "-print-file-name=liborc_rt-x86_64.a", NULL};
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_CLANG"),
+                        "-print-file-name=liborc_rt-x86_64.a", NULL};
   orcrt_test_spawn_result R;
-  run(Argv, NULL, &R);
+  orcrt_e2e_run(Argv, NULL, &R);
   ck_assert_msg(R.Status == 0 && R.OutSize > 1, "clang cannot name the ORC runtime");
   const char *Path = orcrt_test_format("%.*s", (int)(R.OutSize - 1), R.Out);
   orcrt_test_spawn_result_free(&R);
@@ -499,34 +240,34 @@ static const char *orc_runtime(void) {
 }
 
 START_TEST(e2e_jitlink_runs_thread_data_destructors_of_jit_code) {
-  jitlink_program("tls-key.c", NULL, NULL, 3, "value 42 set\n", NULL);
+  orcrt_e2e_jitlink_program("tls-key.c", NULL, NULL, 3, "value 42 set\n", NULL);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_thread_locals_with_the_orc_runtime) {
   /* The ORC runtime never frees its state: an executor built with AddressSanitizer would
-     report the JIT'd program's allocations as leaks at exit. */
+     report the JIT'd orcrt_e2e_program's allocations as leaks at exit. */
   const char *Old = orcrt_test_getenv("ASAN_OPTIONS");
   const char *Env[] = {
       orcrt_test_format("ASAN_OPTIONS=%s%sdetect_leaks=0", Old ? Old : "", Old ? ":" : ""), NULL};
   const char *PicFlags[] = {"-c", "-O1", "-fPIC", NULL};
-  const char *Args[] = {compile("tls-var.c", "prog.o", PicFlags),
+  const char *Args[] = {orcrt_e2e_compile("tls-var.c", "prog.o", PicFlags),
                         orcrt_test_format("-orc-runtime=%s", orc_runtime()), NULL};
   orcrt_test_spawn_result Ref;
-  jitlink_both(Args, Env, &Ref);
-  assert_outcome(&Ref, 7, "tls! counter 7\n", NULL);
+  orcrt_e2e_jitlink_both(Args, Env, &Ref);
+  orcrt_e2e_assert_outcome(&Ref, 7, "tls! counter 7\n", NULL);
   orcrt_test_spawn_result_free(&Ref);
 }
 END_TEST
 
 START_TEST(e2e_jitlink_runs_a_sigsegv_handler_of_jit_code) {
-  jitlink_program("segv-handler.c", NULL, NULL, 11, "recovered from signal 11\n",
-                  "handler ran once\n");
+  orcrt_e2e_jitlink_program("segv-handler.c", NULL, NULL, 11, "recovered from signal 11\n",
+                            "handler ran once\n");
 }
 END_TEST
 
 START_TEST(e2e_jitlink_delivers_a_raised_signal_to_jit_code) {
-  jitlink_program("raise.c", NULL, NULL, 0, "handler saw signal 10\n", NULL);
+  orcrt_e2e_jitlink_program("raise.c", NULL, NULL, 0, "handler saw signal 10\n", NULL);
 }
 END_TEST
 
@@ -570,18 +311,18 @@ static void jitlink_iostream_cases(bool OrcRuntime) {
   const char *PicFlags[] = {"-c", "-O1", "-fPIC", NULL};
   for (size_t I = 0; I < sizeof(IostreamCases) / sizeof(IostreamCases[0]); I++) {
     const struct cxx_case *C = &IostreamCases[I];
-    const char *Args[] = {compile(C->Src, "prog.o", PicFlags),
+    const char *Args[] = {orcrt_e2e_compile(C->Src, "prog.o", PicFlags),
                           OrcRuntime ? orcrt_test_format("-orc-runtime=%s", orc_runtime()) : NULL,
                           NULL};
     orcrt_test_spawn_result Ref;
-    StdinInput = C->Stdin;
-    jitlink_both(Args, Env, &Ref);
+    orcrt_e2e_StdinInput = C->Stdin;
+    orcrt_e2e_jitlink_both(Args, Env, &Ref);
     ck_assert_msg(Ref.Status == C->Status, "%s: exit status %d, not %d", C->Src, Ref.Status,
                   C->Status);
     ck_assert_msg(strcmp(Ref.Out, C->Out) == 0, "%s: stdout is not \"%s\":\n%s", C->Src, C->Out,
-                  shown(Ref.Out, Ref.OutSize));
+                  orcrt_e2e_shown(Ref.Out, Ref.OutSize));
     ck_assert_msg(strcmp(Ref.Err, C->Err) == 0, "%s: stderr is not \"%s\":\n%s", C->Src, C->Err,
-                  shown(Ref.Err, Ref.ErrSize));
+                  orcrt_e2e_shown(Ref.Err, Ref.ErrSize));
     orcrt_test_spawn_result_free(&Ref);
   }
 }
@@ -612,25 +353,25 @@ static void jitlink_crash(const char *Object, orcrt_test_spawn_result *R) {
           StatusFile);
   ck_assert_int_eq(fclose(F), 0);
   ck_assert_int_eq(chmod(Script, 0755), 0);
-  const char *Argv[] = {required_env("ORCRT_LLVM_JITLINK"),
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_LLVM_JITLINK"),
                         orcrt_test_format("-oop-executor=%s", Script), Object, NULL};
-  run(Argv, NULL, R);
+  orcrt_e2e_run(Argv, NULL, R);
   ck_assert_msg(R->Status != 0, "llvm-jitlink did not fail; stderr:\n%s",
-                shown(R->Err, R->ErrSize));
+                orcrt_e2e_shown(R->Err, R->ErrSize));
   F = fopen(StatusFile, "r");
   ck_assert_msg(F != NULL, "the executor's status was not recorded; stderr:\n%s",
-                shown(R->Err, R->ErrSize));
+                orcrt_e2e_shown(R->Err, R->ErrSize));
   int Status = -1;
   ck_assert_int_eq(fscanf(F, "%d", &Status), 1);
   fclose(F);
   ck_assert_msg(Status == 128 + SIGSEGV, "the executor ended with %d, not by SIGSEGV; stderr:\n%s",
-                Status, shown(R->Err, R->ErrSize));
+                Status, orcrt_e2e_shown(R->Err, R->ErrSize));
 }
 
 /* Compile Src with Flags, run it as jitlink_crash() does, and check its stdout is Out. */
 static void jitlink_crash_program(const char *Src, const char *const *Flags, const char *Out,
                                   orcrt_test_spawn_result *R) {
-  jitlink_crash(compile(Src, "crash.o", Flags), R);
+  jitlink_crash(orcrt_e2e_compile(Src, "crash.o", Flags), R);
   /* Written with printf to a pipe: only in stdio's buffer when the signal came. */
   ck_assert_msg(strcmp(R->Out, Out) == 0, "stdout is \"%s\", not \"%s\"", R->Out, Out);
 }
@@ -639,7 +380,7 @@ static const char *const DebugFlags[] = {"-c", "-O1", "-g", NULL};
 
 static void assert_err_has(const orcrt_test_spawn_result *R, const char *Substr) {
   ck_assert_msg(strstr(R->Err, Substr), "stderr lacks \"%s\":\n%s", Substr,
-                shown(R->Err, R->ErrSize));
+                orcrt_e2e_shown(R->Err, R->ErrSize));
 }
 
 #define SEGV_AT_NULL                                                                               \
@@ -660,7 +401,7 @@ END_TEST
 
 START_TEST(e2e_jitlink_reports_a_crash_in_unnamed_jit_code) {
   orcrt_test_spawn_result R;
-  jitlink_crash(object("crash-null.c", "crash.o"), &R);
+  jitlink_crash(orcrt_e2e_object("crash-null.c", "crash.o"), &R);
   assert_err_has(&R, SEGV_AT_NULL);
   /* No debug info, and the crash is before main in the code: nothing names it. */
   assert_err_has(&R, ": in JIT'd code, no JIT'd symbol known, 0x");
@@ -697,17 +438,17 @@ END_TEST
  * JIT'd main is named from the debug object llvm-jitlink registers for -g.
  */
 START_TEST(e2e_jitlink_debug_trace_names_each_call_and_the_jit_main) {
-  const char *Obj = compile(
-      orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR")),
+  const char *Obj = orcrt_e2e_compile(
+      orcrt_test_format("%s/contrib/examples/hello.c", orcrt_e2e_required_env("ORCRT_TOP_SRCDIR")),
       "hello.o", DebugFlags);
-  const char *Argv[] = {required_env("ORCRT_LLVM_JITLINK"),
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_LLVM_JITLINK"),
                         orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()), Obj,
                         NULL};
   const char *const Env[] = {"ORCRT_LOG=debug", NULL};
   orcrt_test_spawn_result R;
-  run(Argv, Env, &R);
+  orcrt_e2e_run(Argv, Env, &R);
   ck_assert_msg(R.Status == 42, "llvm-jitlink ended with %d; stderr:\n%s", R.Status,
-                shown(R.Err, R.ErrSize));
+                orcrt_e2e_shown(R.Err, R.ErrSize));
   assert_err_has(&R, " lookup 1 name (printf) \xe2\x86\x92 1 found ");
   assert_err_has(&R, " finalize 2 segments ");
   assert_err_has(&R, " call llvm_orc_registerJITLoaderGDBWrapper 0x");
@@ -720,62 +461,63 @@ END_TEST
 /* ---- lli-19 -remote-mcjit ------------------------------------------------- */
 
 START_TEST(e2e_lli_runs_the_bundled_example) {
-  lli_program(orcrt_test_format("%s/contrib/examples/hello.c", required_env("ORCRT_TOP_SRCDIR")),
-              42, "Hello, world!");
+  orcrt_e2e_lli_program(
+      orcrt_test_format("%s/contrib/examples/hello.c", orcrt_e2e_required_env("ORCRT_TOP_SRCDIR")),
+      42, "Hello, world!");
 }
 END_TEST
 
 START_TEST(e2e_lli_runs_main_without_arguments) {
-  lli_program("args.c", 0, "argc=0\n");
+  orcrt_e2e_lli_program("args.c", 0, "argc=0\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_zero_fills_bss_and_copies_data) {
-  lli_program("bigdata.c", 0, "0 non-zero pages");
+  orcrt_e2e_lli_program("bigdata.c", 0, "0 non-zero pages");
 }
 END_TEST
 
 START_TEST(e2e_lli_resolves_libm) {
-  lli_program("mathlib.c", 0, "cos 0.877582562\n");
+  orcrt_e2e_lli_program("mathlib.c", 0, "cos 0.877582562\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_runs_threads) {
-  lli_program("threads.c", 0, "joined 280\n");
+  orcrt_e2e_lli_program("threads.c", 0, "joined 280\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_throws_and_catches_cxx_exceptions) {
-  lli_program("exceptions.cpp", 12, "level2 caught int 2 with guard 2\n");
+  orcrt_e2e_lli_program("exceptions.cpp", 12, "level2 caught int 2 with guard 2\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_forwards_stderr_and_status) {
-  lli_program("stderr.c", 3, "to stdout 2, no newline");
+  orcrt_e2e_lli_program("stderr.c", 3, "to stdout 2, no newline");
 }
 END_TEST
 
 START_TEST(e2e_lli_runs_with_mprotect_memory) {
   const char *Env[] = {"ORCRT_MEMORY=mprotect", NULL};
   orcrt_test_spawn_result Ref;
-  lli_both(ir("exceptions.cpp", "prog.ll"), Env, &Ref);
-  assert_outcome(&Ref, 12, "sum 12\n", NULL);
+  orcrt_e2e_lli_both(orcrt_e2e_ir("exceptions.cpp", "prog.ll"), Env, &Ref);
+  orcrt_e2e_assert_outcome(&Ref, 12, "sum 12\n", NULL);
   orcrt_test_spawn_result_free(&Ref);
 }
 END_TEST
 
 START_TEST(e2e_lli_runs_thread_data_destructors_of_jit_code) {
-  lli_program("tls-key.c", 3, "value 42 set\n");
+  orcrt_e2e_lli_program("tls-key.c", 3, "value 42 set\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_runs_a_sigsegv_handler_of_jit_code) {
-  lli_program("segv-handler.c", 11, "recovered from signal 11\n");
+  orcrt_e2e_lli_program("segv-handler.c", 11, "recovered from signal 11\n");
 }
 END_TEST
 
 START_TEST(e2e_lli_delivers_a_raised_signal_to_jit_code) {
-  lli_program("raise.c", 0, "handler saw signal 10\n");
+  orcrt_e2e_lli_program("raise.c", 0, "handler saw signal 10\n");
 }
 END_TEST
 
