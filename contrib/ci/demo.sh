@@ -2,7 +2,8 @@
 # demo.sh - the main command of orcrt, from a fresh Debian 12 machine (as
 # root): install the dependencies, build orcrt in ./build, then JIT the
 # bundled example contrib/examples/hello.c into orcrt-executor, driven by
-# llvm-jitlink-19 and by lli-19, and show what happens.
+# llvm-jitlink-19 and by lli-19, and run a short C++ session of LLVM 22's
+# REPL, clang-repl-22, in it; show what happens.
 #
 # Environment: ORCRT_BUILD_DIR (default: build/ at the top of the tree).
 set -euo pipefail
@@ -56,3 +57,26 @@ echo
 echo "=== lli-19 compiles hello.ll (MCJIT) and runs it in orcrt-executor"
 echo "    (lli prints a warning, and an empty line from its own teardown)"
 run lli-19 -jit-kind=mcjit -remote-mcjit -mcjit-remote-process="$executor" demo/hello.ll
+
+echo
+echo "=== clang-repl-22, LLVM 22's C++ REPL, runs each input in orcrt-executor"
+rt=/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a
+session='#include <cstdio>
+#include <vector>
+std::vector<int> v = {1, 2, 3};
+v.push_back(36);
+printf("v has %zu elements, the last %d\n", v.size(), v.back());
+try { throw 42; } catch (int e) { printf("caught %d\n", e); }
+%quit'
+printf '\n$ clang-repl-22 --oop-executor=%q --orc-runtime=%q <<EOF\n%s\nEOF\n' "$executor" "$rt" "$session"
+set +e
+out=$(printf '%s\n' "$session" | clang-repl-22 --oop-executor="$executor" --orc-runtime="$rt")
+status=$?
+set -e
+printf '%s\n' "$out"
+echo "[exit status $status]"
+if [ "$status" -ne 0 ] || ! grep -q 'v has 4 elements, the last 36' <<<"$out" ||
+	! grep -q 'caught 42' <<<"$out"; then
+	echo "demo: clang-repl-22 did not run the session in orcrt-executor" >&2
+	exit 1
+fi
