@@ -42,6 +42,19 @@ const char *const orcrt_fuzz_symbol_names[] = {
     "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize",
     "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize",
     "__llvm_orc_ExecutorSharedMemoryMapperService_Release",
+    /* LLVM 22's (after the others: seeds name symbols by index) */
+    "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper",
+    "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper",
+    "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper",
+    "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper",
+    "__llvm_orc_bootstrap_mem_write_pointers_wrapper",
+    "__llvm_orc_bootstrap_mem_read_uint8s_wrapper",
+    "__llvm_orc_bootstrap_mem_read_uint16s_wrapper",
+    "__llvm_orc_bootstrap_mem_read_uint32s_wrapper",
+    "__llvm_orc_bootstrap_mem_read_uint64s_wrapper",
+    "__llvm_orc_bootstrap_mem_read_pointers_wrapper",
+    "__llvm_orc_bootstrap_mem_read_buffers_wrapper",
+    "__llvm_orc_bootstrap_mem_read_strings_wrapper",
 };
 const size_t ORCRT_FUZZ_NUM_SYMBOLS =
     sizeof(orcrt_fuzz_symbol_names) / sizeof(orcrt_fuzz_symbol_names[0]);
@@ -67,6 +80,18 @@ const orcrt_fuzz_wrapper_schema orcrt_fuzz_wrapper_schemas[] = {
     {"__llvm_orc_ExecutorSharedMemoryMapperService_Initialize", "aa[1a8][asas]", "E(a)"},
     {"__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", "a[a]", "e"},
     {"__llvm_orc_ExecutorSharedMemoryMapperService_Release", "a[a]", "e"},
+    {"__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper", "a[1a8s][asas]", "E(a)"},
+    {"__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper", "a[a]", "e"},
+    {"__llvm_orc_SimpleExecutorMemoryManager_release_wrapper", "a[a]", "e"},
+    {"__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper", "a[sb]", "E([O(a11)])"},
+    {"__llvm_orc_bootstrap_mem_write_pointers_wrapper", "[aa]", ""},
+    {"__llvm_orc_bootstrap_mem_read_uint8s_wrapper", "[a]", "[1]"},
+    {"__llvm_orc_bootstrap_mem_read_uint16s_wrapper", "[a]", "[2]"},
+    {"__llvm_orc_bootstrap_mem_read_uint32s_wrapper", "[a]", "[4]"},
+    {"__llvm_orc_bootstrap_mem_read_uint64s_wrapper", "[a]", "[8]"},
+    {"__llvm_orc_bootstrap_mem_read_pointers_wrapper", "[a]", "[a]"},
+    {"__llvm_orc_bootstrap_mem_read_buffers_wrapper", "[r]", "[s]"},
+    {"__llvm_orc_bootstrap_mem_read_strings_wrapper", "[a]", "[s]"},
 };
 const size_t ORCRT_FUZZ_NUM_WRAPPER_SCHEMAS =
     sizeof(orcrt_fuzz_wrapper_schemas) / sizeof(orcrt_fuzz_wrapper_schemas[0]);
@@ -204,8 +229,9 @@ static size_t position(const struct decoder *D) {
 /* The end of the type that starts at T (T points at its first character). */
 static const char *type_end(const char *T) {
   switch (*T) {
-  case 'E': {
-    const char *P = T + 2; /* E ( T... ) */
+  case 'E':
+  case 'O': {
+    const char *P = T + 2; /* E ( T... ), O ( T... ) */
     while (*P != ')')
       P = type_end(P);
     return P + 1;
@@ -230,6 +256,7 @@ static size_t min_size(const char *T, const char *End) {
     case 'b':
     case 'e':
     case 'E':
+    case 'O':
       N += 1;
       break;
     case '2':
@@ -383,6 +410,14 @@ static bool decode_one(struct decoder *D, const char **TP, unsigned Depth) {
       return true;
     }
     return decode_tuple(D, T + 2, *TP - 1, Depth + 1);
+  }
+  case 'O': {
+    bool Present = false;
+    if (!orc_rt_SPSReader_bool(&D->R, &Present))
+      return false;
+    bool_at(D, Before);
+    orc_rt_SPSWriter_bool(&D->W, Present);
+    return !Present || decode_tuple(D, T + 2, *TP - 1, Depth + 1);
   }
   case '[': {
     const char *Elem = T + 1, *ElemEnd = *TP - 1;

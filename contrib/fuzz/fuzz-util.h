@@ -115,6 +115,7 @@ uint8_t *orcrt_fuzz_resolved_copy(const orcrt_fuzz_env *E, const uint8_t *Data, 
  *   b        a bool                        s  a byte sequence or string
  *   r        an ExecutorAddrRange          e  an SPSError
  *   E(T...)  an SPSExpected<tuple T...>    [T...]  a sequence of tuples T...
+ *   O(T...)  an SPSOptional<tuple T...> (LLVM 22's resolve)
  * A tuple is its members back to back.
  */
 typedef struct {
