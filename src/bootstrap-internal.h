@@ -38,10 +38,13 @@ orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr
                                         int *Ret);
 
 /*
- * Copy the Size bytes at Addr to Out, if they are readable memory: JIT
- * memory given a readable protection, or a readable segment of a loaded
- * object (jit-ranges.c). Anything else is an error, never a fault.
+ * Whether the Size bytes at Addr are readable memory: JIT memory given a
+ * readable protection, or a readable segment of a loaded object
+ * (jit-ranges.c). NULL, or the error.
  */
+orc_rt_ErrorRef orcrt_bootstrap_readable(orc_rt_ExecutorAddr Addr, uint64_t Size);
+
+/* Copy the Size bytes at Addr to Out if they are readable memory; else an error, never a fault. */
 orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out);
 
 /*

@@ -178,14 +178,20 @@ orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr
 /* Take B off LiveSessions. LiveLock held. */
 /* ---- memory reads ------------------------------------------------------------ */
 
-orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out) {
+orc_rt_ErrorRef orcrt_bootstrap_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
   if (Size == 0)
     return NULL;
-  if (Addr > UINT64_MAX - Size || !orcrt_ranges_is_readable(Addr, Size))
+  if (Addr > UINT64_MAX - Size || Size > SIZE_MAX || !orcrt_ranges_is_readable(Addr, Size))
     return orc_rt_Error_create(
         "Cannot read %" PRIu64 " byte(s) at 0x%" PRIx64 ": not readable memory", Size, Addr);
-  memcpy(Out, (const void *)(uintptr_t)Addr, (size_t)Size);
   return NULL;
+}
+
+orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out) {
+  orc_rt_ErrorRef Err = orcrt_bootstrap_readable(Addr, Size);
+  if (!Err && Size)
+    memcpy(Out, (const void *)(uintptr_t)Addr, (size_t)Size);
+  return Err;
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, const char **Str,

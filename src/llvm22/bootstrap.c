@@ -72,13 +72,10 @@ static orc_rt_WrapperFunctionBuffer mem_read(orc_rt_SPSReader *R, enum read_kind
                                   Range.Start, Range.End);
         break;
       }
+      /* Checked, then copied from the memory itself: no buffer of a size the call names. */
       uint64_t Size = Range.End - Range.Start;
-      char *Buf = Size ? malloc(Size > SIZE_MAX ? 1 : (size_t)Size) : NULL;
-      if (Size && (Size > SIZE_MAX || !Buf))
-        Err = orc_rt_Error_create("Cannot read %" PRIu64 " bytes: out of memory", Size);
-      else if (!(Err = orcrt_bootstrap_read(Range.Start, Size, Buf)))
-        orc_rt_SPSWriter_bytes(&W, Buf, (size_t)Size);
-      free(Buf);
+      if (!(Err = orcrt_bootstrap_readable(Range.Start, Size)))
+        orc_rt_SPSWriter_bytes(&W, (const void *)(uintptr_t)Range.Start, (size_t)Size);
     } else {
       const char *Str = NULL;
       size_t Len = 0;
