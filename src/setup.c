@@ -134,13 +134,14 @@ static void write_polyglot_locked(orc_rt_SessionRef S, orc_rt_SPSWriter *W) {
   orc_rt_SPSWriter_init(&Old);
   write_symbols_locked(S, ORCRT_WIRE_LLVM14, &Old);
   /* The 3-field symbols without their count: the pad's value. */
-  const char *Entries = orc_rt_SPSWriter_data(&Old) + 8;
-  size_t EntriesSize = orc_rt_SPSWriter_failed(&Old) ? 0 : orc_rt_SPSWriter_size(&Old) - 8;
+  bool OldOk = !orc_rt_SPSWriter_failed(&Old);
+  const char *Entries = OldOk ? orc_rt_SPSWriter_data(&Old) + 8 : NULL;
+  size_t EntriesSize = OldOk ? orc_rt_SPSWriter_size(&Old) - 8 : 0;
   uint64_t N = count_symbols_locked(S, ORCRT_WIRE_LLVM14) + 1;
   orc_rt_SPSWriter_seqCount(W, N);
   orc_rt_SPSWriter_string(W, PadKey);
   orc_rt_SPSWriter_bytes(W, Entries, EntriesSize);
-  if (orc_rt_SPSWriter_failed(&Old))
+  if (!OldOk)
     orc_rt_SPSWriter_reserve(W, SIZE_MAX); /* fail W too */
   orc_rt_SPSWriter_dispose(&Old);
   for (uint64_t I = 1; I < N; I++) {
