@@ -128,6 +128,10 @@ static void jit_call_run(void *Ctx) {
  */
 static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, struct jit_call *C,
                                     int *Ret) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* The only code a fuzz input may have called has the wrapper ABI (contrib/fuzz): no main. */
+  return orc_rt_Error_create("not run as a function while fuzzing: 0x%" PRIx64, Fn);
+#endif
   orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
   if (Err)
     return Err;
