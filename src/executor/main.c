@@ -272,10 +272,14 @@ static const char *check_fd(int Fd, bool ForWriting) {
  */
 static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   static const struct option Long[] = {
-      {"threads", required_argument, NULL, 'j'},   {"memory", required_argument, NULL, 'm'},
-      {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},         {"idle-probe", required_argument, NULL, 'p'},
-      {"llvm", required_argument, NULL, OPT_LLVM}, {NULL, 0, NULL, 0},
+      {"threads", required_argument, NULL, 'j'},
+      {"memory", required_argument, NULL, 'm'},
+      {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {"idle-probe", required_argument, NULL, 'p'},
+      {"llvm", required_argument, NULL, OPT_LLVM},
+      {NULL, 0, NULL, 0},
   };
   bool HaveThreads = false, HaveMemory = false, HaveLog = false, HaveLLVM = false;
   int C;
