@@ -68,7 +68,8 @@ static orc_rt_WrapperFunctionBuffer mem_read(orc_rt_SPSReader *R, enum read_kind
         orc_rt_SPSWriter_raw(&W, &V, Width); /* x86-64: the low bytes first */
     } else if (Kind == READ_BUFFERS) {
       if (Range.End < Range.Start) {
-        Err = orc_rt_Error_create("Cannot read 0x%" PRIx64 " -- 0x%" PRIx64 ": an empty range",
+        Err = orc_rt_Error_create("Cannot read 0x%" PRIx64 " -- 0x%" PRIx64
+                                  ": the range ends before it starts",
                                   Range.Start, Range.End);
         break;
       }
