@@ -44,15 +44,18 @@ orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr
  */
 orc_rt_ErrorRef orcrt_bootstrap_readable(orc_rt_ExecutorAddr Addr, uint64_t Size);
 
-/* Copy the Size bytes at Addr to Out if they are readable memory; else an error, never a fault. */
+/*
+ * Copy the Size bytes at Addr to Out if they are readable memory; else an
+ * error, never a fault (not even for memory unmapped meanwhile).
+ */
 orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out);
 
 /*
- * The NUL-terminated string at Addr, if it lies in readable memory up to
- * its NUL (at most Max bytes before it): its address in *Str and its
- * length in *Len. An error otherwise.
+ * A copy of the NUL-terminated string at Addr, if it lies in readable
+ * memory up to its NUL (at most Max bytes before it): in *Str (to free(),
+ * NUL-terminated) with its length in *Len. An error otherwise.
  */
-orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, const char **Str,
+orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, char **Str,
                                             size_t *Len);
 
 #endif /* ORCRT_BOOTSTRAP_INTERNAL_H */

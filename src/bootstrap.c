@@ -15,11 +15,14 @@
  */
 #include "orcrt-internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <orcrt/bootstrap.h>
 #include <orcrt/session.h>
@@ -191,42 +194,77 @@ orc_rt_ErrorRef orcrt_bootstrap_readable(orc_rt_ExecutorAddr Addr, uint64_t Size
   return NULL;
 }
 
-orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out) {
-  orc_rt_ErrorRef Err = orcrt_bootstrap_readable(Addr, Size);
-  if (!Err && Size)
-    memcpy(Out, (const void *)(uintptr_t)Addr, (size_t)Size);
-  return Err;
+/*
+ * Copy the Size bytes at Addr (checked readable) to Out through the kernel,
+ * so that memory unmapped since the check is an error (EFAULT) instead of a
+ * fault of the executor. Where process_vm_readv() is refused (some
+ * container profiles), a plain copy.
+ */
+static orc_rt_ErrorRef copy_in(void *Out, orc_rt_ExecutorAddr Addr, uint64_t Size) {
+  struct iovec Local = {Out, (size_t)Size};
+  struct iovec Remote = {orc_rt_ExecutorAddr_toPtr(Addr), (size_t)Size};
+  ssize_t N = process_vm_readv(getpid(), &Local, 1, &Remote, 1, 0);
+  if (N < 0 && (errno == EPERM || errno == ENOSYS)) {
+    memcpy(Out, Remote.iov_base, (size_t)Size);
+    return NULL;
+  }
+  if (N == (ssize_t)Size)
+    return NULL;
+  return orc_rt_Error_fromErrno(N < 0 ? errno : EFAULT,
+                                "Cannot read %" PRIu64 " byte(s) at 0x%" PRIx64, Size, Addr);
 }
 
-orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, const char **Str,
+orc_rt_ErrorRef orcrt_bootstrap_read(orc_rt_ExecutorAddr Addr, uint64_t Size, void *Out) {
+  orc_rt_ErrorRef Err = orcrt_bootstrap_readable(Addr, Size);
+  return Err || !Size ? Err : copy_in(Out, Addr, Size);
+}
+
+orc_rt_ErrorRef orcrt_bootstrap_read_string(orc_rt_ExecutorAddr Addr, size_t Max, char **Str,
                                             size_t *Len) {
   uint64_t Page = orcrt_host_page_size();
+  char *Buf = NULL;
+  size_t Have = 0;
+  orc_rt_ErrorRef Err = NULL;
   /*
-   * Checked readable before it is searched: the rest of a page at once, or,
-   * where that is not all readable (a segment may end inside it), byte by
-   * byte.
+   * Copied, then searched: the rest of a page at once, or, where that is
+   * not all readable (a segment may end inside it), byte by byte.
    */
-  for (orc_rt_ExecutorAddr At = Addr; At - Addr <= Max;) {
+  for (orc_rt_ExecutorAddr At = Addr; !Err && Have <= Max;) {
     uint64_t Span = Page - (At & (Page - 1));
     if (At > UINT64_MAX - Span || !orcrt_ranges_is_readable(At, Span))
       Span = 1;
     if (!orcrt_ranges_is_readable(At, Span))
       break;
-    const char *Nul = memchr((const void *)(uintptr_t)At, '\0', (size_t)Span);
-    if (Nul) {
-      *Str = (const char *)(uintptr_t)Addr;
-      *Len = (size_t)((uintptr_t)Nul - (uintptr_t)Addr);
-      return *Len <= Max
-                 ? NULL
-                 : orc_rt_Error_create(
-                       "Cannot read the string at 0x%" PRIx64 ": longer than %zu bytes", Addr, Max);
+    char *More = realloc(Buf, Have + (size_t)Span + 1);
+    if (!More) {
+      Err = orc_rt_Error_create("Cannot read the string at 0x%" PRIx64 ": out of memory", Addr);
+      break;
     }
+    Buf = More;
+    if ((Err = copy_in(Buf + Have, At, Span)))
+      break;
+    char *Nul = memchr(Buf + Have, '\0', (size_t)Span);
+    if (Nul) {
+      *Len = (size_t)(Nul - Buf);
+      if (*Len > Max)
+        break;
+      *Str = Buf;
+      return NULL;
+    }
+    Have += (size_t)Span;
     if (At > UINT64_MAX - Span)
       break;
     At += Span;
   }
-  return orc_rt_Error_create(
-      "Cannot read the string at 0x%" PRIx64 ": not in readable memory up to its end", Addr);
+  free(Buf);
+  if (Err)
+    return Err;
+  return Have > Max
+             ? orc_rt_Error_create("Cannot read the string at 0x%" PRIx64 ": longer than %zu bytes",
+                                   Addr, Max)
+             : orc_rt_Error_create("Cannot read the string at 0x%" PRIx64
+                                   ": not in readable memory up to its end",
+                                   Addr);
 }
 
 static void unlist_locked(struct bootstrap *B) {

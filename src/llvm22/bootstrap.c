@@ -4,9 +4,9 @@
  * 22's allocation actions
  *
  * LLVM's executor reads by dereferencing whatever address it is sent; here
- * every read is checked against readable memory first (bootstrap.c), and
- * one that is not is answered with an out-of-band error, since the result
- * types have no error of their own.
+ * every read is checked against readable memory first and copied by the
+ * kernel (bootstrap.c), and one that fails is answered with an out-of-band
+ * error, since the result types have no error of their own.
  */
 #include "orcrt-internal.h"
 
@@ -73,15 +73,20 @@ static orc_rt_WrapperFunctionBuffer mem_read(orc_rt_SPSReader *R, enum read_kind
                                   Range.Start, Range.End);
         break;
       }
-      /* Checked, then copied from the memory itself: no buffer of a size the call names. */
+      /* Checked first: no buffer of a size the call names before the memory is known. */
       uint64_t Size = Range.End - Range.Start;
-      if (!(Err = orcrt_bootstrap_readable(Range.Start, Size)))
-        orc_rt_SPSWriter_bytes(&W, (const void *)(uintptr_t)Range.Start, (size_t)Size);
+      char *Buf = NULL;
+      if (!(Err = orcrt_bootstrap_readable(Range.Start, Size)) && Size && !(Buf = malloc(Size)))
+        Err = orc_rt_Error_create("Cannot read %" PRIu64 " bytes: out of memory", Size);
+      if (!Err && !(Err = orcrt_bootstrap_read(Range.Start, Size, Buf)))
+        orc_rt_SPSWriter_bytes(&W, Buf, (size_t)Size);
+      free(Buf);
     } else {
-      const char *Str = NULL;
+      char *Str = NULL;
       size_t Len = 0;
       if (!(Err = orcrt_bootstrap_read_string(Range.Start, MEM_READ_STRING_MAX, &Str, &Len)))
         orc_rt_SPSWriter_bytes(&W, Str, Len);
+      free(Str);
     }
   }
   if (Err) {
