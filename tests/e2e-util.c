@@ -51,8 +51,15 @@ void orcrt_e2e_run(const char *const *Argv, const char *const *Env, orcrt_test_s
   ck_assert_msg(orcrt_test_spawn_input(Argv, Env, orcrt_e2e_StdinInput, orcrt_e2e_RunTimeout, R) ==
                     0,
                 "cannot run %s: %m", Argv[0]);
-  ck_assert_msg(!R->TimedOut, "%s did not finish within %.0f s; stderr:\n%s", Argv[0],
-                orcrt_e2e_RunTimeout, orcrt_e2e_shown(R->Err, R->ErrSize));
+  if (R->TimedOut) {
+    /* The whole command, so that a hang says which executor it had. */
+    const char *Command = Argv[0];
+    for (size_t I = 1; Argv[I]; I++)
+      Command = orcrt_test_format("%s %s", Command, Argv[I]);
+    ck_abort_msg("%s did not finish within %.0f s; stdout:\n%s\nstderr:\n%s", Command,
+                 orcrt_e2e_RunTimeout, orcrt_e2e_shown(R->Out, R->OutSize),
+                 orcrt_e2e_shown(R->Err, R->ErrSize));
+  }
 }
 
 /* Run a tool that must succeed (a compiler, a linker). */
