@@ -24,6 +24,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util/sigpipe.h"
+
 /* Frames gathered into one writev(). */
 #define FRAMES_PER_WRITE 64
 /* Queue nodes kept for reuse. */
@@ -287,7 +289,8 @@ void orcrt_pipe_flush(struct pipe_access *P) {
  * Write the Setup frame from Connect, before the I/O thread exists: the
  * controller waits for nothing else, and a thread takes a while to start.
  * What the descriptor does not take now (or a failure) is left to the I/O
- * thread's first flush.
+ * thread's first flush. This is the embedder's thread, which may take
+ * SIGPIPE; the I/O thread blocks every signal.
  */
 void orcrt_pipe_send_setup_now(struct pipe_access *P) {
   pthread_mutex_lock(&P->Lock);
@@ -299,9 +302,12 @@ void orcrt_pipe_send_setup_now(struct pipe_access *P) {
   struct iovec Iov[2] = {{F->Header, WIRE_HEADER_SIZE},
                          {orc_rt_WrapperFunctionBuffer_data(&F->Payload), F->Payload.Size}};
   ssize_t R;
+  sigset_t Old;
+  orcrt_sigpipe_begin(&Old);
   do
     R = writev(P->OutFd, Iov, F->Payload.Size ? 2 : 1);
   while (R < 0 && errno == EINTR);
+  orcrt_sigpipe_end(&Old, R < 0 && errno == EPIPE);
   if (R <= 0)
     return;
   atomic_fetch_sub_explicit(&P->PendingOutput, (size_t)R, memory_order_relaxed);

@@ -10,7 +10,6 @@
  *
  *   embed-supervised filedescs=IN,OUT
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,7 +37,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: embed-supervised filedescs=IN,OUT\n");
     return EXIT_FAILURE;
   }
-  signal(SIGPIPE, SIG_IGN);
   if (check(orc_rt_ThreadPoolTaskDispatcher_create(0, &D), "dispatcher") ||
       check(orc_rt_Session_create(D, &S), "session") ||
       check(orc_rt_DylibService_add(S, &Dylibs), "dylib Service") ||

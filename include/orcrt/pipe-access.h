@@ -40,10 +40,13 @@
  * sends them faster than the executor works, cannot make the executor's
  * memory grow without bound.
  *
- * SIGPIPE: writing to a pipe whose reader has gone raises SIGPIPE, which
- * kills the process by default. The embedding process must ignore it
- * (signal(SIGPIPE, SIG_IGN)) before attaching; the library does not change
- * signal dispositions. orcrt-executor does this itself.
+ * SIGPIPE: the transport never raises it in the process. Its I/O thread
+ * blocks every signal, and the one write made on the attaching thread (the
+ * Setup frame) blocks SIGPIPE around itself and takes the signal it raised:
+ * a reader that has gone is a failed write, which ends the session. The
+ * embedding process keeps whatever disposition it chose, and so does the
+ * code it runs (JIT'd code writing to a closed pipe dies of SIGPIPE, as in
+ * any process).
  */
 #ifndef ORCRT_PIPE_ACCESS_H
 #define ORCRT_PIPE_ACCESS_H

@@ -41,6 +41,8 @@
 #include <orcrt/socket-listen.h>
 #include <orcrt/supervise.h>
 
+#include "util/sigpipe.h"
+
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
 /* How long a TCP session must have been idle before the executor probes the
@@ -373,9 +375,16 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
   return -1;
 }
 
-/* Session log: "orcrt-executor: message" for errors, with the level else. */
+/*
+ * Session log: "orcrt-executor: message" for errors, with the level else.
+ * Any thread logs; one whose stderr reader has gone must not die of
+ * SIGPIPE for it (the JIT'd code keeps the default disposition).
+ */
 static void log_line(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
   (void)Ctx;
+  sigset_t Old;
+  orcrt_sigpipe_begin(&Old);
+  errno = 0;
   switch (Level) {
   case orc_rt_LogLevel_Error:
     fprintf(stderr, PROGRAM ": %s\n", Msg);
@@ -390,6 +399,7 @@ static void log_line(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
     fprintf(stderr, PROGRAM ": debug: %s\n", Msg);
     break;
   }
+  orcrt_sigpipe_end(&Old, errno == EPIPE);
 }
 
 /*
@@ -583,9 +593,6 @@ int main(int argc, char **argv) {
   if (Status >= 0)
     exit(Status);
 
-  /* A controller that went away must not kill the executor through a
-     write: the write fails and the session ends in order. */
-  signal(SIGPIPE, SIG_IGN);
   /* A crash of JIT'd code says what and where, instead of only the
      controller's "disconnecting"; the executor still dies of the signal. */
   orc_rt_ErrorRef CrashErr = orc_rt_CrashReport_install(PROGRAM);

@@ -34,7 +34,6 @@
  * Service's report at shutdown.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,8 +264,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: embed-executor filedescs=IN,OUT | IN OUT\n");
     return EXIT_FAILURE;
   }
-  /* A write to a controller that went away must fail, not kill us. */
-  signal(SIGPIPE, SIG_IGN);
   /* exit(), not return: JIT'd code may have registered atexit handlers. */
   exit(run(In, Out));
 }

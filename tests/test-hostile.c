@@ -1,0 +1,80 @@
+/*
+ * test-hostile.c - what JIT'd code does to its own process must not break
+ * the executor: signals it relies on, descriptors it closes or replaces,
+ * children it forks, shutdowns it slows down
+ *
+ * The JIT'd programs are under tests/programs, run with llvm-jitlink-19 in
+ * process and through orcrt-executor (e2e-util.h); the cases that need no
+ * LLVM are in the suites of the component concerned.
+ */
+#include "config.h"
+
+#include "e2e-util.h"
+#include "run-util.h"
+#include "test-util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CASE_TIMEOUT 60.0
+
+/* ---- SIGPIPE ------------------------------------------------------------------ */
+
+/*
+ * `yes | head -n 2`: the JIT'd yes dies of SIGPIPE once head has gone, as
+ * it does in process, and the pipeline ends with head's two lines.
+ */
+START_TEST(hostile_yes_into_head_ends_as_in_process) {
+  const char *Obj = orcrt_e2e_object("yes.c", "yes.o");
+  const char *Jitlink = orcrt_e2e_required_env("ORCRT_LLVM_JITLINK");
+  const char *Script = "set -o pipefail; \"$@\" | head -n 2";
+  const char *In[] = {"/bin/bash", "-c", Script, "sh", Jitlink, Obj, NULL};
+  const char *Out[] = {
+      "/bin/bash", "-c",    Script,
+      "sh",        Jitlink, orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()),
+      Obj,         NULL};
+  orcrt_test_spawn_result Ref, R;
+  orcrt_e2e_run(In, NULL, &Ref);
+  /* In process, the controller itself is what SIGPIPE ends. */
+  orcrt_e2e_assert_outcome(&Ref, 128 + 13, "y\ny\n", NULL);
+  ck_assert_str_eq(Ref.Out, "y\ny\n");
+  orcrt_e2e_run(Out, NULL, &R);
+  ck_assert_msg(!R.TimedOut, "yes | head did not end; stderr: %s",
+                orcrt_e2e_shown(R.Err, R.ErrSize));
+  ck_assert_str_eq(R.Out, "y\ny\n");
+  /* Here the executor is what it ends, and the controller says so. */
+  ck_assert_msg(strstr(R.Err, "disconnecting") != NULL, "stderr: %s",
+                orcrt_e2e_shown(R.Err, R.ErrSize));
+  orcrt_test_spawn_result_free(&Ref);
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
+/* JIT'd code, and what it executes, see SIGPIPE neither ignored nor blocked. */
+START_TEST(hostile_jit_code_and_its_programs_keep_sigpipe_default) {
+  orcrt_e2e_jitlink_program("sigpipe-state.c", NULL, NULL, 0,
+                            "SIGPIPE here: not ignored, unblocked\n"
+                            "executed shell: ended by SIGPIPE\n",
+                            NULL);
+}
+END_TEST
+
+/* ---- the suite ------------------------------------------------------------------- */
+
+static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
+  orcrt_test_add_process_case(S, Name, Test, Timeout);
+}
+
+Suite *orcrt_suite_hostile(void) {
+  Suite *S = suite_create("hostile");
+  static const char *const Tools[] = {"ORCRT_CLANG", "ORCRT_LLVM_JITLINK"};
+  for (size_t I = 0; I < sizeof(Tools) / sizeof(Tools[0]); I++)
+    if (!orcrt_test_getenv(Tools[I])) {
+      fprintf(stderr, "hostile: %s is not set; configure found no LLVM 19 tools, skipping\n",
+              Tools[I]);
+      return S;
+    }
+  add(S, "yes_head", hostile_yes_into_head_ends_as_in_process, CASE_TIMEOUT);
+  add(S, "sigpipe_default", hostile_jit_code_and_its_programs_keep_sigpipe_default, CASE_TIMEOUT);
+  return S;
+}
