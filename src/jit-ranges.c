@@ -64,6 +64,27 @@ orc_rt_ErrorRef orcrt_ranges_check_segment(uint64_t Addr, uint64_t Size, uint8_t
   return NULL;
 }
 
+static int span_cmp(const void *A, const void *B) {
+  const struct orcrt_segment_span *X = A, *Y = B;
+  return X->Addr < Y->Addr ? -1 : X->Addr > Y->Addr;
+}
+
+orc_rt_ErrorRef orcrt_ranges_check_disjoint(struct orcrt_segment_span *Spans, size_t N) {
+  qsort(Spans, N, sizeof(*Spans), span_cmp);
+  const struct orcrt_segment_span *Prev = NULL;
+  for (size_t I = 0; I < N; I++) {
+    if (Spans[I].Size == 0)
+      continue;
+    if (Prev && Spans[I].Addr < Prev->Addr + Prev->Size)
+      return orc_rt_Error_create("Segment 0x%" PRIx64 " -- 0x%" PRIx64 " overlaps segment 0x%" PRIx64
+                                 " -- 0x%" PRIx64,
+                                 Spans[I].Addr, Spans[I].Addr + Spans[I].Size, Prev->Addr,
+                                 Prev->Addr + Prev->Size);
+    Prev = &Spans[I];
+  }
+  return NULL;
+}
+
 /* ---- the table (RangesLock held) ---------------------------------------------- */
 
 /* The index of the first range whose Start is above Addr. */

@@ -102,6 +102,19 @@ static inline int orcrt_mmap_prot(uint8_t Prot) {
 orc_rt_ErrorRef orcrt_ranges_check_segment(uint64_t Addr, uint64_t Size, uint8_t Prot,
                                            uint64_t Base, uint64_t End, const char *What);
 
+/* The bytes [Addr, Addr + Size) of one segment of a finalize request. */
+struct orcrt_segment_span {
+  uint64_t Addr, Size;
+};
+
+/*
+ * Check that no two of the N spans (each checked by
+ * orcrt_ranges_check_segment()) share a byte: overlapping segments would
+ * make the content depend on the order of the copies. Empty spans are
+ * ignored. Sorts Spans. NULL, or the error naming two that overlap.
+ */
+orc_rt_ErrorRef orcrt_ranges_check_disjoint(struct orcrt_segment_span *Spans, size_t N);
+
 /* ---- publishing (the memory Services) ------------------------------------- */
 
 /*

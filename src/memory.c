@@ -316,7 +316,7 @@ fail:
   return Err;
 }
 
-/* Check every segment of Req against A before anything is touched. */
+/* Check every segment of Req against A, and against each other, before anything is touched. */
 static orc_rt_ErrorRef check_segments(const struct alloc *A,
                                       const orc_rt_MemoryFinalizeRequest *Req) {
   orc_rt_ErrorRef Err = NULL;
@@ -329,6 +329,15 @@ static orc_rt_ErrorRef check_segments(const struct alloc *A,
     Err = orcrt_ranges_check_segment(G->Addr, G->Size, G->Prot, A->Base, A->Base + A->Size,
                                      "allocation");
   }
+  if (Err || Req->NumSegments < 2)
+    return Err;
+  struct orcrt_segment_span *Spans = malloc(Req->NumSegments * sizeof(*Spans));
+  if (!Spans)
+    return orc_rt_Error_create("out of memory");
+  for (size_t I = 0; I < Req->NumSegments; I++)
+    Spans[I] = (struct orcrt_segment_span){Req->Segments[I].Addr, Req->Segments[I].Size};
+  Err = orcrt_ranges_check_disjoint(Spans, Req->NumSegments);
+  free(Spans);
   return Err;
 }
 

@@ -565,6 +565,49 @@ START_TEST(memory_finalize_content_larger_than_segment_fails) {
 }
 END_TEST
 
+/*
+ * Overlapping segments would leave bytes that depend on the order of the
+ * copies, and differ between the strategies: refused, whichever overlaps.
+ */
+static void check_overlap_refused(orc_rt_MemoryStrategy Strategy) {
+  env E;
+  env_init(&E, Strategy);
+  orc_rt_ExecutorAddr B = reserve(&E, 3 * Page);
+  orc_rt_MemorySegment Same[] = {
+      seg(orc_rt_MemProt_Read, B, Page, "first", 5),
+      seg(orc_rt_MemProt_Read, B + 2 * Page, Page, "", 0),
+      seg(orc_rt_MemProt_Read, B + 2, 8, "second", 6),
+  };
+  orcrt_test_assert_sps_failure(finalize(&E, Same, 3, NULL, 0), "overlaps segment");
+  orc_rt_ExecutorAddr C = reserve(&E, 3 * Page);
+  orc_rt_MemorySegment Across[] = {
+      seg(orc_rt_MemProt_Read | orc_rt_MemProt_Exec, C + Page, 2 * Page, "\xc3", 1),
+      seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, C, Page + 1, "data", 4),
+  };
+  orcrt_test_assert_sps_failure(finalize(&E, Across, 2, NULL, 0), "overlaps segment");
+  /* Touching is not overlapping, and an empty segment overlaps nothing. */
+  orc_rt_ExecutorAddr D = reserve(&E, 2 * Page);
+  orc_rt_MemorySegment Adjacent[] = {
+      seg(orc_rt_MemProt_Read, D + Page, Page, "b", 1),
+      seg(orc_rt_MemProt_Read, D, Page, "a", 1),
+      seg(orc_rt_MemProt_Read, D + 10, 0, "", 0),
+  };
+  orcrt_test_assert_sps_success(finalize(&E, Adjacent, 3, NULL, 0));
+  ck_assert_int_eq(*(const char *)(uintptr_t)D, 'a');
+  ck_assert_int_eq(*(const char *)(uintptr_t)(D + Page), 'b');
+  env_fini(&E);
+}
+
+START_TEST(memory_finalize_overlapping_segments_fails) {
+  check_overlap_refused(orc_rt_MemoryStrategy_MProtect);
+}
+END_TEST
+
+START_TEST(memory_finalize_overlapping_segments_fails_with_memfd) {
+  check_overlap_refused(orc_rt_MemoryStrategy_MemFD);
+}
+END_TEST
+
 START_TEST(memory_finalize_empty_request) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
@@ -1282,6 +1325,8 @@ Suite *orcrt_suite_memory(void) {
   tcase_add_test(TC, memory_finalize_segment_outside_reservation_fails_and_releases_it);
   tcase_add_test(TC, memory_finalize_segment_size_overflow_fails);
   tcase_add_test(TC, memory_finalize_content_larger_than_segment_fails);
+  tcase_add_test(TC, memory_finalize_overlapping_segments_fails);
+  tcase_add_test(TC, memory_finalize_overlapping_segments_fails_with_memfd);
   tcase_add_test(TC, memory_finalize_empty_request);
   tcase_add_test(TC, memory_finalize_twice_fails);
   tcase_add_test(TC, memory_finalize_malformed_arguments_answered_out_of_band);
