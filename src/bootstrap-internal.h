@@ -25,14 +25,26 @@ orc_rt_ErrorRef orcrt_bootstrap_add(orc_rt_SessionRef S);
  */
 orc_rt_ErrorRef orcrt_bootstrap_check_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn);
 
+/* How a run-as-main ends: Err (taken) if main was not run, else what it returned. */
+typedef void (*orcrt_bootstrap_main_done)(void *Ctx, orc_rt_ErrorRef Err, int Ret);
+
 /*
- * Call Fn (after orcrt_bootstrap_check_target()) as int main(int, char **)
- * on a thread of its own, as int (void), or as int (int) on this thread,
- * each as a blocking stretch of S's dispatcher; its result in *Ret. NULL,
- * or the check's error (Fn not called).
+ * Check Fn (orcrt_bootstrap_check_target()) and run it as
+ * int main(Argc, Argv) on a thread of its own, which calls Done(Ctx, NULL,
+ * the result) once its thread-specific data is destroyed, after flushing
+ * stdout and stderr (0 for a main that ended its thread with
+ * pthread_exit()). This thread returns at once; Argv stays the caller's
+ * until Done. If Fn fails the check, Done gets the error here; if no thread
+ * can be started, main runs here, as a blocking stretch of S's dispatcher.
  */
-orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc,
-                                         char **Argv, int *Ret);
+void orcrt_bootstrap_start_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc, char **Argv,
+                                orcrt_bootstrap_main_done Done, void *Ctx);
+
+/*
+ * Call Fn (after orcrt_bootstrap_check_target()) as int (void) or as
+ * int (int) on this thread, as a blocking stretch of S's dispatcher; its
+ * result in *Ret. NULL, or the check's error (Fn not called).
+ */
 orc_rt_ErrorRef orcrt_bootstrap_run_void(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int *Ret);
 orc_rt_ErrorRef orcrt_bootstrap_run_int(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Arg,
                                         int *Ret);

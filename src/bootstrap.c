@@ -122,12 +122,10 @@ static void jit_call_run(void *Ctx) {
 }
 
 /*
- * Check Fn and make the call C as a blocking stretch of S's dispatcher (it
- * may run long or call the controller). A JIT'd main runs on a thread of
- * its own (orcrt_run_on_own_thread()), so that its thread-specific data is
- * destroyed when it returns, and a main that calls pthread_exit() ends that
- * thread, not a pool worker. The run-as-void/int calls, which controllers
- * make again and again, run on the worker.
+ * Check Fn and make the call C (run-as-void/int, which controllers make
+ * again and again) on this worker, as a blocking stretch of S's dispatcher
+ * (it may run long or call the controller). A JIT'd main has a thread of
+ * its own instead (orcrt_bootstrap_start_main()).
  */
 static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, struct jit_call *C,
                                     int *Ret) {
@@ -141,19 +139,33 @@ static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn,
   orc_rt_TaskDispatcherRef D = orc_rt_Session_getDispatcher(S);
   C->Fn = orc_rt_ExecutorAddr_toPtr(Fn);
   orc_rt_TaskDispatcher_blockingBegin(D);
-  if (C->Kind == CALL_MAIN)
-    orcrt_run_on_own_thread(jit_call_run, C);
-  else
-    jit_call_run(C);
+  jit_call_run(C);
   orc_rt_TaskDispatcher_blockingEnd(D);
   *Ret = C->Ret;
   return NULL;
 }
 
-orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc,
-                                         char **Argv, int *Ret) {
-  struct jit_call C = {.Kind = CALL_MAIN, .Argc = Argc, .Argv = Argv};
-  orc_rt_ErrorRef Err = run_jit_call(S, Fn, &C, Ret);
+/*
+ * A JIT'd main, on the one thread that runs it and answers for it. The
+ * answer must come after the thread's data is destroyed (C++ thread_local
+ * objects, pthread keys): the controller may unmap the code of their
+ * destructors once it has it. So the thread answers from a destructor of
+ * its own key, which puts itself back once so as to run in the round after
+ * every other key's; a main that calls pthread_exit() is answered the same
+ * way (with 0).
+ */
+struct main_run {
+  struct jit_call C;
+  orcrt_bootstrap_main_done Done;
+  void *Ctx;
+  bool Again; /* the key's destructor has run once */
+};
+
+static pthread_key_t MainKey;
+static pthread_once_t MainKeyOnce = PTHREAD_ONCE_INIT;
+static int MainKeyErr;
+
+static void main_answer(struct main_run *M) {
   /*
    * Before the controller learns that main returned: llvm-jitlink-19 may
    * exit without waiting for the executor's end when it tears down (its
@@ -162,11 +174,74 @@ orc_rt_ErrorRef orcrt_bootstrap_run_main(orc_rt_SessionRef S, orc_rt_ExecutorAdd
    * fflush(NULL) would wait for every stream's lock, stdin's too, which a
    * JIT'd thread blocked reading holds.
    */
-  if (!Err) {
-    fflush(stdout);
-    fflush(stderr);
+  fflush(stdout);
+  fflush(stderr);
+  M->Done(M->Ctx, NULL, M->C.Ret);
+  free(M);
+}
+
+static void main_key_destroy(void *Arg) {
+  struct main_run *M = Arg;
+  if (!M->Again) {
+    M->Again = true;
+    if (pthread_setspecific(MainKey, M) == 0)
+      return;
   }
-  return Err;
+  main_answer(M);
+}
+
+static void main_key_create(void) {
+  MainKeyErr = pthread_key_create(&MainKey, main_key_destroy);
+}
+
+static void *main_thread(void *Arg) {
+  struct main_run *M = Arg;
+  if (pthread_setspecific(MainKey, M) != 0) {
+    /* No slot for the key: answer at once, before the thread's data goes. */
+    jit_call_run(&M->C);
+    main_answer(M);
+    return NULL;
+  }
+  jit_call_run(&M->C);
+  return NULL;
+}
+
+void orcrt_bootstrap_start_main(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int Argc, char **Argv,
+                                orcrt_bootstrap_main_done Done, void *Ctx) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  Done(Ctx, orc_rt_Error_create("not run as a function while fuzzing: 0x%" PRIx64, Fn), 0);
+  return;
+#endif
+  orc_rt_ErrorRef Err = orcrt_bootstrap_check_target(S, Fn);
+  struct main_run *M = Err ? NULL : malloc(sizeof(*M));
+  if (!Err && !M)
+    Err = orc_rt_Error_create("out of memory");
+  if (Err) {
+    Done(Ctx, Err, 0);
+    return;
+  }
+  *M = (struct main_run){
+      .C = {.Kind = CALL_MAIN, .Fn = orc_rt_ExecutorAddr_toPtr(Fn), .Argc = Argc, .Argv = Argv},
+      .Done = Done,
+      .Ctx = Ctx,
+  };
+  pthread_once(&MainKeyOnce, main_key_create);
+  pthread_attr_t Attr;
+  pthread_t T;
+  bool Started = false;
+  if (MainKeyErr == 0 && pthread_attr_init(&Attr) == 0) {
+    Started = pthread_attr_setdetachstate(&Attr, PTHREAD_CREATE_DETACHED) == 0 &&
+              pthread_create(&T, &Attr, main_thread, M) == 0;
+    pthread_attr_destroy(&Attr);
+  }
+  if (Started)
+    return;
+  /* No thread: on this one, as a blocking stretch of the dispatcher. */
+  orc_rt_TaskDispatcherRef D = orc_rt_Session_getDispatcher(S);
+  orc_rt_TaskDispatcher_blockingBegin(D);
+  jit_call_run(&M->C);
+  orc_rt_TaskDispatcher_blockingEnd(D);
+  main_answer(M);
 }
 
 orc_rt_ErrorRef orcrt_bootstrap_run_void(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, int *Ret) {

@@ -60,6 +60,13 @@ void orcrt_task_dispatcher_dispatch_short(orc_rt_TaskDispatcherRef D, orc_rt_Tas
 /* The context of D if its implementation is Ops, else NULL (D may be NULL). */
 void *orcrt_task_dispatcher_context(orc_rt_TaskDispatcherRef D, const orc_rt_TaskDispatcherOps *Ops);
 
+/*
+ * How many workers of D, a thread pool, are inside a blocking stretch now
+ * (0 for any other dispatcher): what a call that parks a worker costs, for
+ * the tests.
+ */
+unsigned orcrt_thread_pool_blocked_workers(orc_rt_TaskDispatcherRef D);
+
 /* Release an unrun task (its Destroy may be NULL). */
 static inline void orcrt_task_destroy(orc_rt_Task T) {
   if (T.Destroy)

@@ -351,6 +351,16 @@ static const orc_rt_TaskDispatcherOps PoolOps = {
     .DispatchShort = pool_dispatch_short,
 };
 
+unsigned orcrt_thread_pool_blocked_workers(orc_rt_TaskDispatcherRef D) {
+  struct thread_pool *P = orcrt_task_dispatcher_context(D, &PoolOps);
+  if (!P)
+    return 0;
+  pthread_mutex_lock(&P->Lock);
+  unsigned N = P->Blocked;
+  pthread_mutex_unlock(&P->Lock);
+  return N;
+}
+
 ORC_RT_EXPORT orc_rt_ErrorRef
 orc_rt_ThreadPoolTaskDispatcher_create(unsigned NumThreads, orc_rt_TaskDispatcherRef *Out) {
   orc_rt_ErrorRef E = NULL;

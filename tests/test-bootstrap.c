@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "llvm19-symbols.h"
+#include "task-dispatcher-internal.h"
 #include "test-util.h"
 
 #include <dlfcn.h>
@@ -313,6 +314,44 @@ START_TEST(run_as_main_destroys_thread_data_before_answering) {
   ck_assert_int_eq(data_destroyed(), 1);
   ck_assert_int_eq(take_i64(run_main(&E, FN(data_main), NULL, 0)), 9);
   ck_assert_int_eq(data_destroyed(), 2);
+  env_fini(&E);
+  pthread_key_delete(DataKey);
+}
+END_TEST
+
+/*
+ * A JIT'd main costs one thread: the one it runs on. The worker that read
+ * the call is not parked waiting for it.
+ */
+static orc_rt_TaskDispatcherRef MainDispatcher;
+
+static int parked_workers_main(int Argc, char **Argv) {
+  return (int)orcrt_thread_pool_blocked_workers(MainDispatcher);
+}
+
+static int exiting_main(int Argc, char **Argv) {
+  pthread_setspecific(DataKey, &DataKey);
+  pthread_exit(NULL);
+}
+
+START_TEST(run_as_main_parks_no_worker) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  MainDispatcher = orc_rt_Session_getDispatcher(E.S);
+  ck_assert_int_eq(take_i64(run_main(&E, FN(parked_workers_main), NULL, 0)), 0);
+  env_fini(&E);
+}
+END_TEST
+
+/* A main that ends its thread is answered 0, after its thread's data is destroyed. */
+START_TEST(run_as_main_answers_a_main_that_exits_its_thread) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  ck_assert_int_eq(pthread_key_create(&DataKey, data_destroy), 0);
+  int Before = data_destroyed();
+  ck_assert_int_eq(take_i64(run_main(&E, FN(exiting_main), NULL, 0)), 0);
+  ck_assert_int_eq(data_destroyed(), Before + 1);
+  ck_assert_int_eq(take_i64(run_main(&E, FN(data_main), NULL, 0)), 9);
   env_fini(&E);
   pthread_key_delete(DataKey);
 }
@@ -1114,6 +1153,8 @@ Suite *orcrt_suite_bootstrap(void) {
   tcase_add_test(TC, run_wrappers_refuse_targets_that_are_not_code);
   tcase_add_test(TC, call_target_check_allows_only_code);
   tcase_add_test(TC, run_as_main_destroys_thread_data_before_answering);
+  tcase_add_test(TC, run_as_main_parks_no_worker);
+  tcase_add_test(TC, run_as_main_answers_a_main_that_exits_its_thread);
   tcase_add_test(TC, sync_abi_call_destroys_thread_data_before_answering);
   TC = orcrt_test_case(S, "mem-write", 30);
   tcase_add_test(TC, mem_write_stores_values_inside_jit_memory);

@@ -32,39 +32,73 @@
 
 /* ---- run-as-main/void/int ------------------------------------------------- */
 
-/* (ExecutorAddr Fn, Sequence<String> Args) -> int64 */
-static orc_rt_WrapperFunctionBuffer run_as_main_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
-  orc_rt_ExecutorAddr Fn = 0;
-  uint64_t Argc = 0;
-  char **Argv = NULL;
-  orc_rt_WrapperFunctionBuffer Result;
+/*
+ * (ExecutorAddr Fn, Sequence<String> Args) -> int64. Asynchronous: the
+ * thread that runs main answers (orcrt_bootstrap_start_main()), and the
+ * worker that read the call is free at once.
+ */
+struct main_call {
+  orc_rt_SessionRef S;
+  uint64_t CallId;
+  orc_rt_WrapperFunctionReturn Return;
+  uint64_t Argc;
+  char **Argv;
+};
 
-  orc_rt_SPSReader_addr(R, &Fn);
-  /* Each string takes at least its 8-byte length, so Argc is bounded by the input. */
-  orc_rt_SPSReader_seqCount(R, 8, &Argc);
-  if (orc_rt_SPSReader_ok(R) && Argc < INT_MAX)
-    Argv = calloc((size_t)Argc + 1, sizeof(*Argv));
-  for (uint64_t I = 0; Argv && I < Argc; I++)
-    if (!orc_rt_SPSReader_stringDup(R, &Argv[I]))
-      break;
-  if (!Argv || !orc_rt_SPSReader_ok(R)) {
-    Result = orcrt_glue_bad_args();
+static void main_call_free(struct main_call *C) {
+  for (uint64_t I = 0; C->Argv && I < C->Argc; I++)
+    free(C->Argv[I]);
+  free(C->Argv);
+  free(C);
+}
+
+static void main_done(void *Ctx, orc_rt_ErrorRef Err, int Ret) {
+  struct main_call *C = Ctx;
+  orc_rt_WrapperFunctionBuffer Result;
+  if (Err) {
+    Result = orc_rt_WrapperFunctionBuffer_fromError(Err);
   } else {
-    int Ret = 0;
-    orc_rt_ErrorRef Err = orcrt_bootstrap_run_main(S, Fn, (int)Argc, Argv, &Ret);
-    if (Err) {
-      Result = orc_rt_WrapperFunctionBuffer_fromError(Err);
-    } else {
-      orc_rt_SPSWriter W;
-      orc_rt_SPSWriter_init(&W);
-      orc_rt_SPSWriter_i64(&W, (int64_t)Ret);
-      Result = orc_rt_SPSWriter_finish(&W);
-    }
+    orc_rt_SPSWriter W;
+    orc_rt_SPSWriter_init(&W);
+    orc_rt_SPSWriter_i64(&W, (int64_t)Ret);
+    Result = orc_rt_SPSWriter_finish(&W);
   }
-  for (uint64_t I = 0; Argv && I < Argc; I++)
-    free(Argv[I]);
-  free(Argv);
-  return Result;
+  orc_rt_SessionRef S = C->S;
+  uint64_t CallId = C->CallId;
+  orc_rt_WrapperFunctionReturn Return = C->Return;
+  main_call_free(C);
+  Return(S, CallId, Result);
+}
+
+static void run_as_main_wrapper(orc_rt_SessionRef S, uint64_t CallId,
+                                orc_rt_WrapperFunctionReturn Return,
+                                orc_rt_WrapperFunctionBuffer Args) {
+  orc_rt_SPSReader R;
+  orc_rt_ExecutorAddr Fn = 0;
+  struct main_call *C = calloc(1, sizeof(*C));
+  if (!C) {
+    orc_rt_WrapperFunctionBuffer_dispose(&Args);
+    Return(S, CallId, orc_rt_WrapperFunctionBuffer_fromOutOfBandError("executor out of memory"));
+    return;
+  }
+  *C = (struct main_call){.S = S, .CallId = CallId, .Return = Return};
+  orc_rt_SPSReader_init(&R, orc_rt_WrapperFunctionBuffer_constData(&Args), Args.Size);
+  orc_rt_SPSReader_addr(&R, &Fn);
+  /* Each string takes at least its 8-byte length, so Argc is bounded by the input. */
+  orc_rt_SPSReader_seqCount(&R, 8, &C->Argc);
+  if (orc_rt_SPSReader_ok(&R) && C->Argc < INT_MAX)
+    C->Argv = calloc((size_t)C->Argc + 1, sizeof(*C->Argv));
+  for (uint64_t I = 0; C->Argv && I < C->Argc; I++)
+    if (!orc_rt_SPSReader_stringDup(&R, &C->Argv[I]))
+      break;
+  bool Ok = C->Argv && orc_rt_SPSReader_ok(&R);
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  if (!Ok) {
+    main_call_free(C);
+    Return(S, CallId, orcrt_glue_bad_args());
+    return;
+  }
+  orcrt_bootstrap_start_main(S, Fn, (int)C->Argc, C->Argv, main_done, C);
 }
 
 /* (ExecutorAddr Fn) -> int32, or with HasArg (ExecutorAddr Fn, int32 Arg) -> int32 */
@@ -201,7 +235,6 @@ MEM_WRITE_BODY(mem_write_uint32s_body, 4)
 MEM_WRITE_BODY(mem_write_uint64s_body, 8)
 MEM_WRITE_BODY(mem_write_buffers_body, 0)
 
-ORCRT_GLUE_WRAPPER(run_as_main_wrapper, run_as_main_body)
 ORCRT_GLUE_WRAPPER(run_as_void_wrapper, run_as_void_body)
 ORCRT_GLUE_WRAPPER(run_as_int_wrapper, run_as_int_body)
 ORCRT_GLUE_WRAPPER(mem_write_uint8s_wrapper, mem_write_uint8s_body)
