@@ -46,6 +46,56 @@
 #include "host.h"
 #include "pipe-access-internal.h"
 
+/* ---- fork() ------------------------------------------------------------------ */
+
+/*
+ * A child that JIT'd code forks and that does not execute a program (which
+ * would close the close-on-exec descriptors) holds copies of the channel:
+ * the controller would see no end of file from the executor until that
+ * child ends, and the child could write into the stream. So the channels'
+ * descriptors are listed here, and a pthread_atfork() child handler closes
+ * them in every child. The list is atomics only: the handler runs in the
+ * child, where a lock held at fork() by another thread stays held. A
+ * connection that finds no free slot goes unlisted (and says so at debug).
+ */
+enum { FORK_SLOTS = 64 };
+
+static atomic_int ForkFds[FORK_SLOTS];
+static pthread_once_t ForkOnce = PTHREAD_ONCE_INIT;
+
+static void fork_child(void) {
+  for (size_t I = 0; I < FORK_SLOTS; I++) {
+    int Fd = atomic_exchange(&ForkFds[I], -1);
+    if (Fd >= 0)
+      close(Fd);
+  }
+}
+
+static void fork_setup(void) {
+  for (size_t I = 0; I < FORK_SLOTS; I++)
+    atomic_init(&ForkFds[I], -1);
+  pthread_atfork(NULL, NULL, fork_child);
+}
+
+/* List Fd for closing in forked children; false if the list is full. */
+static bool fork_list(int Fd) {
+  for (size_t I = 0; I < FORK_SLOTS; I++) {
+    int Free = -1;
+    if (atomic_compare_exchange_strong(&ForkFds[I], &Free, Fd))
+      return true;
+  }
+  return false;
+}
+
+/* Take Fd off the list, before it is closed. */
+static void fork_unlist(int Fd) {
+  for (size_t I = 0; I < FORK_SLOTS; I++) {
+    int Expected = Fd;
+    if (atomic_compare_exchange_strong(&ForkFds[I], &Expected, -1))
+      return;
+  }
+}
+
 /* ---- the I/O thread ----------------------------------------------------- */
 
 static void on_readable(evutil_socket_t Fd, short What, void *Arg) {
@@ -191,8 +241,12 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
     Err = orc_rt_Error_fromErrno(E, "starting the pipe I/O thread");
     goto fail;
   }
-  orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "pipe: connected on descriptors %d and %d", P->InFd,
-                     P->OutFd);
+  bool Listed = fork_list(P->InFd);
+  if (P->OutFd != P->InFd)
+    Listed = fork_list(P->OutFd) && Listed;
+  orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "pipe: connected on descriptors %d and %d%s",
+                     P->InFd, P->OutFd,
+                     Listed ? "" : " (too many connections: forked children keep them)");
   return NULL;
 
 fail:
@@ -223,8 +277,10 @@ static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionB
 /* After the I/O thread has exited: close the input (the output waits for
    pipe_destroy()) and drop the channel's traffic. */
 static void close_channel(struct pipe_access *P) {
-  if (P->OutFd != P->InFd)
+  if (P->OutFd != P->InFd) {
+    fork_unlist(P->InFd);
     close(P->InFd);
+  }
   orcrt_pipe_drop_output(P);
   orcrt_pipe_drop_queue(P);
   orcrt_pipe_discard_partial_frame(P);
@@ -280,8 +336,10 @@ static void pipe_destroy(void *Ctx) {
   /* The controller waits for end of file on OutFd before it exits, so it
      comes only now, when the Session has shut down: the deallocation
      actions have run and the embedder could flush the JIT'd output. */
-  if (P->ThreadStarted)
+  if (P->ThreadStarted) {
+    fork_unlist(P->OutFd);
     close(P->OutFd);
+  }
   orcrt_pipe_destroy_unconnected(P);
 }
 
@@ -343,6 +401,7 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   pthread_once(&EvthreadOnce, evthread_setup);
   if (EvthreadStatus != 0)
     return orc_rt_Error_create("libevent has no pthreads support");
+  pthread_once(&ForkOnce, fork_setup);
 
   P = calloc(1, sizeof(*P));
   if (!P)

@@ -13,8 +13,11 @@
 #include "run-util.h"
 #include "test-util.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CASE_TIMEOUT 60.0
 
@@ -59,6 +62,38 @@ START_TEST(hostile_jit_code_and_its_programs_keep_sigpipe_default) {
 }
 END_TEST
 
+/* ---- children -------------------------------------------------------------------- */
+
+/*
+ * A child forked by JIT'd code, still running when the executor ends,
+ * holds none of the channel: the controller sees the executor's end and
+ * finishes at once. The child waits for the test to open its FIFO.
+ */
+START_TEST(hostile_forked_child_does_not_hold_the_channel) {
+  const char *Fifo = orcrt_test_scratch_file("release");
+  ck_assert_int_eq(mkfifo(Fifo, 0600), 0);
+  const char *Obj = orcrt_e2e_object("fork-child.c", "fork-child.o");
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_LLVM_JITLINK"),
+                        orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()),
+                        Obj,
+                        "-args",
+                        Fifo,
+                        NULL};
+  orcrt_test_spawn_result R;
+  /* Not orcrt_e2e_run(), which ends the test at a hang: the child must go first. */
+  ck_assert_int_eq(orcrt_test_spawn(Argv, NULL, 15.0, &R), 0);
+  /* The child ends once it has opened the FIFO, whatever the run did. */
+  int Release = open(Fifo, O_WRONLY);
+  ck_assert_int_ge(Release, 0);
+  close(Release);
+  ck_assert_msg(!R.TimedOut, "the controller waited for the forked child; stderr: %s",
+                orcrt_e2e_shown(R.Err, R.ErrSize));
+  orcrt_e2e_assert_outcome(&R, 0, "forked a child\n", NULL);
+  ck_assert_uint_eq(R.ErrSize, 0);
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------------- */
 
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
@@ -76,5 +111,6 @@ Suite *orcrt_suite_hostile(void) {
     }
   add(S, "yes_head", hostile_yes_into_head_ends_as_in_process, CASE_TIMEOUT);
   add(S, "sigpipe_default", hostile_jit_code_and_its_programs_keep_sigpipe_default, CASE_TIMEOUT);
+  add(S, "fork_child", hostile_forked_child_does_not_hold_the_channel, CASE_TIMEOUT);
   return S;
 }
