@@ -189,6 +189,33 @@ orc_rt_ErrorRef orcrt_ranges_protect(struct orcrt_range *R, uint64_t Tag,
   return Err;
 }
 
+/* The observers now. RangesLock held. */
+static size_t snapshot_locked(const struct orcrt_ranges_observer **Out) {
+  memcpy(Out, Observers, NumObservers * sizeof(*Out));
+  return NumObservers;
+}
+
+void orcrt_ranges_ready_runs(struct orcrt_range *R, uint64_t Tag) {
+  const struct orcrt_ranges_observer *Obs[MAX_OBSERVERS];
+  uint64_t Start = UINT64_MAX, End = 0;
+  pthread_mutex_lock(&RangesLock);
+  size_t NumObs = snapshot_locked(Obs);
+  for (size_t I = 0; I < R->NumRuns; I++)
+    if (R->Runs[I].Tag == Tag) {
+      Start = R->Runs[I].R.Start < Start ? R->Runs[I].R.Start : Start;
+      End = R->Runs[I].R.End > End ? R->Runs[I].R.End : End;
+    }
+  pthread_mutex_unlock(&RangesLock);
+  /* One span, gaps and all: an observer locates each address it kept again. */
+  for (size_t I = 0; Start < End && I < NumObs; I++) {
+    size_t N = Obs[I]->Ready ? Obs[I]->Ready(R->Owner, Start, End) : 0;
+    if (N)
+      orc_rt_Session_log(R->Owner, orc_rt_LogLevel_Debug,
+                         "filled 0x%" PRIx64 " -- 0x%" PRIx64 ": made %zu %s waiting for it", Start,
+                         End, N, Obs[I]->What);
+  }
+}
+
 void orcrt_ranges_mark_releasing(struct orcrt_range *R) {
   pthread_mutex_lock(&RangesLock);
   R->State = RANGE_RELEASING;
@@ -206,12 +233,6 @@ void orcrt_ranges_mark_runs_releasing(struct orcrt_range *R, uint64_t Tag) {
   pthread_mutex_lock(&RangesLock);
   mark_runs_locked(R, Tag);
   pthread_mutex_unlock(&RangesLock);
-}
-
-/* The observers now. RangesLock held. */
-static size_t snapshot_locked(const struct orcrt_ranges_observer **Out) {
-  memcpy(Out, Observers, NumObservers * sizeof(*Out));
-  return NumObservers;
 }
 
 static void notify(const struct orcrt_ranges_observer *const *Obs, size_t NumObs,
@@ -299,6 +320,7 @@ struct phdr_query {
   uint64_t Size;
   uint32_t Flag;
   bool Found;
+  uint64_t End; /* of the segment found */
 };
 
 static int phdr_callback(struct dl_phdr_info *Info, size_t InfoSize, void *Ctx) {
@@ -312,17 +334,27 @@ static int phdr_callback(struct dl_phdr_info *Info, size_t InfoSize, void *Ctx) 
     orc_rt_ExecutorAddrRange R = {Start, Start + P->p_memsz};
     if (R.End >= R.Start && orc_rt_ExecutorAddrRange_containsSpan(R, Q->Addr, Q->Size)) {
       Q->Found = true;
+      Q->End = R.End;
       return 1;
     }
   }
   return 0;
 }
 
-/* Whether the Size bytes at Addr lie in a PT_LOAD segment with Flag of a loaded object. */
-static bool in_loaded_object(uint64_t Addr, uint64_t Size, uint32_t Flag) {
-  struct phdr_query Q = {Addr, Size, Flag, false};
+/*
+ * Whether the Size bytes at Addr lie in a PT_LOAD segment with Flag of a
+ * loaded object; where it ends in *End (if End is not NULL).
+ */
+static bool in_loaded_segment(uint64_t Addr, uint64_t Size, uint32_t Flag, uint64_t *End) {
+  struct phdr_query Q = {Addr, Size, Flag, false, 0};
   dl_iterate_phdr(phdr_callback, &Q);
+  if (End)
+    *End = Q.End;
   return Q.Found;
+}
+
+static bool in_loaded_object(uint64_t Addr, uint64_t Size, uint32_t Flag) {
+  return in_loaded_segment(Addr, Size, Flag, NULL);
 }
 
 /* ---- queries ------------------------------------------------------------------- */
@@ -338,6 +370,46 @@ bool orcrt_ranges_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
   if (R)
     return Readable;
   return in_loaded_object(Addr, Size, PF_R);
+}
+
+enum orcrt_ranges_place orcrt_ranges_locate(orc_rt_ExecutorAddr Addr, uint64_t *Limit,
+                                            orc_rt_SessionRef *Owner) {
+  enum orcrt_ranges_place P = ORCRT_PLACE_NOWHERE;
+  *Limit = 0;
+  if (Owner)
+    *Owner = NULL;
+  if (Addr == 0 || Addr == UINT64_MAX)
+    return P;
+  pthread_mutex_lock(&RangesLock);
+  struct orcrt_range *R = find_containing(Addr, 1);
+  if (R) {
+    const struct run *G = NULL;
+    for (size_t I = 0; I < R->NumRuns && !G; I++)
+      if (R->Runs[I].R.Start <= Addr && Addr < R->Runs[I].R.End)
+        G = &R->Runs[I];
+    if (R->State == RANGE_RELEASING || (G && (G->Releasing || !(G->R.Prot & orc_rt_MemProt_Read))))
+      P = ORCRT_PLACE_UNREADABLE;
+    else if (!G)
+      P = ORCRT_PLACE_UNFILLED;
+    else {
+      P = ORCRT_PLACE_READABLE;
+      *Limit = G->R.End;
+    }
+    if (Owner)
+      *Owner = R->Owner;
+  }
+  pthread_mutex_unlock(&RangesLock);
+  if (!R && in_loaded_segment(Addr, 1, PF_R, Limit))
+    P = ORCRT_PLACE_READABLE;
+  return P;
+}
+
+orc_rt_SessionRef orcrt_ranges_owner_of(orc_rt_ExecutorAddr Addr) {
+  pthread_mutex_lock(&RangesLock);
+  struct orcrt_range *R = Addr ? find_containing(Addr, 1) : NULL;
+  orc_rt_SessionRef Owner = R ? R->Owner : NULL;
+  pthread_mutex_unlock(&RangesLock);
+  return Owner;
 }
 
 bool orcrt_ranges_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size) {

@@ -31,6 +31,15 @@
  * too: so a registration either was made before step 1, and its observer
  * finds it in step 2, or it is refused.
  *
+ * Content arriving. A registrar may be handed an address in memory that is
+ * reserved but not filled yet (LLVM 19's ORC runtime registers a graph's
+ * .eh_frame before the finalize that carries it): it asks
+ * orcrt_ranges_locate() and keeps the address until the publisher, once the
+ * content of some runs is copied and protected and before any finalize
+ * action runs, calls orcrt_ranges_ready_runs(), whose Ready observers find
+ * it. The same lock discipline makes that race-free: the runs are recorded
+ * before Ready runs, and the registrar locates and queues under its lock.
+ *
  * Registrations outside JIT memory (in loaded objects) belong to no range.
  * They go at process-level teardown: Sessions that offer the registrars'
  * entry points enter the registry (orcrt_ranges_enter()), and when the last
@@ -133,6 +142,13 @@ orc_rt_ErrorRef orcrt_ranges_add(orc_rt_SessionRef Owner, const void *Publisher,
 orc_rt_ErrorRef orcrt_ranges_protect(struct orcrt_range *R, uint64_t Tag,
                                      const struct orcrt_range_run *Runs, size_t N);
 
+/*
+ * The runs of R under Tag have their content and protection: run the
+ * observers' Ready ops over the span they cover, with no lock held, before
+ * the finalize actions of that content run.
+ */
+void orcrt_ranges_ready_runs(struct orcrt_range *R, uint64_t Tag);
+
 /* Step 1 of the protocol for the whole of R: it is RELEASING from now on. */
 void orcrt_ranges_mark_releasing(struct orcrt_range *R);
 
@@ -176,6 +192,26 @@ bool orcrt_ranges_span_touches_runs(const struct orcrt_range *R, uint64_t Addr, 
  */
 bool orcrt_ranges_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size);
 
+/* Where a start address lies, for a registrar handed nothing else. */
+enum orcrt_ranges_place {
+  ORCRT_PLACE_NOWHERE,    /* in no range and in no readable segment of a loaded object */
+  ORCRT_PLACE_UNFILLED,   /* in a range not releasing, in no run: its content is to come */
+  ORCRT_PLACE_READABLE,   /* in a readable run not releasing, or a readable loaded segment */
+  ORCRT_PLACE_UNREADABLE, /* in a range, but releasing or in a run that is not readable */
+};
+
+/*
+ * Where Addr lies. For READABLE, *Limit is where that readable memory
+ * ends (the end of the run, or of the loaded object's segment), so a walk
+ * of records from Addr is bounded. *Owner (if Owner is not NULL) is the
+ * range's owner, or NULL outside every range.
+ */
+enum orcrt_ranges_place orcrt_ranges_locate(orc_rt_ExecutorAddr Addr, uint64_t *Limit,
+                                            orc_rt_SessionRef *Owner);
+
+/* The owner of the range Addr lies in (in any state), or NULL. */
+orc_rt_SessionRef orcrt_ranges_owner_of(orc_rt_ExecutorAddr Addr);
+
 /* Whether the Size bytes at Addr lie in one range that is not releasing. */
 bool orcrt_ranges_is_jit_memory(orc_rt_ExecutorAddr Addr, uint64_t Size);
 
@@ -218,13 +254,17 @@ int orcrt_ranges_where_nonblocking(uint64_t Addr, struct orcrt_ranges_where *Out
  * (orcrt_ranges_is_jit_memory()) once the last owner left. Each returns
  * how many it dropped, which the registry logs to the Session concerned
  * (the range's owner, or the last owner), naming them What, at Level for
- * a release and at Debug for the orphans.
+ * a release and at Debug for the orphans. Ready (may be NULL) makes the
+ * registrations waiting in [Start, End) of a range of Owner, whose content
+ * just arrived (orcrt_ranges_ready_runs()), and returns how many it made,
+ * logged at Debug.
  */
 struct orcrt_ranges_observer {
   size_t (*Released)(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End);
   size_t (*Orphaned)(void);
   const char *What;
   orc_rt_LogLevel Level;
+  size_t (*Ready)(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End);
 };
 
 /*

@@ -559,6 +559,9 @@ static orc_rt_ErrorRef initialize(orc_rt_MemoryServiceRef M,
     Applied = true;
     Err = apply_segments(M, A, Req, G.Key, Seal);
   }
+  /* Registrations waiting for this content (LLVM 19's ORC runtime) go in before the actions. */
+  if (!Err)
+    orcrt_ranges_ready_runs(A->Range, G.Key);
   /* As LLVM does: a failing finalize action undoes the completed ones. */
   if (!Err)
     Err = orcrt_actions_run_finalize(M->S, Req->Actions, Req->NumActions);

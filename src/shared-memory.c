@@ -403,6 +403,9 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_SharedMemoryService_initialize(
   Err = orcrt_ranges_protect(R->Range, A->Base, A->Segs, A->NumSegs);
   if (!Err)
     Err = protect_segments(A, &Protected);
+  /* Registrations waiting for this content (LLVM 19's ORC runtime) go in before the actions. */
+  if (!Err)
+    orcrt_ranges_ready_runs(R->Range, A->Base);
   /* As LLVM does: a failing finalize action undoes the completed ones. */
   if (!Err)
     Err = orcrt_actions_run_finalize(M->S, Req->Actions, Req->NumActions);

@@ -12,14 +12,19 @@
 #include "test-util.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <orcrt/bootstrap.h>
 #include <orcrt/dylib.h>
 #include <orcrt/memory.h>
+#include <orcrt/shared-memory.h>
 
 enum { Page = 4096 };
 
@@ -29,6 +34,7 @@ typedef struct {
   orc_rt_SessionRef S;
   orc_rt_LoopbackControllerRef LC;
   orc_rt_MemoryServiceRef M;
+  orc_rt_DylibServiceRef D;
 } env;
 
 /* Reverses its argument bytes: the controller handler behind EchoTag. */
@@ -44,17 +50,29 @@ static void echo_handler(void *Ctx, orc_rt_LoopbackControllerRef LC, uint64_t Ca
   orc_rt_LoopbackController_returnResult(LC, CallId, R);
 }
 
-static void env_init(env *E, orc_rt_MemoryStrategy Strategy) {
+/*
+ * A Session with the bootstrap, memory and dylib Services; its errors go to
+ * Rep if not NULL; with a shared-memory Service into *SM if SM is not NULL.
+ */
+static void env_init_with(env *E, orc_rt_MemoryStrategy Strategy, orcrt_test_error_log *Rep,
+                          orc_rt_SharedMemoryServiceRef *SM) {
   orc_rt_TaskDispatcherRef TD;
-  orc_rt_DylibServiceRef D;
   ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &TD));
   ck_assert_no_error(orc_rt_Session_create(TD, &E->S));
-  ck_assert_no_error(orc_rt_DylibService_add(E->S, &D));
+  if (Rep)
+    orc_rt_Session_setErrorReporter(E->S, orcrt_test_error_log_fn, Rep);
+  if (SM)
+    ck_assert_no_error(orc_rt_SharedMemoryService_add(E->S, SM));
+  ck_assert_no_error(orc_rt_DylibService_add(E->S, &E->D));
   ck_assert_no_error(orc_rt_MemoryService_add(E->S, Strategy, &E->M));
   ck_assert_no_error(orc_rt_Bootstrap_add(E->S));
   ck_assert_no_error(orc_rt_LoopbackController_create(&E->LC));
   ck_assert_no_error(orc_rt_LoopbackController_addHandler(E->LC, EchoTag, echo_handler, NULL));
   ck_assert_no_error(orc_rt_LoopbackController_attach(E->S, E->LC));
+}
+
+static void env_init(env *E, orc_rt_MemoryStrategy Strategy) {
+  env_init_with(E, Strategy, NULL, NULL);
 }
 
 static void env_fini(env *E) {
@@ -962,6 +980,273 @@ START_TEST(eh_frame_register_refuses_records_the_unwinder_would_misread) {
 }
 END_TEST
 
+/* ---- EH frames the ORC runtime registers itself ------------------------------------------ */
+
+/* libunwind's entry points, which the ORC runtime calls with a section's start. */
+typedef void (*SectionFn)(const void *);
+
+/*
+ * A Session whose errors are collected, libgcc's FDE lookup, and the pair
+ * as the ORC runtime finds it: through the process handle of the dylib
+ * lookup.
+ */
+typedef struct {
+  env E;
+  orcrt_test_error_log Rep;
+  void *Lib;
+  FindFDEFn F;
+  SectionFn Add, Remove;
+} unw_env;
+
+static void unw_init(unw_env *T, orc_rt_MemoryStrategy Strategy,
+                     orc_rt_SharedMemoryServiceRef *SM) {
+  orc_rt_ExecutorAddr H, A, R;
+  T->Rep = (orcrt_test_error_log)ORCRT_TEST_ERROR_LOG_INIT;
+  T->F = find_fde_fn(&T->Lib);
+  env_init_with(&T->E, Strategy, &T->Rep, SM);
+  ck_assert_no_error(orc_rt_DylibService_open(T->E.D, "", &H));
+  ck_assert_no_error(
+      orc_rt_DylibService_lookup(T->E.D, H, "__unw_add_dynamic_eh_frame_section", &A));
+  ck_assert_no_error(
+      orc_rt_DylibService_lookup(T->E.D, H, "__unw_remove_dynamic_eh_frame_section", &R));
+  ck_assert_uint_ne(A, 0);
+  ck_assert_uint_ne(R, 0);
+  T->Add = (SectionFn)(uintptr_t)A;
+  T->Remove = (SectionFn)(uintptr_t)R;
+}
+
+/* End the Session; with Quiet, nothing may have been reported. */
+static void unw_fini(unw_env *T, bool Quiet) {
+  env_fini(&T->E);
+  if (Quiet)
+    ck_assert_msg(T->Rep.Msgs[0] == '\0', "reported: %s", T->Rep.Msgs);
+  dlclose(T->Lib);
+}
+
+static void unw_add(unw_env *T, orc_rt_ExecutorAddr Section) {
+  T->Add(orc_rt_ExecutorAddr_toPtr(Section));
+}
+
+static void unw_remove(unw_env *T, orc_rt_ExecutorAddr Section) {
+  T->Remove(orc_rt_ExecutorAddr_toPtr(Section));
+}
+
+/* The FDE libgcc finds for PC, or NULL. */
+static const void *unw_fde(unw_env *T, orc_rt_ExecutorAddr PC) {
+  return find_fde(T->F, PC);
+}
+
+/* Whether the errors reported so far hold Substr. */
+static bool unw_reported(unw_env *T, const char *Substr) {
+  pthread_mutex_lock(&T->Rep.Lock);
+  bool Found = strstr(T->Rep.Msgs, Substr) != NULL;
+  pthread_mutex_unlock(&T->Rep.Lock);
+  return Found;
+}
+
+/*
+ * The two pages at Base (reserved) as make_eh_alloc() lays them out: an
+ * .eh_frame at Base + 16 covering a ret on the second page. Page0 is the
+ * first page's content (80 bytes), Segs the request's segments.
+ */
+static void eh_pages(orc_rt_ExecutorAddr Base, unsigned char *Page0, orc_rt_MemorySegment *Segs) {
+  memset(Page0, 0, 16 + 64);
+  build_eh_frame(Page0 + 16, Base + 16, Base + Page, 16);
+  Segs[0] = (orc_rt_MemorySegment){orc_rt_MemProt_Read, Base, Page, (const char *)Page0, 16 + 64};
+  Segs[1] = (orc_rt_MemorySegment){orc_rt_MemProt_Read | orc_rt_MemProt_Exec, Base + Page, Page,
+                                   "\xc3", 1};
+}
+
+static void finalize_eh_pages(env *E, orc_rt_ExecutorAddr Base) {
+  unsigned char Page0[16 + 64];
+  orc_rt_MemorySegment Segs[2];
+  eh_pages(Base, Page0, Segs);
+  jit_finalize(E, Segs, 2);
+}
+
+START_TEST(eh_frame_add_before_finalize_waits_for_the_content_and_goes_with_the_memory) {
+  static const orc_rt_MemoryStrategy Strategies[] = {orc_rt_MemoryStrategy_MemFD,
+                                                     orc_rt_MemoryStrategy_MProtect};
+  for (size_t I = 0; I < 2; I++) {
+    unw_env T;
+    unw_init(&T, Strategies[I], NULL);
+    orc_rt_ExecutorAddr Base = jit_alloc(&T.E, 2 * Page), Code = Base + Page;
+    /* LLVM 19's order: the runtime registers first, the finalize brings the bytes after. */
+    unw_add(&T, Base + 16);
+    ck_assert_ptr_null(unw_fde(&T, Code + 1));
+    finalize_eh_pages(&T.E, Base);
+    ck_assert_ptr_eq(unw_fde(&T, Code + 1), orc_rt_ExecutorAddr_toPtr(Base + 16 + 24));
+    /* 19 never removes it: the deallocation takes it out of the unwinder. */
+    ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, Base));
+    ck_assert_ptr_null(unw_fde(&T, Code + 1));
+    /* Nothing is left to remove, and removing does not reach libgcc. */
+    unw_remove(&T, Base + 16);
+    unw_fini(&T, true);
+  }
+}
+END_TEST
+
+START_TEST(eh_frame_add_in_finalized_memory_registers_at_once_and_remove_takes_it_out) {
+  unw_env T;
+  unw_init(&T, orc_rt_MemoryStrategy_MemFD, NULL);
+  eh_alloc A = make_eh_alloc(&T.E, false);
+  unw_add(&T, A.EHStart);
+  ck_assert_ptr_eq(unw_fde(&T, A.Code + 1), orc_rt_ExecutorAddr_toPtr(A.EHStart + 24));
+  /* Registered once: a second add is refused, and the first stays. */
+  unw_add(&T, A.EHStart);
+  ck_assert(unw_reported(&T, "overlaps the registered section"));
+  ck_assert_ptr_nonnull(unw_fde(&T, A.Code + 1));
+  unw_remove(&T, A.EHStart);
+  ck_assert_ptr_null(unw_fde(&T, A.Code + 1));
+  /* Unknown starts, and a start removed twice, are ignored (libgcc would abort). */
+  unw_remove(&T, A.EHStart);
+  unw_remove(&T, 0x1000);
+  unw_remove(&T, A.Code);
+  /* Removed while waiting: the finalize registers nothing. */
+  orc_rt_ExecutorAddr Base = jit_alloc(&T.E, 2 * Page);
+  unw_add(&T, Base + 16);
+  unw_remove(&T, Base + 16);
+  finalize_eh_pages(&T.E, Base);
+  ck_assert_ptr_null(unw_fde(&T, Base + Page + 1));
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, Base));
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, A.Base));
+  unw_fini(&T, false);
+}
+END_TEST
+
+START_TEST(eh_frame_add_waiting_in_memory_released_unfinalized_or_failing_is_dropped) {
+  unw_env T;
+  unw_init(&T, orc_rt_MemoryStrategy_MProtect, NULL);
+  orc_rt_ExecutorAddr Base = jit_alloc(&T.E, 2 * Page);
+  unw_add(&T, Base + 16);
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, Base));
+  /* New memory, maybe at the same address: the old start waits no longer. */
+  orc_rt_ExecutorAddr Again = jit_alloc(&T.E, 2 * Page);
+  finalize_eh_pages(&T.E, Again);
+  ck_assert_ptr_null(unw_fde(&T, Again + Page + 1));
+  /* A finalize whose action fails, after the content arrived and the start went in. */
+  orc_rt_ExecutorAddr Failing = jit_alloc(&T.E, 2 * Page);
+  unw_add(&T, Failing + 16);
+  unsigned char Page0[16 + 64];
+  orc_rt_MemorySegment Segs[2];
+  eh_pages(Failing, Page0, Segs);
+  orc_rt_MemoryActionPair Act = {{0x1, NULL, 0}, {0, NULL, 0}};
+  orc_rt_MemoryFinalizeRequest Req = {Segs, 2, &Act, 1};
+  ck_assert_error_contains(orc_rt_MemoryService_finalize(T.E.M, &Req),
+                           "Allocation action 0x1 is not in executable memory");
+  ck_assert_ptr_null(unw_fde(&T, Failing + Page + 1));
+  ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, Again));
+  unw_fini(&T, true);
+}
+END_TEST
+
+START_TEST(eh_frame_add_refuses_bad_sections_without_reaching_the_unwinder) {
+  unw_env T;
+  unw_init(&T, orc_rt_MemoryStrategy_MProtect, NULL);
+  orc_rt_ExecutorAddr Base = jit_alloc(&T.E, 2 * Page), Code = Base + Page;
+  /* The first page holds bad sections, each at its slot; the last fills it to its end. */
+  enum { Slot = 128 };
+  unsigned char Sec[Page] = {0};
+  put32(Sec, 0xffffffffu);                          /* 0: a 64-bit length */
+  put_fde(Sec, Base, Slot, 0x40000000, Code);       /* 1: an FDE of no CIE */
+  put32(Sec + 2 * Slot, 0x10000);                   /* 2: a record past the segment */
+  for (size_t Off = 3 * Slot; Off < Page; Off += 8) /* 3: CIEs up to the end, no terminator */
+    put32(Sec + Off, 4);
+  /* Two of them waiting for the finalize, two added after it. */
+  unw_add(&T, Base);
+  unw_add(&T, Base + Slot);
+  orc_rt_MemorySegment Segs[] = {
+      {orc_rt_MemProt_Read, Base, Page, (const char *)Sec, sizeof(Sec)},
+      {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, Code, Page, "\xc3", 1},
+  };
+  jit_finalize(&T.E, Segs, 2);
+  unw_add(&T, Base + 2 * Slot);
+  unw_add(&T, Base + 3 * Slot);
+  ck_assert_msg(unw_reported(&T, "64-bit length") && unw_reported(&T, "does not point to a CIE") &&
+                    unw_reported(&T, "overruns") && unw_reported(&T, "no zero terminator"),
+                "reported: %s", T.Rep.Msgs);
+  ck_assert_ptr_null(unw_fde(&T, Code + 1));
+  /* In memory that is not readable: code with no read access. */
+  orc_rt_ExecutorAddr XOnly = jit_alloc(&T.E, Page);
+  orc_rt_MemorySegment X[] = {{orc_rt_MemProt_Exec, XOnly, Page, "\xc3", 1}};
+  jit_finalize(&T.E, X, 1);
+  unw_add(&T, XOnly);
+  ck_assert(unw_reported(&T, "not in readable memory"));
+  /* Outside JIT memory and every loaded object: a good section there is refused too. */
+  unsigned char *Anon =
+      mmap(NULL, Page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ck_assert(Anon != MAP_FAILED);
+  build_eh_frame(Anon, orc_rt_ExecutorAddr_fromPtr(Anon), Code, 16);
+  unw_add(&T, orc_rt_ExecutorAddr_fromPtr(Anon));
+  unw_add(&T, 0);
+  ck_assert_ptr_null(unw_fde(&T, Code + 1));
+  unw_remove(&T, orc_rt_ExecutorAddr_fromPtr(Anon));
+  munmap(Anon, Page);
+  unw_fini(&T, false);
+}
+END_TEST
+
+/*
+ * A section in a loaded object, this program's data, covering code of it
+ * (a pc-relative FDE reaches no further). libgcc looks in registered
+ * sections before the program's own.
+ */
+static unsigned char LoadedSection[64];
+
+static __attribute__((noinline)) int loaded_code(int X) {
+  return X + 1;
+}
+
+START_TEST(eh_frame_add_in_a_loaded_object_registers_it_until_removed) {
+  unw_env T;
+  unw_init(&T, orc_rt_MemoryStrategy_MProtect, NULL);
+  orc_rt_ExecutorAddr At = orc_rt_ExecutorAddr_fromPtr(LoadedSection), Code = FN(loaded_code);
+  build_eh_frame(LoadedSection, At, Code, 1);
+  ck_assert_ptr_ne(unw_fde(&T, Code), orc_rt_ExecutorAddr_toPtr(At + 24));
+  unw_add(&T, At);
+  ck_assert_ptr_eq(unw_fde(&T, Code), orc_rt_ExecutorAddr_toPtr(At + 24));
+  unw_remove(&T, At);
+  ck_assert_ptr_ne(unw_fde(&T, Code), orc_rt_ExecutorAddr_toPtr(At + 24));
+  ck_assert_int_eq(loaded_code(1), 2);
+  unw_fini(&T, true);
+}
+END_TEST
+
+START_TEST(eh_frame_add_in_shared_memory_waits_for_its_initialize) {
+  orc_rt_SharedMemoryServiceRef SM;
+  unw_env T;
+  unw_init(&T, orc_rt_MemoryStrategy_MProtect, &SM);
+  orc_rt_ExecutorAddr Base;
+  char *Name;
+  ck_assert_no_error(orc_rt_SharedMemoryService_reserve(SM, 2 * Page, &Base, &Name));
+  /* The controller writes through its own view; until initialize no run covers the pages. */
+  int Fd = shm_open(Name, O_RDWR | O_CLOEXEC, 0);
+  ck_assert_msg(Fd >= 0, "shm_open(%s): %s", Name, strerror(errno));
+  unsigned char *View = mmap(NULL, 2 * Page, PROT_READ | PROT_WRITE, MAP_SHARED, Fd, 0);
+  close(Fd);
+  ck_assert(View != MAP_FAILED);
+  unw_add(&T, Base + 16);
+  build_eh_frame(View + 16, Base + 16, Base + Page, 16);
+  View[Page] = 0xc3;
+  ck_assert_ptr_null(unw_fde(&T, Base + Page + 1));
+  orc_rt_SharedMemorySegment Segs[] = {
+      {orc_rt_MemProt_Read, Base, Page},
+      {orc_rt_MemProt_Read | orc_rt_MemProt_Exec, Base + Page, Page},
+  };
+  orc_rt_SharedMemoryFinalizeRequest Req = {Segs, 2, NULL, 0};
+  orc_rt_ExecutorAddr Alloc;
+  ck_assert_no_error(orc_rt_SharedMemoryService_initialize(SM, Base, &Req, &Alloc));
+  ck_assert_ptr_eq(unw_fde(&T, Base + Page + 1), orc_rt_ExecutorAddr_toPtr(Base + 16 + 24));
+  /* Deinitialized with it still registered: it goes before the pages turn read-only. */
+  ck_assert_no_error(orc_rt_SharedMemoryService_deinitialize(SM, Alloc));
+  ck_assert_ptr_null(unw_fde(&T, Base + Page + 1));
+  ck_assert_no_error(orc_rt_SharedMemoryService_release(SM, Base));
+  munmap(View, 2 * Page);
+  free(Name);
+  unw_fini(&T, true);
+}
+END_TEST
+
 /* ---- GDB ---------------------------------------------------------------------------------- */
 
 static orc_rt_WrapperFunctionBuffer gdb_register(orc_rt_ExecutorAddr Start, orc_rt_ExecutorAddr End,
@@ -1169,6 +1454,13 @@ Suite *orcrt_suite_bootstrap(void) {
   tcase_add_test(TC, eh_frame_registration_left_in_memory_is_removed_when_it_goes);
   tcase_add_test(TC, eh_frame_wrappers_as_allocation_actions);
   tcase_add_test(TC, eh_frame_register_refuses_records_the_unwinder_would_misread);
+  TC = orcrt_test_case(S, "eh-frame-runtime", 30);
+  tcase_add_test(TC, eh_frame_add_before_finalize_waits_for_the_content_and_goes_with_the_memory);
+  tcase_add_test(TC, eh_frame_add_in_finalized_memory_registers_at_once_and_remove_takes_it_out);
+  tcase_add_test(TC, eh_frame_add_waiting_in_memory_released_unfinalized_or_failing_is_dropped);
+  tcase_add_test(TC, eh_frame_add_refuses_bad_sections_without_reaching_the_unwinder);
+  tcase_add_test(TC, eh_frame_add_in_a_loaded_object_registers_it_until_removed);
+  tcase_add_test(TC, eh_frame_add_in_shared_memory_waits_for_its_initialize);
   TC = orcrt_test_case(S, "gdb", 30);
   tcase_add_test(TC, gdb_registration_links_an_entry_into_the_descriptor);
   tcase_add_test(TC, gdb_registration_of_a_bad_range_is_an_error);

@@ -1,7 +1,8 @@
 /*
  * test-jit-ranges.c - the process's registry of JIT address ranges
  * (src/jit-ranges.c): sorted lookups, the readable, JIT-memory and
- * call-target queries, the release protocol and its observers, and the
+ * call-target queries, where a registrar's start address lies, the
+ * content-arrived and release protocols and their observers, and the
  * teardown of registrations outside JIT memory when the last owner leaves
  */
 #include "config.h"
@@ -44,6 +45,18 @@ static void protect(struct orcrt_range *R, uint64_t Tag, uint64_t Start, uint64_
                     uint8_t Prot) {
   struct orcrt_range_run Run = {Start, End, Prot};
   ck_assert_no_error(orcrt_ranges_protect(R, Tag, &Run, 1));
+}
+
+/*
+ * A range of Owner over the N (3 or more) pages at Base whose first three
+ * are readable runs, the first and third under tag 7, the second under 9.
+ */
+static struct orcrt_range *add_interleaved(orc_rt_SessionRef Owner, uint64_t Base, size_t N) {
+  struct orcrt_range *R = add(Owner, PUBLISHER(1), Base, N * Page);
+  protect(R, 7, Base, Base + Page, orc_rt_MemProt_Read);
+  protect(R, 9, Base + Page, Base + 2 * Page, orc_rt_MemProt_Read);
+  protect(R, 7, Base + 2 * Page, Base + 3 * Page, orc_rt_MemProt_Read);
+  return R;
 }
 
 /* A Session on a one-thread pool, not attached; with Bootstrap, with the bootstrap. */
@@ -227,10 +240,7 @@ START_TEST(ranges_release_of_runs_leaves_the_other_runs_of_the_range) {
   memset(&Seen, 0, sizeof(Seen));
   orcrt_ranges_observe(&TestObserver);
   uint64_t Base = map_pages(3);
-  struct orcrt_range *R = add(OWNER(1), PUBLISHER(1), Base, 3 * Page);
-  protect(R, 7, Base, Base + Page, orc_rt_MemProt_Read);
-  protect(R, 9, Base + Page, Base + 2 * Page, orc_rt_MemProt_Read);
-  protect(R, 7, Base + 2 * Page, Base + 3 * Page, orc_rt_MemProt_Read);
+  struct orcrt_range *R = add_interleaved(OWNER(1), Base, 3);
   orcrt_ranges_mark_runs_releasing(R, 7);
   ck_assert(!orcrt_ranges_is_readable(Base, 1));
   ck_assert(orcrt_ranges_is_readable(Base + Page, 1));
@@ -302,6 +312,81 @@ END_TEST
 
 /* ---- owners -------------------------------------------------------------------------------- */
 
+/* This program's data: part of a loaded object. */
+static char LoadedData[64];
+
+START_TEST(ranges_locate_says_whether_content_is_to_come_and_where_readable_memory_ends) {
+  uint64_t Base = map_pages(4), Outside = map_pages(1), Limit = 1;
+  orc_rt_SessionRef Owner = NULL;
+  struct orcrt_range *R = add(OWNER(4), PUBLISHER(4), Base, 4 * Page);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + 8, &Limit, &Owner), ORCRT_PLACE_UNFILLED);
+  ck_assert_ptr_eq(Owner, OWNER(4));
+  ck_assert_uint_eq(Limit, 0);
+  protect(R, Base, Base, Base + Page, orc_rt_MemProt_Read);
+  protect(R, Base, Base + Page, Base + 2 * Page, orc_rt_MemProt_Exec);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + 8, &Limit, NULL), ORCRT_PLACE_READABLE);
+  ck_assert_uint_eq(Limit, Base + Page);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + Page, &Limit, NULL), ORCRT_PLACE_UNREADABLE);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + 3 * Page, &Limit, NULL), ORCRT_PLACE_UNFILLED);
+  ck_assert_ptr_eq(orcrt_ranges_owner_of(Base + 3 * Page), OWNER(4));
+  /* Outside every range: nowhere, or a loaded object's segment, which bounds the walk. */
+  ck_assert_int_eq(orcrt_ranges_locate(Outside, &Limit, &Owner), ORCRT_PLACE_NOWHERE);
+  ck_assert_ptr_null(Owner);
+  ck_assert_ptr_null(orcrt_ranges_owner_of(Outside));
+  ck_assert_int_eq(orcrt_ranges_locate(0, &Limit, NULL), ORCRT_PLACE_NOWHERE);
+  uint64_t Data = orc_rt_ExecutorAddr_fromPtr(LoadedData);
+  ck_assert_int_eq(orcrt_ranges_locate(Data, &Limit, &Owner), ORCRT_PLACE_READABLE);
+  ck_assert_uint_ge(Limit, Data + sizeof(LoadedData));
+  ck_assert_ptr_null(Owner);
+  /* Releasing: nothing in it is to come any more. */
+  orcrt_ranges_mark_releasing(R);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + 8, &Limit, NULL), ORCRT_PLACE_UNREADABLE);
+  ck_assert_int_eq(orcrt_ranges_locate(Base + 3 * Page, &Limit, NULL), ORCRT_PLACE_UNREADABLE);
+  orcrt_ranges_remove(R);
+  munmap((void *)(uintptr_t)Base, 4 * Page);
+  munmap((void *)(uintptr_t)Outside, Page);
+}
+END_TEST
+
+static struct {
+  unsigned Calls;
+  orc_rt_SessionRef Owner;
+  uint64_t Start, End;
+  bool Readable;
+} Ready;
+
+static size_t test_ready(orc_rt_SessionRef Owner, orc_rt_ExecutorAddr Start,
+                         orc_rt_ExecutorAddr End) {
+  Ready.Calls++;
+  Ready.Owner = Owner;
+  Ready.Start = Start;
+  Ready.End = End;
+  Ready.Readable = orcrt_ranges_is_readable(Start, 1); /* no lock held here */
+  return 0;
+}
+
+static const struct orcrt_ranges_observer ReadyObserver = {NULL, NULL, "tests",
+                                                           orc_rt_LogLevel_Debug, test_ready};
+
+START_TEST(ranges_ready_runs_tells_the_owner_over_the_span_of_the_tag) {
+  memset(&Ready, 0, sizeof(Ready));
+  orcrt_ranges_observe(&ReadyObserver);
+  uint64_t Base = map_pages(4);
+  struct orcrt_range *R = add_interleaved(OWNER(5), Base, 4);
+  orcrt_ranges_ready_runs(R, 7);
+  ck_assert_uint_eq(Ready.Calls, 1);
+  ck_assert_ptr_eq(Ready.Owner, OWNER(5));
+  ck_assert_uint_eq(Ready.Start, Base);
+  ck_assert_uint_eq(Ready.End, Base + 3 * Page);
+  ck_assert(Ready.Readable);
+  /* A tag with no runs has nothing ready. */
+  orcrt_ranges_ready_runs(R, 5);
+  ck_assert_uint_eq(Ready.Calls, 1);
+  orcrt_ranges_remove(R);
+  munmap((void *)(uintptr_t)Base, 4 * Page);
+}
+END_TEST
+
 START_TEST(ranges_orphaned_runs_once_when_the_last_owner_leaves) {
   memset(&Seen, 0, sizeof(Seen));
   orcrt_ranges_observe(&TestObserver);
@@ -341,12 +426,14 @@ Suite *orcrt_suite_jit_ranges(void) {
   tcase_add_test(TC, ranges_readable_needs_a_readable_run_covering_the_span);
   tcase_add_test(TC, ranges_call_targets_are_executable_runs_of_the_session_or_loaded_code);
   tcase_add_test(TC, ranges_segment_check_refuses_overflow_escape_and_write_exec);
+  tcase_add_test(TC, ranges_locate_says_whether_content_is_to_come_and_where_readable_memory_ends);
   TC = orcrt_test_case(S, "release", 30);
   tcase_add_unchecked_fixture(TC, setup, NULL);
   tcase_add_test(TC, ranges_release_runs_observers_with_no_lock_held_before_removal);
   tcase_add_test(TC, ranges_release_of_runs_leaves_the_other_runs_of_the_range);
   tcase_add_test(TC, ranges_memory_service_runs_observers_before_it_unmaps);
   tcase_add_test(TC, ranges_registration_in_memory_being_released_is_refused);
+  tcase_add_test(TC, ranges_ready_runs_tells_the_owner_over_the_span_of_the_tag);
   TC = orcrt_test_case(S, "owners", 30);
   tcase_add_unchecked_fixture(TC, setup, NULL);
   tcase_add_test(TC, ranges_orphaned_runs_once_when_the_last_owner_leaves);

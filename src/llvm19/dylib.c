@@ -14,6 +14,7 @@
 #include <orcrt/sps.h>
 
 #include "dylib-internal.h"
+#include "eh-frame-internal.h"
 #include "llvm19/llvm19.h"
 #include "wire.h"
 #include "wrapper-glue.h"
@@ -272,7 +273,7 @@ static const struct orcrt_wrapper_trace LookupTrace = {"lookup", orcrt_llvm19_lo
                                                        lookup_result};
 
 orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceRef D) {
-  /* The runtime's own LLVM-named entry points, found before anything else. */
+  /* The runtime's own LLVM-named entry points, found before anything else (for every wire). */
   const struct {
     const char *Name;
     orc_rt_ExecutorAddr Addr;
@@ -286,6 +287,11 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
       {"__jit_debug_register_code",
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)__jit_debug_register_code)},
       {"__jit_debug_descriptor", orc_rt_ExecutorAddr_fromPtr(&__jit_debug_descriptor)},
+      /* The ORC runtime uses this pair, if both resolve, instead of libgcc's __register_frame. */
+      {"__unw_add_dynamic_eh_frame_section",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orcrt_eh_frame_add)},
+      {"__unw_remove_dynamic_eh_frame_section",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orcrt_eh_frame_remove)},
   };
   /* open is every wire's; this lookup 19's (14-16 has its own, 22 resolves). */
   static const struct orcrt_glue_wrapper Shared[] = {
