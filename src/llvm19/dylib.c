@@ -286,6 +286,12 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
       {"__jit_debug_register_code",
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)__jit_debug_register_code)},
       {"__jit_debug_descriptor", orc_rt_ExecutorAddr_fromPtr(&__jit_debug_descriptor)},
+      {"llvm_orc_registerJITLoaderPerfStart",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfStart)},
+      {"llvm_orc_registerJITLoaderPerfEnd",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfEnd)},
+      {"llvm_orc_registerJITLoaderPerfImpl",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfImpl)},
   };
   /* open is every wire's; this lookup 19's (14-16 has its own, 22 resolves). */
   static const struct orcrt_glue_wrapper Shared[] = {
