@@ -1,8 +1,8 @@
 /*
  * spin.c - two hot JIT'd functions for the profiler: a floating-point sum
- * and an FNV-style hash, each about a tenth of a second of CPU, called from
- * main. The loops are on the lines the perf tests name (jit_hot_loop's at
- * line 14, jit_other_work's at line 21): keep them there.
+ * and an FNV-style hash, each about an eighth of a second of CPU, called
+ * from main. The perf tests name the lines of their loops (13-14 and
+ * 20-21) and of the functions (11-16 and 18-23): keep them there.
  */
 #include <stdio.h>
 
