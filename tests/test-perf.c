@@ -395,7 +395,7 @@ static void assert_code_load(const orcrt_jd_record *R, uint32_t Pid, const char 
 
 /* ---- the dump ----------------------------------------------------------------------- */
 
-START_TEST(perf_start_impl_end_write_a_dump_perf_inject_reads) {
+START_TEST(perf_start_impl_end_write_a_dump_that_checks_field_by_field) {
   perf_exec E;
   uint64_t Before = now_ns();
   launch_fresh(&E);
@@ -755,7 +755,7 @@ Suite *orcrt_suite_perf(void) {
     const char *Name;
     const TTest *Test;
   } Cases[] = {
-      {"dump", perf_start_impl_end_write_a_dump_perf_inject_reads},
+      {"dump", perf_start_impl_end_write_a_dump_that_checks_field_by_field},
       {"unwinding", perf_unwinding_record_precedes_every_code_load},
       {"shutdown", perf_dump_is_closed_at_shutdown_without_end},
       {"marker", perf_marker_maps_the_dump_executable},
