@@ -53,7 +53,8 @@
  * Lock order of the memory subsystem, for the table in orcrt-internal.h
  * (a lock may be taken while holding the ones above it, never the other
  * way round; locks on one line are never held together):
- *   1. eh-frame.c EHLock, gdb-jit.c GDBLock      registrars
+ *   1. eh-frame.c EHLock, gdb-jit.c GDBLock,     registrars
+ *      perf-jitdump.c PerfLock
  *   2. memory.c M->Lock, shared-memory.c M->Lock  one per Service
  *   3. jit-ranges.c RangesLock                    leaf: calls nothing
  *   -  the loader's lock (dl_iterate_phdr()) and libgcc's frame lock,

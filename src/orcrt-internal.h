@@ -33,14 +33,15 @@
  *   thread-pool.c       P->Lock, a leaf (released while a task runs)
  *
  * The memory subsystem (jit-ranges.h has the details):
- *   eh-frame.c EHLock, gdb-jit.c GDBLock    (never held together)
+ *   eh-frame.c EHLock, gdb-jit.c GDBLock,
+ *   perf-jitdump.c PerfLock                 (never held together)
  *     -> the loader's lock (dl_iterate_phdr()), libgcc's frame lock
  *     -> memory.c M->Lock, shared-memory.c M->Lock   (one per Service)
  *     -> jit-ranges.c RangesLock                      (a leaf)
  *   bootstrap.c LiveLock, a leaf
  *   crash.c             no lock; its signal handler only trylocks RangesLock
  *                       and GDBLock (never waits), one at a time
- * The registry runs its release observers (which take EHLock or GDBLock)
+ * The registry runs its release observers (which take EHLock, GDBLock or PerfLock)
  * with none of the locks below them held, and no lock of the memory
  * Services or the registry is held across an allocation action, an
  * observer, or a copy into JIT memory.

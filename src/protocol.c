@@ -23,6 +23,7 @@
 #include "llvm19/llvm19.h"
 #include "llvm22/llvm22.h"
 #include "memory-internal.h"
+#include "perf-jitdump-internal.h"
 #include "shared-memory-internal.h"
 
 /*
@@ -53,8 +54,9 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_DylibService_add(orc_rt_SessionRef S,
                                                       orc_rt_DylibServiceRef *Out) {
   orc_rt_DylibServiceRef D;
   orc_rt_ErrorRef Err = orcrt_dylib_add(S, &D);
+  /* The perf entry points are among the Service's own symbols: the dump is closed with it. */
   if (!Err && !(Err = orcrt_llvm19_add_dylib(S, D)) && !(Err = orcrt_llvm14_add_dylib(S, D)) &&
-      !(Err = orcrt_llvm22_add_dylib(S, D)))
+      !(Err = orcrt_llvm22_add_dylib(S, D)) && !(Err = orcrt_perf_add(S)))
     *Out = D;
   return Err;
 }

@@ -117,6 +117,8 @@ Suite *orcrt_suite_faults(void);
 Suite *orcrt_suite_bidir(void);
 Suite *orcrt_suite_supervise(void);
 Suite *orcrt_suite_listen(void);
+Suite *orcrt_suite_perf(void);
+Suite *orcrt_suite_perf_e2e(void);
 
 /* Run the given suites; returns the process exit status. */
 int orcrt_test_run(Suite *(*const *Suites)(void), size_t NumSuites);

@@ -12,13 +12,14 @@ set -eu
 # its ORC runtime (15's is in libclang-common-15-dev; llvm-22 comes from
 # bookworm-security), and clang-repl-22 (clang-tools-22, only a Recommends
 # of clang-22). The manual pages' lint test: groff. The executor's leak
-# check: valgrind. The debugger test: gdb. The SQLite test fetches its
-# source with npm.
+# check: valgrind. The debugger test: gdb. The profiling test: perf
+# (linux-perf; it runs only where perf record may sample). The SQLite test
+# fetches its source with npm.
 packages="build-essential autoconf automake libtool autoconf-archive pkg-config
 libevent-dev check llvm-19 clang-19 libclang-rt-19-dev
 llvm-14 clang-14 libclang-rt-14-dev llvm-15 clang-15 libclang-common-15-dev
 llvm-16 clang-16 libclang-rt-16-dev llvm-22 clang-22 libclang-rt-22-dev clang-tools-22
-groff-base valgrind gdb"
+groff-base valgrind gdb linux-perf"
 
 missing=""
 for p in $packages; do

@@ -79,8 +79,8 @@ orc_rt_WrapperFunctionBuffer orc_rt_Bootstrap_jitDispatch(void *Ctx, const void 
  * These are exported under exactly these names, because LLVM's controllers
  * call them by address (as bootstrap symbols, allocation actions or lookup
  * results) and find them by name. They may be called from any thread and
- * work without a Session: their state is the process's unwinder and
- * debugger interface, of which there is one.
+ * work without a Session: their state is the process's unwinder,
+ * debugger interface and perf jitdump, of each of which there is one.
  */
 
 /**
@@ -111,6 +111,43 @@ orc_rt_WrapperFunctionBuffer llvm_orc_deregisterEHFrameSectionWrapper(const char
  */
 orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderGDBWrapper(const char *ArgData,
                                                                   size_t ArgSize);
+
+/*
+ * perf support (llvm-jitlink -perf-support): a perf jitdump of the
+ * process, jit-<pid>.dump under $JITDUMPDIR (else $HOME, else .)
+ * /.debug/jit/<a new directory>/, whose first page stays mapped executable
+ * for perf record to see; orc_rt_Bootstrap(3) and orcrt-executor(1),
+ * PROFILING, say what is written. A lookup in the dylib Service's process
+ * handle finds all three. Each returns an SPSError; arguments that do not
+ * decode give an out-of-band error.
+ */
+
+/**
+ * Start the dump (no arguments). A dump already open is kept: success. If
+ * the dump cannot be made the error says why, the Sessions serving perf log
+ * it, and later records are checked but not written.
+ */
+orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderPerfStart(const char *ArgData,
+                                                                 size_t ArgSize);
+
+/**
+ * Write the close record, unmap the marker and close the dump (no
+ * arguments); an error if no dump was started. The last Session serving
+ * perf does the same when it shuts down, since LLVM's controllers never
+ * deliver End out of process.
+ */
+orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderPerfEnd(const char *ArgData, size_t ArgSize);
+
+/**
+ * Append one graph's records (an SPS PerfJITRecordBatch, as a finalize
+ * allocation action sends it): for each function its unwinding record, its
+ * line table (addresses less the controller's 0x40) and its code, copied
+ * from readable JIT memory. A batch with code or unwind ranges outside
+ * readable JIT memory, names holding a NUL, records too large for the
+ * format, or one before any Start is an error, and nothing is written.
+ */
+orc_rt_WrapperFunctionBuffer llvm_orc_registerJITLoaderPerfImpl(const char *ArgData,
+                                                                size_t ArgSize);
 
 /* ---- the GDB JIT interface -------------------------------------------- */
 

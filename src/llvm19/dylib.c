@@ -292,6 +292,12 @@ orc_rt_ErrorRef orcrt_llvm19_add_dylib(orc_rt_SessionRef S, orc_rt_DylibServiceR
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orcrt_eh_frame_add)},
       {"__unw_remove_dynamic_eh_frame_section",
        orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)orcrt_eh_frame_remove)},
+      {"llvm_orc_registerJITLoaderPerfStart",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfStart)},
+      {"llvm_orc_registerJITLoaderPerfEnd",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfEnd)},
+      {"llvm_orc_registerJITLoaderPerfImpl",
+       orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)llvm_orc_registerJITLoaderPerfImpl)},
   };
   /* open is every wire's; this lookup 19's (14-16 has its own, 22 resolves). */
   static const struct orcrt_glue_wrapper Shared[] = {
