@@ -684,13 +684,9 @@ START_TEST(faults_protocol_error_with_stdout_and_stderr_broken) {
   launch_mode(&E, STDIO_BROKEN_PIPE, false);
   session_start(&X, &E);
   steps_before(&X, STEP_EH_REGISTER);
-  orc_rt_SPSWriter W;
-  orc_rt_SPSWriter_init(&W);
-  orc_rt_SPSWriter_addr(&W, fault_fn(&X, "orcrt_fault_print"));
-  orc_rt_SPSWriter_seqCount(&W, 0);
-  ck_assert_int_eq(
-      expect_i64(call_bytes(&E, sym(&E, "__llvm_orc_bootstrap_run_as_main_wrapper"), &W)), 0);
-  /* A protocol error whose message cannot be written. */
+  /* A protocol error whose message cannot be written: the executor's own
+     writes never raise SIGPIPE (JIT'd code printing there would die of it,
+     as in any process: hostile_yes_into_head_ends_as_in_process). */
   ck_assert_int_eq(orcrt_tc_send_frame(E.TC, 9, 0, 0, NULL, 0), 0);
   ck_assert_int_eq(gone_and_exited(&E), 1);
   assert_trace(&X, true);
