@@ -30,6 +30,14 @@
 orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn);
 
 /*
+ * Call OnDone(Ctx) once S's shutdown has seen every call answered (the
+ * JIT'd code they ran has returned), before its Services shut down: on the
+ * Session's control thread then, or here if that is past. Any thread. If
+ * memory runs out, OnDone runs here at once, and the error is reported.
+ */
+void orcrt_session_on_drained(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx);
+
+/*
  * Describe the calls of Fn, one of S's own wrapper functions, in S's trace
  * with Trace (static storage; see trace.h). Only before attach. Returns
  * NULL or the error.

@@ -139,6 +139,9 @@ struct orc_rt_OpaqueSession {
   bool DetachRequested, ShutdownRequested, Exiting, ThreadStarted;
   pthread_t Thread;
   struct completion_list OnDetach, OnShutdown;
+  /* Shutdown has seen every call answered; OnDrained ran (or runs) then. */
+  bool Drained;
+  struct completion_list OnDrained;
   struct completion Spare[SESSION_SPARE_COMPLETIONS];
 };
 

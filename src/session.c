@@ -76,6 +76,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Session_create(orc_rt_TaskDispatcherRef Dis
   S->Dispatcher = Dispatcher;
   S->OnDetach.Tail = &S->OnDetach.Head;
   S->OnShutdown.Tail = &S->OnShutdown.Head;
+  S->OnDrained.Tail = &S->OnDrained.Head;
   *Out = S;
   return NULL;
 
@@ -398,6 +399,8 @@ static void shutdown_locked(orc_rt_SessionRef S) {
 
   while (S->InFlight)
     session_wait(S);
+  S->Drained = true;
+  run_completions_locked(S, &S->OnDrained);
   /* Every call has been answered: the trace's counts are final. */
   session_unlock(S);
   orcrt_session_log_summary(S);
@@ -490,6 +493,24 @@ static void request(orc_rt_SessionRef S, bool Shutdown, orc_rt_CompletionFn OnDo
   session_unlock(S);
   orc_rt_Session_reportError(S, Err);
   if (RunNow)
+    OnDone(Ctx);
+}
+
+void orcrt_session_on_drained(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, void *Ctx) {
+  session_lock(S);
+  struct completion *C = S->Drained ? NULL : new_completion_locked(S);
+  if (C) {
+    *C = (struct completion){OnDone, Ctx, NULL};
+    *S->OnDrained.Tail = C;
+    S->OnDrained.Tail = &C->Next;
+  }
+  bool Now = !C;
+  bool Early = Now && !S->Drained;
+  session_unlock(S);
+  if (Early)
+    orc_rt_Session_reportError(S, orc_rt_Error_create("out of memory: a callback for the end of "
+                                                      "the calls runs before it"));
+  if (Now)
     OnDone(Ctx);
 }
 

@@ -116,6 +116,7 @@ static bool log_contains(const char *Text) {
 typedef struct {
   orc_rt_SessionRef S;
   orc_rt_LoopbackControllerRef LC;
+  orc_rt_MemoryServiceRef M;
 } env;
 
 /*
@@ -136,11 +137,13 @@ static void env_init(env *E) {
   Log.Text[0] = '\0';
   ck_assert_no_error(orc_rt_ThreadPoolTaskDispatcher_create(2, &D));
   ck_assert_no_error(orc_rt_Session_create(D, &E->S));
+  E->M = NULL;
   orc_rt_Session_setLogFn(E->S, capture_log, NULL);
   orc_rt_Session_setLogLevel(E->S, orc_rt_LogLevel_Warning);
   ck_assert_no_error(orc_rt_NotificationService_add(E->S, &N));
   ck_assert_no_error(orc_rt_NotificationService_onShutdown(N, on_shutdown, NULL));
   ck_assert_no_error(orc_rt_MemoryService_add(E->S, orc_rt_MemoryStrategy_MProtect, &M));
+  E->M = M;
   ck_assert_no_error(orc_rt_Session_addWrapperFunction(E->S, NULL, block_wrapper));
 
   ck_assert_no_error(orc_rt_MemoryService_reserve(M, Page, &Base));
@@ -154,11 +157,86 @@ static void env_init(env *E) {
   ck_assert_no_error(orc_rt_LoopbackController_attach(E->S, E->LC));
 }
 
+/*
+ * A deallocation action that takes SLOW_ACTION_MS, as a slow library
+ * destructor would (the time it takes is the behaviour under test), and
+ * counts its runs in DeallocRuns.
+ */
+#define SLOW_ACTION_MS 150
+static orc_rt_WrapperFunctionBuffer slow_action(const char *ArgData, size_t ArgSize) {
+  struct timespec T = {0, SLOW_ACTION_MS * 1000000L};
+  while (nanosleep(&T, &T) != 0)
+    ;
+  atomic_fetch_add(&DeallocRuns, 1);
+  return orc_rt_WrapperFunctionBuffer_fromBytes("\0", 1); /* SPSError: success */
+}
+
+/* One more allocation in E's Session, with three slow deallocation actions. */
+static void add_slow_allocation(env *E) {
+  orc_rt_MemoryServiceRef M = E->M;
+  uint64_t Page = (uint64_t)sysconf(_SC_PAGESIZE);
+  orc_rt_ExecutorAddr Base;
+  ck_assert_ptr_nonnull(M);
+  ck_assert_no_error(orc_rt_MemoryService_reserve(M, Page, &Base));
+  orc_rt_MemorySegment Seg = {orc_rt_MemProt_Read, Base, Page, "x", 1};
+  orc_rt_ExecutorAddr Slow = orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)slow_action);
+  orc_rt_MemoryActionPair Acts[3] = {
+      {{0, NULL, 0}, {Slow, NULL, 0}},
+      {{0, NULL, 0}, {Slow, NULL, 0}},
+      {{0, NULL, 0}, {Slow, NULL, 0}},
+  };
+  orc_rt_MemoryFinalizeRequest Req = {&Seg, 1, Acts, 3};
+  ck_assert_no_error(orc_rt_MemoryService_finalize(M, &Req));
+}
+
 START_TEST(supervise_options_default_to_one_second_grace_and_half_a_second_to_abandon) {
-  orc_rt_SuperviseOptions O = {0, 0};
+  orc_rt_SuperviseOptions O = {0, 0, 0};
   orc_rt_SuperviseOptions_init(&O);
   ck_assert_uint_eq(O.GraceMs, 1000);
   ck_assert_uint_eq(O.AbandonMs, 500);
+  ck_assert_uint_eq(O.CleanupMs, 60000);
+}
+END_TEST
+
+/*
+ * The grace is for code that does not return: a cleanup that takes longer
+ * than it (three slow deallocation actions, no call running) runs to its
+ * end.
+ */
+/* Supervise E, with three slow deallocation actions more, with the bounds given (0: default). */
+static orc_rt_SuperviseResult supervise_slow_cleanup(env *E, unsigned GraceMs, unsigned CleanupMs) {
+  env_init(E);
+  add_slow_allocation(E);
+  orc_rt_LoopbackController_hangUp(E->LC);
+  orc_rt_SuperviseOptions O;
+  orc_rt_SuperviseOptions_init(&O);
+  O.GraceMs = GraceMs ? GraceMs : O.GraceMs;
+  O.CleanupMs = CleanupMs ? CleanupMs : O.CleanupMs;
+  return orc_rt_Session_supervise(E->S, &O);
+}
+
+START_TEST(supervise_lets_a_slow_cleanup_finish_past_the_grace_period) {
+  env E;
+  ck_assert_int_eq(supervise_slow_cleanup(&E, SLOW_ACTION_MS / 3, 0), orc_rt_SuperviseResult_Ended);
+  ck_assert_int_eq(atomic_load(&DeallocRuns), 1 + 3);
+  ck_assert(atomic_load(&ShutdownRan));
+  ck_assert_msg(!log_contains("giving up"), "log: %s", Log.Text);
+  orc_rt_Session_destroy(E.S);
+}
+END_TEST
+
+/* The cleanup has a bound of its own, and the message names the cleanup, not JIT'd code. */
+START_TEST(supervise_gives_up_on_a_cleanup_past_its_bound) {
+  env E;
+  ck_assert_int_eq(supervise_slow_cleanup(&E, 0, SLOW_ACTION_MS / 3),
+                   orc_rt_SuperviseResult_Abandoned);
+  ck_assert_msg(log_contains("the cleanup (deallocation actions, libraries' destructors) still "
+                             "running 50 ms after the JIT'd code returned: giving up on it"),
+                "log: %s", Log.Text);
+  ck_assert_msg(!log_contains("JIT'd code still running"), "log: %s", Log.Text);
+  /* The cleanup goes on to its end: every action runs once. */
+  orc_rt_Session_destroy(E.S);
+  ck_assert_int_eq(atomic_load(&DeallocRuns), 1 + 3);
 }
 END_TEST
 
@@ -426,6 +504,8 @@ Suite *orcrt_suite_supervise(void) {
   tcase_add_test(TC, supervise_options_default_to_one_second_grace_and_half_a_second_to_abandon);
   tcase_add_test(TC, supervise_returns_ended_once_the_session_has_shut_down);
   tcase_add_test(TC, supervise_abandons_a_call_running_past_the_grace_period);
+  tcase_add_test(TC, supervise_lets_a_slow_cleanup_finish_past_the_grace_period);
+  tcase_add_test(TC, supervise_gives_up_on_a_cleanup_past_its_bound);
 
   if (!orcrt_test_getenv("ORCRT_CLANG") || !orcrt_test_getenv("ORCRT_LLVM_JITLINK")) {
     fprintf(stderr, "supervise: no LLVM 19 tools, skipping the embedding's runs\n");

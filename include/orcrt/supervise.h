@@ -39,6 +39,14 @@ typedef struct {
    * block on a lock the abandoned code holds. Default 500.
    */
   unsigned AbandonMs;
+  /**
+   * Once every call has returned, how long the Services' orderly cleanup
+   * (the deallocation actions, the libraries' destructors as they are
+   * closed) may take before the Session is given up on, in milliseconds;
+   * 0: no limit. It is not cut short by GraceMs, which is only for code
+   * that does not return. Default 60000.
+   */
+  unsigned CleanupMs;
 } orc_rt_SuperviseOptions;
 
 /** How orc_rt_Session_supervise() ended. */
@@ -67,14 +75,19 @@ void orc_rt_SuperviseOptions_init(orc_rt_SuperviseOptions *O);
 /**
  * Supervise S to its end. S should be attached: this blocks until S has
  * detached (the controller went away, a protocol error, or
- * orc_rt_Session_detach() from anywhere). Then it starts S's shutdown and
- * waits for it GraceMs at most.
+ * orc_rt_Session_detach() from anywhere). Then it starts S's shutdown,
+ * waits GraceMs at most for the calls still running to return, and then
+ * CleanupMs at most for the Services to shut down.
  *
  * If the shutdown completes in time (the usual case: no JIT'd code is
  * running), it flushes stdout and stderr and returns
  * orc_rt_SuperviseResult_Ended.
  *
- * Otherwise it abandons the code still running: it logs a warning through
+ * If the cleanup overruns CleanupMs, it logs a warning that says so and
+ * flushes every stdio stream on a thread of its own, waiting AbandonMs at
+ * most, and returns orc_rt_SuperviseResult_Abandoned.
+ *
+ * If calls still run after GraceMs, it abandons them: it logs a warning through
  * S, and on a thread of its own runs the deallocation actions of the JIT
  * memory S's memory Service still holds
  * (orc_rt_MemoryService_releaseAbandoned(), which leaves the memory mapped,

@@ -51,7 +51,11 @@
 #define MAX_PROBE_MS 3600000
 
 /* getopt_long's code for options without a short form. */
-enum { OPT_LLVM = 256 };
+enum { OPT_LLVM = 256, OPT_CLEANUP_TIMEOUT };
+
+/* --cleanup-timeout: the default, and the largest accepted, in seconds. */
+#define DEFAULT_CLEANUP_S 60
+#define MAX_CLEANUP_S 86400
 
 struct settings {
   unsigned Threads; /* 0: one per CPU */
@@ -64,6 +68,7 @@ struct settings {
   bool Listen;
   unsigned ProbeMs; /* for a TCP controller, 0: never probe */
   orc_rt_Protocol Protocol;
+  unsigned CleanupS; /* the bound of the cleanup at the end, 0: none */
 };
 
 static void usage(FILE *F) {
@@ -99,6 +104,11 @@ static void usage(FILE *F) {
         "      --llvm=N           speak only the wire of LLVM N's controllers (14, 15,\n"
         "                         16, 19 or 22); auto (default): one Setup that all\n"
         "                         of them read, the wire told by the first calls\n"
+        "      --cleanup-timeout=SECONDS\n"
+        "                         how long the cleanup at the end (deallocation\n"
+        "                         actions, libraries' destructors) may run once\n"
+        "                         the JIT'd code has returned (default 60; 0: no\n"
+        "                         limit)\n"
         "  -p, --idle-probe=MS    with listen=: once a session has been idle for MS\n"
         "                         milliseconds (default 100; 0: never), send the\n"
         "                         controller an empty call, which ends\n"
@@ -107,16 +117,18 @@ static void usage(FILE *F) {
         "  -V, --version          show the version and exit\n"
         "\n"
         "The controllers start the executor with fixed arguments, so the options can\n"
-        "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY, ORCRT_LOG and\n"
-        "ORCRT_LLVM (the command line wins).\n"
+        "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY, ORCRT_LOG,\n"
+        "ORCRT_LLVM and ORCRT_CLEANUP_TIMEOUT (the command line wins).\n"
         "\n"
         "The executor is killed if its controller dies without closing the\n"
         "descriptors (not with listen=: it is not the controller's child).\n"
         "\n"
         "When the controller goes away, calls still running (JIT'd code) get 1 s to\n"
-        "return. Then the deallocation actions of the JIT memory left run, and if\n"
-        "code is still running the executor gives up on it: it flushes what output\n"
+        "return. If code is still running then, the executor gives up on it: it\n"
+        "runs the deallocation actions of the JIT memory left, flushes what output\n"
         "it can within another 0.5 s and exits without waiting for that code.\n"
+        "Otherwise the cleanup (deallocation actions, closing the libraries) runs\n"
+        "to its end, within --cleanup-timeout.\n"
         "\n"
         "Exit status:\n"
         "  0  the controller ended the session in order (it closed the pipes at a\n"
@@ -281,9 +293,12 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
       {"version", no_argument, NULL, 'V'},
       {"idle-probe", required_argument, NULL, 'p'},
       {"llvm", required_argument, NULL, OPT_LLVM},
+      {"cleanup-timeout", required_argument, NULL, OPT_CLEANUP_TIMEOUT},
       {NULL, 0, NULL, 0},
   };
   bool HaveThreads = false, HaveMemory = false, HaveLog = false, HaveLLVM = false;
+  bool HaveCleanup = false;
+  long V;
   int C;
 
   /* '+': stop at the first word that is not an option, so that whatever
@@ -307,14 +322,19 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
                            optarg);
       HaveLog = true;
       break;
-    case 'p': {
-      long V;
+    case 'p':
       if (!parse_int(optarg, 0, MAX_PROBE_MS, &V))
         return usage_error("invalid idle probe delay '%s' (expected 0 to %d milliseconds)", optarg,
                            MAX_PROBE_MS);
       Set->ProbeMs = (unsigned)V;
       break;
-    }
+    case OPT_CLEANUP_TIMEOUT:
+      if (!parse_int(optarg, 0, MAX_CLEANUP_S, &V))
+        return usage_error("invalid cleanup timeout '%s' (expected 0 to %d seconds)", optarg,
+                           MAX_CLEANUP_S);
+      Set->CleanupS = (unsigned)V;
+      HaveCleanup = true;
+      break;
     case OPT_LLVM:
       if (!parse_protocol(optarg, &Set->Protocol))
         return usage_error("invalid LLVM release '%s' (expected 14, 15, 16, 19, 22 or auto)",
@@ -343,6 +363,12 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
     return usage_error("invalid ORCRT_LOG '%s' (expected error, warning, info or debug)", Env);
   if (!HaveLLVM && (Env = getenv("ORCRT_LLVM")) && !parse_protocol(Env, &Set->Protocol))
     return usage_error("invalid ORCRT_LLVM '%s' (expected 14, 15, 16, 19, 22 or auto)", Env);
+  if (!HaveCleanup && (Env = getenv("ORCRT_CLEANUP_TIMEOUT"))) {
+    if (!parse_int(Env, 0, MAX_CLEANUP_S, &V))
+      return usage_error("invalid ORCRT_CLEANUP_TIMEOUT '%s' (expected 0 to %d seconds)", Env,
+                         MAX_CLEANUP_S);
+    Set->CleanupS = (unsigned)V;
+  }
 
   char **Words = Argv + optind;
   int NWords = Argc - optind;
@@ -494,7 +520,8 @@ static void say_setup_unused(orc_rt_Protocol P) {
  * if some still run, the library gives up on them, runs the deallocation
  * actions of the JIT memory left and flushes stdio within ABANDON_MS, and
  * the executor ends with _exit(): exit() would run atexit handlers and
- * destructors under the running code.
+ * destructors under the running code. Once they have returned, the
+ * Services' cleanup gets --cleanup-timeout; past it, the same _exit().
  */
 #define GRACE_MS 1000
 #define ABANDON_MS 500
@@ -539,6 +566,7 @@ static int run(const struct settings *Set) {
   orc_rt_SuperviseOptions_init(&Sup);
   Sup.GraceMs = GRACE_MS;
   Sup.AbandonMs = ABANDON_MS;
+  Sup.CleanupMs = Set->CleanupS * 1000u;
   orc_rt_SuperviseResult Ended = orc_rt_Session_supervise(S, &Sup);
   /* The Session logged the error that ended the channel, if any. */
   Status = orc_rt_Session_getDisconnectError(S) ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -587,6 +615,7 @@ int main(int argc, char **argv) {
       .InFd = -1,
       .OutFd = -1,
       .ProbeMs = DEFAULT_PROBE_MS,
+      .CleanupS = DEFAULT_CLEANUP_S,
   };
   hold_stdio();
   int Status = parse_arguments(argc, argv, &Set);
