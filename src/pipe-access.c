@@ -424,6 +424,7 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P->OutTail = &P->OutHead;
   atomic_init(&P->PendingOutput, 0);
   atomic_init(&P->CallBytes, 0);
+  atomic_init(&P->CallCount, 0);
   atomic_init(&P->CallsToController, 0);
 
   P->Triple = strdup(Opts->TargetTriple ? Opts->TargetTriple : orcrt_host_triple());

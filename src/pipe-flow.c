@@ -45,6 +45,7 @@ bool orcrt_pipe_charge_call(struct pipe_access *P, uint64_t SeqNo, size_t Payloa
     C->Bytes += Bytes;
     C->Count++;
     atomic_fetch_add_explicit(&P->CallBytes, Bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&P->CallCount, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&P->Lock);
   /* Out of memory: uncounted, the call would loosen the bound; the caller refuses it. */
@@ -63,6 +64,7 @@ void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo) {
       orcrt_u64map_remove(&P->Charges, SeqNo, NULL);
     }
     atomic_fetch_sub_explicit(&P->CallBytes, Share, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&P->CallCount, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&P->Lock);
 }
@@ -72,15 +74,19 @@ void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo) {
 /*
  * Pause reading while too much waits: output not yet written, and calls
  * read but not yet answered (a controller that sends faster than the
- * executor works). Resume once it has drained. The calls do not count while
- * the executor itself waits for the controller: its answers must still be
- * read.
+ * executor works). Resume once it has drained. The calls do not count when
+ * every one of them may be waiting for the controller (the executor has as
+ * many calls of its own unanswered): nothing but the controller's answers,
+ * which must still be read, would let them finish. While other calls are
+ * running, they count, and their answers resume reading: so the bound
+ * holds even while some JIT'd code waits for the controller.
  */
 void orcrt_pipe_update_read_state(struct pipe_access *P) {
   if (P->ReadStopped)
     return;
   size_t Pending = atomic_load_explicit(&P->PendingOutput, memory_order_relaxed);
-  if (atomic_load_explicit(&P->CallsToController, memory_order_relaxed) == 0)
+  if (atomic_load_explicit(&P->CallsToController, memory_order_relaxed) <
+      atomic_load_explicit(&P->CallCount, memory_order_relaxed))
     Pending += atomic_load_explicit(&P->CallBytes, memory_order_relaxed);
   if (!P->ReadPaused && Pending > P->MaxPendingOutput) {
     P->ReadPaused = true;

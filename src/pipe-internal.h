@@ -19,10 +19,10 @@
  * Locks: one mutex, Lock, guards the fields under "Shared, under Lock"
  * below: the queue that any thread appends to and the I/O thread takes, the
  * node cache, the call charges, and the state of Disconnect (Stopping,
- * Joining, Joined, Thread). JoinedCond goes with it. Three counters are
+ * Joining, Joined, Thread). JoinedCond goes with it. Four counters are
  * atomics, which any thread may read without Lock: PendingOutput grows
- * under Lock and shrinks on the I/O thread, CallBytes changes with the
- * charges under Lock, CallsToController grows on any thread that calls the
+ * under Lock and shrinks on the I/O thread, CallBytes and CallCount change
+ * with the charges under Lock, CallsToController grows on any thread that calls the
  * controller and shrinks on the I/O thread.
  * The fields under "I/O thread" belong to the connection's I/O thread
  * alone; Connect, Disconnect and Destroy touch them only while that thread
@@ -95,6 +95,7 @@ struct pipe_access {
   /* Atomics: read without Lock. */
   atomic_size_t PendingOutput;      /* bytes queued or being written */
   atomic_size_t CallBytes;          /* what the calls in Charges weigh together */
+  atomic_size_t CallCount;          /* how many calls Charges holds */
   atomic_uint CallsToController;    /* the executor's calls not answered yet */
 
   /* I/O thread: the loop (pipe-access.c). */

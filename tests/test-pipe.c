@@ -153,7 +153,7 @@ static bool log_contains(struct fixture *F, const char *Text) {
 static void fixture_session(struct fixture *F) {
   memset(F, 0, sizeof(*F));
   pthread_mutex_init(&F->LogLock, NULL);
-  signal(SIGPIPE, SIG_IGN); /* as the pipe transport requires of its embedder */
+  signal(SIGPIPE, SIG_IGN); /* for the test controller's own writes to a gone executor */
   atomic_store(&BigCalls, 0);
   Gate.HaveA = Gate.BDone = false;
   orc_rt_TaskDispatcherRef D;
@@ -816,6 +816,48 @@ static unsigned flood_until_blocked(struct fixture *F) {
   return Sent;
 }
 
+/* Calls of hold_wrapper, kept unanswered until held_release(). */
+enum { MaxHeld = 512 };
+static struct {
+  pthread_mutex_t Lock;
+  bool Open; /* released: answer at once */
+  unsigned N;
+  struct {
+    orc_rt_SessionRef S;
+    uint64_t CallId;
+    orc_rt_WrapperFunctionReturn Return;
+  } Calls[MaxHeld];
+} Held = {.Lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void hold_wrapper(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
+                         orc_rt_WrapperFunctionBuffer Args) {
+  orc_rt_WrapperFunctionBuffer_dispose(&Args);
+  pthread_mutex_lock(&Held.Lock);
+  bool Kept = !Held.Open && Held.N < MaxHeld;
+  if (Kept) {
+    Held.Calls[Held.N].S = S;
+    Held.Calls[Held.N].CallId = CallId;
+    Held.Calls[Held.N].Return = Return;
+    Held.N++;
+  }
+  pthread_mutex_unlock(&Held.Lock);
+  if (!Kept)
+    Return(S, CallId, orc_rt_WrapperFunctionBuffer_fromBytes("h", 1));
+}
+
+/* Answer every held call, and the later ones at once; returns how many were held. */
+static unsigned held_release(void) {
+  pthread_mutex_lock(&Held.Lock);
+  unsigned N = Held.N;
+  Held.N = 0;
+  Held.Open = true;
+  pthread_mutex_unlock(&Held.Lock);
+  for (unsigned I = 0; I < N; I++)
+    Held.Calls[I].Return(Held.Calls[I].S, Held.Calls[I].CallId,
+                         orc_rt_WrapperFunctionBuffer_fromBytes("h", 1));
+  return N;
+}
+
 static void backlog_options(orc_rt_PipeOptions *O) {
   orc_rt_PipeOptions_init(O);
   O->MaxPendingOutput = MaxBacklog;
@@ -852,6 +894,95 @@ START_TEST(pipe_resumes_reading_when_backlog_drains) {
   orc_rt_WrapperFunctionBuffer R = tc_call_ok(&F, TAG(echo_wrapper), "after", 5);
   assert_buffer_eq(&R, "after", 5);
   orc_rt_WrapperFunctionBuffer_dispose(&R);
+  fixture_finish(&F);
+}
+END_TEST
+
+/*
+ * The bound on calls in flight holds while one of them waits for the
+ * controller: the other calls, which run on their own, count. Calls of
+ * hold_wrapper with 16 KiB of arguments are sent with non-blocking writes
+ * while a call of relay_wrapper waits for the controller's answer, until
+ * the executor stops taking them; the answer, sent once they are released,
+ * still reaches the waiting call.
+ */
+enum { HoldArgs = 16 * 1024 };
+START_TEST(pipe_bound_holds_while_a_call_waits_for_the_controller) {
+  orc_rt_PipeOptions O;
+  backlog_options(&O);
+  struct fixture F;
+  fixture_session(&F);
+  Held.Open = false;
+  Held.N = 0;
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(F.S, "orcrt_test_hold", hold_wrapper));
+  fixture_attach(&F, &O, true);
+
+  /* relay_wrapper calls the controller with tag 0x99 and waits. */
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_u64(&W, 0x99);
+  orc_rt_SPSWriter_bytes(&W, "ping", 4);
+  uint64_t RelaySeq;
+  ck_assert_int_eq(orcrt_tc_send_call(F.TC, TAG(relay_wrapper), orc_rt_SPSWriter_data(&W),
+                                      orc_rt_SPSWriter_size(&W), &RelaySeq),
+                   0);
+  orc_rt_SPSWriter_dispose(&W);
+  orcrt_tc_frame Call;
+  ck_assert_msg(orcrt_tc_read_frame(F.TC, &Call) == 0, "%s", orcrt_tc_error(F.TC));
+  ck_assert_uint_eq(Call.OpC, 3);
+  ck_assert_uint_eq(Call.TagAddr, 0x99);
+
+  /* Now the flood, written whole frames at a time. */
+  static char Frame[32 + HoldArgs];
+  int Fd = orcrt_tc_write_fd(F.TC);
+  unsigned Sent = 0;
+  size_t Done = 0;
+  for (bool Blocked = false; !Blocked;) {
+    uint64_t H[4] = {sizeof(Frame), 3, 1000 + Sent, TAG(hold_wrapper)};
+    memcpy(Frame, H, 32); /* little-endian host */
+    for (Done = 0; Done < sizeof(Frame);) {
+      ssize_t R = write(Fd, Frame + Done, sizeof(Frame) - Done);
+      if (R < 0 && errno == EAGAIN) {
+        struct pollfd Pfd = {.fd = Fd, .events = POLLOUT};
+        if (poll(&Pfd, 1, QuietMs) == 0) {
+          Blocked = true;
+          break;
+        }
+        continue;
+      }
+      ck_assert_int_gt(R, 0);
+      Done += (size_t)R;
+    }
+    if (Done == sizeof(Frame))
+      Sent++;
+    ck_assert_msg(Sent < MaxHeld / 2, "the executor kept reading: %u calls of %d bytes in flight",
+                  Sent, HoldArgs);
+  }
+  ck_assert_uint_gt(Sent, 0);
+
+  /* Answering the held calls lets the executor read the rest, and the relay's answer. */
+  ck_assert_uint_gt(held_release(), 0);
+  while (Done < sizeof(Frame)) {
+    struct pollfd Pfd = {.fd = Fd, .events = POLLOUT};
+    ck_assert_int_eq(poll(&Pfd, 1, -1), 1);
+    ssize_t R = write(Fd, Frame + Done, sizeof(Frame) - Done);
+    ck_assert(R > 0 || (R < 0 && errno == EAGAIN));
+    Done += R > 0 ? (size_t)R : 0;
+  }
+  ck_assert_int_eq(orcrt_tc_send_result(F.TC, Call.SeqNo, "pong", 4), 0);
+  orcrt_tc_frame_dispose(&Call);
+  for (;;) {
+    orcrt_tc_frame Fr;
+    ck_assert_msg(orcrt_tc_read_frame(F.TC, &Fr) == 0, "%s", orcrt_tc_error(F.TC));
+    bool Relay = Fr.OpC == 2 && Fr.SeqNo == RelaySeq;
+    if (Relay) {
+      ck_assert_uint_eq(Fr.PayloadSize, 4);
+      ck_assert_int_eq(memcmp(Fr.Payload, "pong", 4), 0);
+    }
+    orcrt_tc_frame_dispose(&Fr);
+    if (Relay)
+      break;
+  }
   fixture_finish(&F);
 }
 END_TEST
@@ -1142,6 +1273,7 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_stops_reading_while_output_backlog_is_over_limit, 30);
   ADD_TEST(S, pipe_resumes_reading_when_backlog_drains, 30);
   ADD_TEST(S, pipe_backlogged_session_ends_when_controller_closes, 30);
+  ADD_TEST(S, pipe_bound_holds_while_a_call_waits_for_the_controller, 30);
   ADD_TEST(S, pipe_call_that_cannot_be_accounted_ends_session_unrun, 10);
   ADD_TEST(S, pipe_attach_makes_descriptors_nonblocking_and_cloexec, 10);
   ADD_TEST(S, pipe_descriptors_it_creates_are_close_on_exec, 10);

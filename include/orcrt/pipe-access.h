@@ -38,7 +38,9 @@
  * calls read and not yet answered, to be worked on), no new frame is read,
  * so a controller that sends calls but does not read their results, or
  * sends them faster than the executor works, cannot make the executor's
- * memory grow without bound.
+ * memory grow without bound. The calls do not count only when the executor
+ * has as many calls of its own to the controller pending (each of them may
+ * be waiting for an answer that must still be read).
  *
  * SIGPIPE: the transport never raises it in the process. Its I/O thread
  * blocks every signal, and the one write made on the attaching thread (the
