@@ -62,6 +62,26 @@ START_TEST(hostile_jit_code_and_its_programs_keep_sigpipe_default) {
 }
 END_TEST
 
+/* ---- descriptors ----------------------------------------------------------------- */
+
+/*
+ * JIT'd code that closes the descriptors on the executor's command line and
+ * puts /dev/null over them does not take the channel: it has moved away.
+ */
+START_TEST(hostile_jit_code_replacing_the_passed_descriptors_keeps_the_channel) {
+  const char *Obj = orcrt_e2e_object("steal-channel.c", "steal-channel.o");
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_LLVM_JITLINK"),
+                        orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()), Obj,
+                        NULL};
+  orcrt_test_spawn_result R;
+  orcrt_e2e_RunTimeout = 20.0;
+  orcrt_e2e_run(Argv, NULL, &R);
+  orcrt_e2e_assert_outcome(&R, 0, "replaced the descriptors of filedescs=\n", NULL);
+  ck_assert_msg(R.ErrSize == 0, "stderr: %s", orcrt_e2e_shown(R.Err, R.ErrSize));
+  orcrt_test_spawn_result_free(&R);
+}
+END_TEST
+
 /* ---- children -------------------------------------------------------------------- */
 
 /*
@@ -112,5 +132,7 @@ Suite *orcrt_suite_hostile(void) {
   add(S, "yes_head", hostile_yes_into_head_ends_as_in_process, CASE_TIMEOUT);
   add(S, "sigpipe_default", hostile_jit_code_and_its_programs_keep_sigpipe_default, CASE_TIMEOUT);
   add(S, "fork_child", hostile_forked_child_does_not_hold_the_channel, CASE_TIMEOUT);
+  add(S, "replaced_fds", hostile_jit_code_replacing_the_passed_descriptors_keeps_the_channel,
+      CASE_TIMEOUT);
   return S;
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -429,6 +430,37 @@ static void log_line(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
 }
 
 /*
+ * The descriptors of the channel, as the controller passed them, are low
+ * numbers that the JIT'd program sees on the executor's command line and
+ * that its own open() calls come back to: a program that closes them and
+ * opens files, or puts /dev/null over them, would make the executor write
+ * its results into those files while the controller waits. So the channel
+ * moves up, close-on-exec, to half the descriptor limit (at most 512), and
+ * /dev/null takes the numbers passed, so that the descriptors the executor
+ * opens next (its eventfd, its epoll instance) do not land on them either.
+ * Where that fails, the channel stays put.
+ */
+static int channel_floor(void) {
+  struct rlimit L;
+  rlim_t Floor = 512;
+  if (getrlimit(RLIMIT_NOFILE, &L) == 0 && L.rlim_cur != RLIM_INFINITY && L.rlim_cur / 2 < Floor)
+    Floor = L.rlim_cur / 2;
+  return Floor > 3 ? (int)Floor : 3;
+}
+
+static void move_channel_up(int *Fd) {
+  int High = fcntl(*Fd, F_DUPFD_CLOEXEC, channel_floor());
+  int Null = High < 0 ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (Null >= 0 && dup3(Null, *Fd, O_CLOEXEC) >= 0) {
+    *Fd = High;
+  } else if (High >= 0) {
+    close(High);
+  }
+  if (Null >= 0)
+    close(Null);
+}
+
+/*
  * Dying with the controller. llvm-jitlink and lli never kill their executor,
  * and a controller that dies normally closes the pipes, so the executor sees
  * end of file and ends by itself. But if the controller's pipe ends live on
@@ -477,7 +509,7 @@ static int follow_parent(int InFd) {
 #if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_PDEATHSIG)
   struct sigaction Act = {.sa_handler = on_parent_death, .sa_flags = SA_RESTART};
   ParentPid = getppid();
-  WatchFd = fcntl(InFd, F_DUPFD_CLOEXEC, 3);
+  WatchFd = fcntl(InFd, F_DUPFD_CLOEXEC, channel_floor());
   if (WatchFd < 0 || sigemptyset(&Act.sa_mask) < 0 || sigaction(SIGHUP, &Act, NULL) < 0 ||
       prctl(PR_SET_PDEATHSIG, SIGHUP) < 0)
     return -1;
@@ -641,6 +673,8 @@ int main(int argc, char **argv) {
     Set.OutFd = Set.InFd;
     exit(run(&Set));
   }
+  move_channel_up(&Set.InFd);
+  move_channel_up(&Set.OutFd);
   switch (follow_parent(Set.InFd)) {
   case 0:
     break;
