@@ -673,8 +673,13 @@ int main(int argc, char **argv) {
     Set.OutFd = Set.InFd;
     exit(run(&Set));
   }
+  /* One descriptor for both directions (a socket) moves once. */
+  int PassedIn = Set.InFd;
   move_channel_up(&Set.InFd);
-  move_channel_up(&Set.OutFd);
+  if (Set.OutFd == PassedIn)
+    Set.OutFd = Set.InFd;
+  else
+    move_channel_up(&Set.OutFd);
   switch (follow_parent(Set.InFd)) {
   case 0:
     break;
