@@ -150,9 +150,10 @@ static orc_rt_ErrorRef run_jit_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn,
  * answer must come after the thread's data is destroyed (C++ thread_local
  * objects, pthread keys): the controller may unmap the code of their
  * destructors once it has it. So the thread answers from a destructor of
- * its own key, which puts itself back once so as to run in the round after
- * every other key's; a main that calls pthread_exit() is answered the same
- * way (with 0).
+ * its own key, which puts itself back once so as to run again in the next
+ * round, after every other key's first destructor call (a key that also
+ * puts itself back may still follow); a main that calls pthread_exit() is
+ * answered the same way (with 0).
  */
 struct main_run {
   struct jit_call C;
