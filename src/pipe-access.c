@@ -266,6 +266,10 @@ static void pipe_call_controller(void *Ctx, uint64_t CallId, orc_rt_ExecutorAddr
   atomic_fetch_add_explicit(&P->CallsToController, 1, memory_order_relaxed);
   /* The Session numbers its calls from 0, as LLVM expects of the executor. */
   orcrt_pipe_enqueue(P, WIRE_OP_CALL_WRAPPER, CallId, HandlerTag, ArgBytes);
+  /* After the controller closed its writing end no answer can come: end,
+     which fails the call instead of leaving it waiting. */
+  if (atomic_load(&P->HalfClosed))
+    orcrt_pipe_end_session(P, NULL);
 }
 
 static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionBuffer Result) {
@@ -289,8 +293,10 @@ static void close_channel(struct pipe_access *P) {
   event_free(P->WakeEv);
   if (P->ProbeEv)
     event_free(P->ProbeEv);
+  if (P->GoneEv)
+    event_free(P->GoneEv);
   event_base_free(P->Base);
-  P->ReadEv = P->WriteEv = P->WakeEv = P->ProbeEv = NULL;
+  P->ReadEv = P->WriteEv = P->WakeEv = P->ProbeEv = P->GoneEv = NULL;
   P->Base = NULL;
 }
 
@@ -426,6 +432,7 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   atomic_init(&P->CallBytes, 0);
   atomic_init(&P->CallCount, 0);
   atomic_init(&P->CallsToController, 0);
+  atomic_init(&P->HalfClosed, false);
 
   P->Triple = strdup(Opts->TargetTriple ? Opts->TargetTriple : orcrt_host_triple());
   if (!P->Triple || !orcrt_pipe_input_init(P)) {

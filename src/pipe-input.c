@@ -66,6 +66,53 @@ void orcrt_pipe_end_input(struct pipe_access *P, orc_rt_ErrorRef Err) {
   orcrt_pipe_end_session(P, Err);
 }
 
+/* The controller's reading end has closed (an error on OutFd): nobody reads the results. */
+static void on_output_gone(evutil_socket_t Fd, short What, void *Arg) {
+  (void)Fd;
+  (void)What;
+  struct pipe_access *P = Arg;
+  event_del(P->GoneEv);
+  orcrt_pipe_end_session(P, NULL);
+}
+
+/*
+ * End of input at a frame boundary. A controller may close only its
+ * writing end and still read: the results of the calls read and not yet
+ * answered then still go out, and the session ends once they have been
+ * written (orcrt_pipe_end_if_answered()), or at once if the controller's
+ * reading end closes too (OutFd reports an error). With nothing in flight,
+ * one socket for both directions, or a call of the executor's waiting for
+ * an answer that cannot come now, it ends at once.
+ */
+static void input_done(struct pipe_access *P) {
+  P->ReadStopped = true;
+  event_del(P->ReadEv);
+  orcrt_pipe_discard_partial_frame(P);
+  uint64_t InFlight = P->CallsIn - P->ResultsOut; /* answered or not, results not written */
+  if (InFlight == 0 || P->OutFd == P->InFd ||
+      atomic_load_explicit(&P->CallsToController, memory_order_relaxed) != 0) {
+    orcrt_pipe_end_session(P, NULL);
+    return;
+  }
+  /* EV_READ on the writing end: epoll reports only the error of a reader gone. */
+  P->GoneEv = event_new(P->Base, P->OutFd, EV_READ | EV_PERSIST, on_output_gone, P);
+  if (!P->GoneEv || event_add(P->GoneEv, NULL) != 0) {
+    orcrt_pipe_end_session(P, NULL);
+    return;
+  }
+  atomic_store(&P->HalfClosed, true);
+  orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
+                     "pipe: end of input with %llu call(s) in flight: their results go out first",
+                     (unsigned long long)InFlight);
+  orcrt_pipe_end_if_answered(P);
+}
+
+/* Every call read has one result (pipe-wire.h): the counts say when all are written. */
+void orcrt_pipe_end_if_answered(struct pipe_access *P) {
+  if (atomic_load(&P->HalfClosed) && !P->OutHead && P->ResultsOut >= P->CallsIn)
+    orcrt_pipe_end_session(P, NULL);
+}
+
 /* ---- frames --------------------------------------------------------------- */
 
 /*
@@ -304,7 +351,7 @@ void orcrt_pipe_read(struct pipe_access *P) {
       if (P->InPayload || P->HeaderHave)
         orcrt_pipe_end_input(P, orc_rt_Error_create("unexpected end of file inside a frame"));
       else
-        orcrt_pipe_end_input(P, NULL);
+        input_done(P);
       return;
     }
     if (errno == EINTR)

@@ -97,10 +97,12 @@ struct pipe_access {
   atomic_size_t CallBytes;          /* what the calls in Charges weigh together */
   atomic_size_t CallCount;          /* how many calls Charges holds */
   atomic_uint CallsToController;    /* the executor's calls not answered yet */
+  atomic_bool HalfClosed;           /* input ended, results of calls read still go out */
 
   /* I/O thread: the loop (pipe-access.c). */
   struct event_base *Base;
   struct event *ReadEv, *WriteEv, *WakeEv;
+  struct event *GoneEv; /* while HalfClosed: the controller's reading end closing */
 
   /* I/O thread: output (pipe-output.c). */
   struct out_frame *OutHead, **OutTail;
@@ -163,6 +165,13 @@ void orcrt_pipe_end_session(struct pipe_access *P, orc_rt_ErrorRef Err);
 
 /* The input ended: read nothing more, then orcrt_pipe_end_session(). I/O thread. */
 void orcrt_pipe_end_input(struct pipe_access *P, orc_rt_ErrorRef Err);
+
+/*
+ * While HalfClosed: end the session in order once every call read has been
+ * answered and its result written (as many results written as calls read).
+ * I/O thread.
+ */
+void orcrt_pipe_end_if_answered(struct pipe_access *P);
 
 /* ---- pipe-output.c --------------------------------------------------------- */
 

@@ -283,6 +283,7 @@ void orcrt_pipe_flush(struct pipe_access *P) {
     atomic_fetch_sub_explicit(&P->PendingOutput, Written, memory_order_relaxed);
   orcrt_pipe_update_read_state(P);
   orcrt_pipe_update_probe(P);
+  orcrt_pipe_end_if_answered(P);
 }
 
 /*

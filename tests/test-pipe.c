@@ -124,6 +124,7 @@ struct fixture {
   void *Ctx; /* the pipe ControllerAccess, when attached through the internal API */
   bool (*ChargeFault)(void); /* if set, the transport's charge fault injection */
   pthread_mutex_t LogLock;
+  pthread_cond_t LogCond; /* a line was logged */
   char Log[1 << 16];
   size_t LogLen;
 };
@@ -139,6 +140,7 @@ static void capture_log(void *Ctx, orc_rt_LogLevel Level, const char *Msg) {
     F->Log[F->LogLen++] = '\n';
     F->Log[F->LogLen] = '\0';
   }
+  pthread_cond_broadcast(&F->LogCond);
   pthread_mutex_unlock(&F->LogLock);
 }
 
@@ -153,6 +155,7 @@ static bool log_contains(struct fixture *F, const char *Text) {
 static void fixture_session(struct fixture *F) {
   memset(F, 0, sizeof(*F));
   pthread_mutex_init(&F->LogLock, NULL);
+  pthread_cond_init(&F->LogCond, NULL);
   signal(SIGPIPE, SIG_IGN); /* for the test controller's own writes to a gone executor */
   atomic_store(&BigCalls, 0);
   Gate.HaveA = Gate.BDone = false;
@@ -195,6 +198,7 @@ static void fixture_finish(struct fixture *F) {
   orc_rt_Session_destroy(F->S);
   orcrt_tc_destroy(F->TC);
   pthread_mutex_destroy(&F->LogLock);
+  pthread_cond_destroy(&F->LogCond);
 }
 
 /* Destroy F's Session, which closes the transport's out-fd. */
@@ -820,14 +824,15 @@ static unsigned flood_until_blocked(struct fixture *F) {
 enum { MaxHeld = 512 };
 static struct {
   pthread_mutex_t Lock;
-  bool Open; /* released: answer at once */
+  pthread_cond_t Cond; /* a call was held */
+  bool Open;           /* released: answer at once */
   unsigned N;
   struct {
     orc_rt_SessionRef S;
     uint64_t CallId;
     orc_rt_WrapperFunctionReturn Return;
   } Calls[MaxHeld];
-} Held = {.Lock = PTHREAD_MUTEX_INITIALIZER};
+} Held = {.Lock = PTHREAD_MUTEX_INITIALIZER, .Cond = PTHREAD_COND_INITIALIZER};
 
 static void hold_wrapper(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn Return,
                          orc_rt_WrapperFunctionBuffer Args) {
@@ -839,10 +844,28 @@ static void hold_wrapper(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFun
     Held.Calls[Held.N].CallId = CallId;
     Held.Calls[Held.N].Return = Return;
     Held.N++;
+    pthread_cond_broadcast(&Held.Cond);
   }
   pthread_mutex_unlock(&Held.Lock);
   if (!Kept)
     Return(S, CallId, orc_rt_WrapperFunctionBuffer_fromBytes("h", 1));
+}
+
+/* Wait until N calls are held. */
+static void held_wait(unsigned N) {
+  pthread_mutex_lock(&Held.Lock);
+  while (Held.N < N)
+    pthread_cond_wait(&Held.Cond, &Held.Lock);
+  pthread_mutex_unlock(&Held.Lock);
+}
+
+/* fixture_start() with hold_wrapper added to the Session, holding. */
+static void fixture_start_holding(struct fixture *F, const orc_rt_PipeOptions *Opts) {
+  fixture_session(F);
+  Held.Open = false;
+  Held.N = 0;
+  ck_assert_no_error(orc_rt_Session_addWrapperFunction(F->S, "orcrt_test_hold", hold_wrapper));
+  fixture_attach(F, Opts, true);
 }
 
 /* Answer every held call, and the later ones at once; returns how many were held. */
@@ -911,11 +934,7 @@ START_TEST(pipe_bound_holds_while_a_call_waits_for_the_controller) {
   orc_rt_PipeOptions O;
   backlog_options(&O);
   struct fixture F;
-  fixture_session(&F);
-  Held.Open = false;
-  Held.N = 0;
-  ck_assert_no_error(orc_rt_Session_addWrapperFunction(F.S, "orcrt_test_hold", hold_wrapper));
-  fixture_attach(&F, &O, true);
+  fixture_start_holding(&F, &O);
 
   /* relay_wrapper calls the controller with tag 0x99 and waits. */
   orc_rt_SPSWriter W;
@@ -983,6 +1002,59 @@ START_TEST(pipe_bound_holds_while_a_call_waits_for_the_controller) {
     if (Relay)
       break;
   }
+  fixture_finish(&F);
+}
+END_TEST
+
+/* ---- half-close ------------------------------------------------------------ */
+
+/* Wait until F's log has A or B; whether it has A. */
+static bool log_wait_either(struct fixture *F, const char *A, const char *B) {
+  pthread_mutex_lock(&F->LogLock);
+  while (!strstr(F->Log, A) && !strstr(F->Log, B))
+    pthread_cond_wait(&F->LogCond, &F->LogLock);
+  bool HasA = strstr(F->Log, A) != NULL;
+  pthread_mutex_unlock(&F->LogLock);
+  return HasA;
+}
+
+/*
+ * A controller that closes only its writing end still reads: the result of
+ * a call read before, answered after, reaches it, and then the session ends
+ * in order.
+ */
+START_TEST(pipe_half_close_still_sends_the_results_of_calls_read) {
+  struct fixture F;
+  fixture_start_holding(&F, NULL);
+  orc_rt_Session_setLogLevel(F.S, orc_rt_LogLevel_Debug);
+  uint64_t Seq;
+  ck_assert_int_eq(orcrt_tc_send_call(F.TC, TAG(hold_wrapper), "q", 1, &Seq), 0);
+  held_wait(1);
+  orcrt_tc_close_write(F.TC);
+  /* The end of input does not end the session while the call runs. */
+  ck_assert_msg(log_wait_either(&F, "pipe: end of input with 1 call(s) in flight",
+                                "controller channel closed"),
+                "the end of input ended the session; log:\n%s", F.Log);
+  ck_assert_uint_eq(held_release(), 1);
+  orc_rt_WrapperFunctionBuffer R;
+  ck_assert_msg(orcrt_tc_wait_result(F.TC, Seq, &R) == 0, "%s", orcrt_tc_error(F.TC));
+  assert_buffer_eq(&R, "h", 1);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  ck_assert_ptr_null(wait_end(&F));
+  fixture_finish(&F);
+}
+END_TEST
+
+/* When the controller's reading end closes too, the session ends at once, calls running or not. */
+START_TEST(pipe_half_close_then_full_close_ends_with_the_call_running) {
+  struct fixture F;
+  fixture_start_holding(&F, NULL);
+  ck_assert_int_eq(orcrt_tc_send_call(F.TC, TAG(hold_wrapper), "q", 1, NULL), 0);
+  held_wait(1);
+  orcrt_tc_close_write(F.TC);
+  orcrt_tc_close_read(F.TC);
+  ck_assert_ptr_null(wait_end(&F));
+  ck_assert_uint_eq(held_release(), 1);
   fixture_finish(&F);
 }
 END_TEST
@@ -1274,6 +1346,8 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_resumes_reading_when_backlog_drains, 30);
   ADD_TEST(S, pipe_backlogged_session_ends_when_controller_closes, 30);
   ADD_TEST(S, pipe_bound_holds_while_a_call_waits_for_the_controller, 30);
+  ADD_TEST(S, pipe_half_close_still_sends_the_results_of_calls_read, 30);
+  ADD_TEST(S, pipe_half_close_then_full_close_ends_with_the_call_running, 30);
   ADD_TEST(S, pipe_call_that_cannot_be_accounted_ends_session_unrun, 10);
   ADD_TEST(S, pipe_attach_makes_descriptors_nonblocking_and_cloexec, 10);
   ADD_TEST(S, pipe_descriptors_it_creates_are_close_on_exec, 10);

@@ -20,7 +20,10 @@
  *  - End of file at a frame boundary, a Hangup frame, or the controller
  *    closing its end of OutFd (a write failing with EPIPE, or on a socket a
  *    read or write failing with ECONNRESET): an orderly end,
- *    orc_rt_Session_handleDisconnect(S, NULL).
+ *    orc_rt_Session_handleDisconnect(S, NULL). After end of file on InFd
+ *    (not one socket for both), the results of calls read and not yet
+ *    written still go out first, unless the controller's end of OutFd
+ *    closes too or the executor calls the controller (a half-close).
  *  - A malformed stream (a frame smaller than its header or larger than
  *    MaxFrameSize, an unknown opcode, a Setup from the controller, a Result
  *    for no pending call, end of file inside a frame, a read or write
