@@ -114,6 +114,22 @@ START_TEST(hostile_forked_child_does_not_hold_the_channel) {
 }
 END_TEST
 
+/* ---- the end of a session ----------------------------------------------------------- */
+
+/*
+ * A library whose destructor takes 1.5 s, closed at the end of the
+ * session after main has returned: the one-second grace is for code that
+ * does not return, and the destructor runs to its end, as in process.
+ */
+START_TEST(hostile_slow_library_destructor_runs_to_its_end) {
+  static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
+  const char *Lib = orcrt_e2e_compile("slow-destructor-lib.c", "libslow.so", LibFlags);
+  const char *Extra[] = {orcrt_test_format("--preload=%s", Lib), NULL};
+  orcrt_e2e_jitlink_program("preload-main.c", Extra, NULL, 41,
+                            "answer 41\nslow destructor done\n", NULL);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------------- */
 
 static void add(Suite *S, const char *Name, const TTest *Test, double Timeout) {
@@ -132,6 +148,7 @@ Suite *orcrt_suite_hostile(void) {
   add(S, "yes_head", hostile_yes_into_head_ends_as_in_process, CASE_TIMEOUT);
   add(S, "sigpipe_default", hostile_jit_code_and_its_programs_keep_sigpipe_default, CASE_TIMEOUT);
   add(S, "fork_child", hostile_forked_child_does_not_hold_the_channel, CASE_TIMEOUT);
+  add(S, "slow_destructor", hostile_slow_library_destructor_runs_to_its_end, CASE_TIMEOUT);
   add(S, "replaced_fds", hostile_jit_code_replacing_the_passed_descriptors_keeps_the_channel,
       CASE_TIMEOUT);
   return S;
