@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -96,6 +97,52 @@ static void fork_unlist(int Fd) {
   }
 }
 
+/* ---- a channel taken away ------------------------------------------------------ */
+
+static bool ident_of(int Fd, struct orcrt_fd_ident *Out) {
+  struct stat St;
+  if (fstat(Fd, &St) != 0)
+    return false;
+  *Out = (struct orcrt_fd_ident){(uint64_t)St.st_dev, (uint64_t)St.st_ino};
+  return true;
+}
+
+static bool ident_is(int Fd, const struct orcrt_fd_ident *Want) {
+  struct orcrt_fd_ident Now;
+  return ident_of(Fd, &Now) && Now.Dev == Want->Dev && Now.Ino == Want->Ino;
+}
+
+bool orcrt_pipe_channel_taken(struct pipe_access *P) {
+  if (atomic_load(&P->Taken))
+    return true;
+  bool Taken = !ident_is(P->InFd, &P->InIdent) || !ident_is(P->OutFd, &P->OutIdent) ||
+               !ident_is(P->WakeFd, &P->WakeIdent);
+  if (Taken)
+    atomic_store(&P->Taken, true);
+  return Taken;
+}
+
+/*
+ * The I/O thread of a connection whose eventfd was taken cannot be woken:
+ * its epoll instance and channel may be gone too. It is left where it
+ * sleeps, with the connection's memory, which stays reachable from here;
+ * nothing of it is freed or closed (the numbers may be someone else's by
+ * now).
+ */
+static pthread_mutex_t LeftLock = PTHREAD_MUTEX_INITIALIZER;
+static struct pipe_access *Left[FORK_SLOTS];
+
+static void leave_behind(struct pipe_access *P) {
+  pthread_mutex_lock(&LeftLock);
+  for (size_t I = 0; I < FORK_SLOTS; I++)
+    if (!Left[I]) {
+      Left[I] = P;
+      break;
+    }
+  pthread_mutex_unlock(&LeftLock);
+  pthread_detach(P->Thread);
+}
+
 /* ---- the I/O thread ----------------------------------------------------- */
 
 static void on_readable(evutil_socket_t Fd, short What, void *Arg) {
@@ -155,7 +202,15 @@ static void *io_thread(void *Arg) {
   if (Stop)
     return NULL;
   orcrt_pipe_flush(P); /* the Setup frame */
-  event_base_dispatch(P->Base);
+  if (event_base_dispatch(P->Base) < 0) {
+    /* epoll_wait() failed: its instance was closed under the loop. */
+    pthread_mutex_lock(&P->Lock);
+    Stop = P->Stopping;
+    pthread_mutex_unlock(&P->Lock);
+    if (!Stop)
+      orcrt_pipe_end_session(P, orc_rt_Error_create("the I/O thread's event loop failed: its "
+                                                    "descriptors were closed (by JIT'd code?)"));
+  }
   return NULL;
 }
 
@@ -223,6 +278,11 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
       goto fail;
     OutSet = true;
   }
+  if (!ident_of(P->InFd, &P->InIdent) || !ident_of(P->OutFd, &P->OutIdent) ||
+      !ident_of(P->WakeFd, &P->WakeIdent)) {
+    Err = orc_rt_Error_fromErrno(errno, "descriptors %d and %d", P->InFd, P->OutFd);
+    goto fail;
+  }
   orcrt_pipe_input_detect_tcp(P);
   orcrt_pipe_enqueue(P, WIRE_OP_SETUP, 0, 0, Setup);
   orc_rt_WrapperFunctionBuffer_init(&Setup);
@@ -283,7 +343,9 @@ static void pipe_send_result(void *Ctx, uint64_t CallId, orc_rt_WrapperFunctionB
 static void close_channel(struct pipe_access *P) {
   if (P->OutFd != P->InFd) {
     fork_unlist(P->InFd);
-    close(P->InFd);
+    /* A number taken by something else since Connect is not ours to close. */
+    if (ident_is(P->InFd, &P->InIdent))
+      close(P->InFd);
   }
   orcrt_pipe_drop_output(P);
   orcrt_pipe_drop_queue(P);
@@ -326,9 +388,18 @@ static void pipe_disconnect(void *Ctx) {
   pthread_mutex_unlock(&P->Lock);
 
   orcrt_pipe_wake(P);
-  pthread_join(P->Thread, NULL);
-  close_channel(P);
-  orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: disconnected");
+  if (!ident_is(P->WakeFd, &P->WakeIdent)) {
+    /* The eventfd is gone: the I/O thread cannot be woken, and is left. */
+    atomic_store(&P->Taken, true);
+    P->LeftBehind = true;
+    leave_behind(P);
+    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
+                       "pipe: disconnected; the I/O thread is left, its descriptors gone");
+  } else {
+    pthread_join(P->Thread, NULL);
+    close_channel(P);
+    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug, "pipe: disconnected");
+  }
 
   pthread_mutex_lock(&P->Lock);
   P->Joined = true;
@@ -339,12 +410,15 @@ static void pipe_disconnect(void *Ctx) {
 static void pipe_destroy(void *Ctx) {
   struct pipe_access *P = Ctx;
   pipe_disconnect(P);
+  if (P->LeftBehind)
+    return; /* with its I/O thread (leave_behind()) */
   /* The controller waits for end of file on OutFd before it exits, so it
      comes only now, when the Session has shut down: the deallocation
      actions have run and the embedder could flush the JIT'd output. */
   if (P->ThreadStarted) {
     fork_unlist(P->OutFd);
-    close(P->OutFd);
+    if (ident_is(P->OutFd, &P->OutIdent))
+      close(P->OutFd);
   }
   orcrt_pipe_destroy_unconnected(P);
 }
@@ -362,7 +436,18 @@ const orc_rt_ControllerAccessOps orcrt_pipe_ops = {
 static pthread_once_t EvthreadOnce = PTHREAD_ONCE_INIT;
 static int EvthreadStatus = -1;
 
+/*
+ * libevent's own warnings would go to stderr, and the library never prints;
+ * what they say (a descriptor gone under the loop) reaches the Session as
+ * the failure of the read, write or wait concerned.
+ */
+static void discard_libevent_log(int Severity, const char *Msg) {
+  (void)Severity;
+  (void)Msg;
+}
+
 static void evthread_setup(void) {
+  event_set_log_callback(discard_libevent_log);
   EvthreadStatus = evthread_use_pthreads();
 }
 
@@ -381,7 +466,7 @@ void orcrt_pipe_destroy_unconnected(void *Ctx) {
     event_free(P->WakeEv);
   if (P->Base)
     event_base_free(P->Base);
-  if (P->WakeFd >= 0)
+  if (P->WakeFd >= 0 && (!P->ThreadStarted || ident_is(P->WakeFd, &P->WakeIdent)))
     close(P->WakeFd);
   pthread_cond_destroy(&P->JoinedCond);
   pthread_mutex_destroy(&P->Lock);
@@ -433,6 +518,7 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   atomic_init(&P->CallCount, 0);
   atomic_init(&P->CallsToController, 0);
   atomic_init(&P->HalfClosed, false);
+  atomic_init(&P->Taken, false);
 
   P->Triple = strdup(Opts->TargetTriple ? Opts->TargetTriple : orcrt_host_triple());
   if (!P->Triple || !orcrt_pipe_input_init(P)) {

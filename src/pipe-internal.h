@@ -77,6 +77,10 @@ struct pipe_access {
   bool (*ChargeFault)(void);
   /* The descriptors' flags before Connect, restored if it fails (Connect only). */
   int SavedInFl, SavedInFdFl, SavedOutFl, SavedOutFdFl;
+  /* What InFd, OutFd and WakeFd are (device, inode), from Connect on: orcrt_pipe_channel_taken(). */
+  struct orcrt_fd_ident {
+    uint64_t Dev, Ino;
+  } InIdent, OutIdent, WakeIdent;
 
   /* Shared, under Lock. */
   pthread_mutex_t Lock;
@@ -88,6 +92,7 @@ struct pipe_access {
   bool EndReported;   /* handleDisconnect was called */
   bool ThreadStarted; /* Thread is valid: Connect succeeded */
   bool Joining, Joined;
+  bool LeftBehind; /* the I/O thread could not be woken and was left (Disconnect) */
   pthread_t Thread;
   /* Calls read and not answered yet: struct call_charge by sequence number. */
   struct orcrt_u64map Charges;
@@ -98,6 +103,7 @@ struct pipe_access {
   atomic_size_t CallCount;          /* how many calls Charges holds */
   atomic_uint CallsToController;    /* the executor's calls not answered yet */
   atomic_bool HalfClosed;           /* input ended, results of calls read still go out */
+  atomic_bool Taken;                /* some descriptor closed or replaced since Connect */
 
   /* I/O thread: the loop (pipe-access.c). */
   struct event_base *Base;
@@ -178,8 +184,18 @@ void orcrt_pipe_end_if_answered(struct pipe_access *P);
 /* Frames queued on the calling thread while P->InRead need no wake-up. The I/O thread, once. */
 void orcrt_pipe_output_bind_thread(struct pipe_access *P);
 
-/* Wake the I/O thread's loop. Any thread. */
+/*
+ * Wake the I/O thread's loop. If the eventfd is gone (JIT'd code closed the
+ * channel's descriptors), end the session with an error instead. Any thread.
+ */
 void orcrt_pipe_wake(struct pipe_access *P);
+
+/*
+ * Whether InFd, OutFd or WakeFd is closed or is no longer the file it was at
+ * Connect (something in the process closed or replaced it); once true, set
+ * in P->Taken for good. Any thread, after Connect.
+ */
+bool orcrt_pipe_channel_taken(struct pipe_access *P);
 
 /* Queue a frame (ownership of Payload passes) and wake the loop if needed. Any thread. */
 void orcrt_pipe_enqueue(struct pipe_access *P, uint64_t OpC, uint64_t SeqNo, uint64_t Tag,

@@ -40,9 +40,13 @@ void orcrt_pipe_output_bind_thread(struct pipe_access *P) {
 
 void orcrt_pipe_wake(struct pipe_access *P) {
   uint64_t One = 1;
-  /* EAGAIN means the counter is already non-zero: the loop will wake anyway. */
-  while (write(P->WakeFd, &One, sizeof(One)) < 0 && errno == EINTR)
+  ssize_t R;
+  while ((R = write(P->WakeFd, &One, sizeof(One))) < 0 && errno == EINTR)
     ;
+  /* EAGAIN means the counter is already non-zero: the loop will wake anyway. */
+  if (R < 0 && errno != EAGAIN && orcrt_pipe_channel_taken(P))
+    orcrt_pipe_end_session(P, orc_rt_Error_create("the channel's descriptors were closed or "
+                                                  "replaced in the executor (by JIT'd code?)"));
 }
 
 /* ---- the queue ------------------------------------------------------------ */

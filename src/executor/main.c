@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -471,12 +474,33 @@ static void move_channel_up(int *Fd) {
  * its executor, and killing it then would lose the JIT'd program's buffered
  * output and the remaining deallocation actions. The state is the process's
  * own (one parent, one channel), hence file-scope.
+ *
+ * JIT'd code may also have closed every descriptor, the channel's and the
+ * watched copy among them: then no end of file can come either, but the
+ * process is not stuck, only its channel is gone. So instead of killing,
+ * the handler wakes a thread of its own (a semaphore post is
+ * async-signal-safe), which ends the session with an error through the
+ * Session: the JIT'd code still running gets its grace period, the
+ * cleanup runs and the output is flushed.
  */
 /* How long the handler waits for the controller's ends to close. */
 #define HANGUP_WAIT_MS 1000
 
 static pid_t ParentPid;
-static int WatchFd = -1; /* a copy of the in-fd, readable for the handler */
+static int WatchFd = -1;      /* a copy of the in-fd, readable for the handler */
+static struct stat WatchStat; /* what it was: it may be closed or replaced since */
+static sem_t ChannelGone;     /* posted by the handler; the watcher waits */
+static bool WatcherStarted;
+/* The Session the watcher ends, while run() has it; under WatchedLock. */
+static pthread_mutex_t WatchedLock = PTHREAD_MUTEX_INITIALIZER;
+static orc_rt_SessionRef Watched;
+
+/* Whether WatchFd is no longer the copy of the channel it was (fstat is async-signal-safe). */
+static bool channel_taken(void) {
+  struct stat St;
+  return fstat(WatchFd, &St) != 0 || St.st_dev != WatchStat.st_dev ||
+         St.st_ino != WatchStat.st_ino;
+}
 
 static bool controller_gone_without_closing(void) {
   /* The signal follows the parent *thread*: if the controller process is
@@ -499,9 +523,39 @@ static bool controller_gone_without_closing(void) {
 static void on_parent_death(int Sig) {
   (void)Sig;
   int Saved = errno;
-  if (controller_gone_without_closing())
+  if (controller_gone_without_closing() &&
+      !(WatcherStarted && channel_taken() && sem_post(&ChannelGone) == 0))
     kill(getpid(), SIGKILL);
   errno = Saved;
+}
+
+static void *watcher_main(void *Arg) {
+  (void)Arg;
+  while (sem_wait(&ChannelGone) != 0)
+    ;
+  pthread_mutex_lock(&WatchedLock);
+  if (Watched)
+    orc_rt_Session_handleDisconnect(
+        Watched, orc_rt_Error_create("the controller is gone, and the channel's descriptors were "
+                                     "closed in the executor (by JIT'd code?)"));
+  else
+    kill(getpid(), SIGKILL); /* no Session to end in order */
+  pthread_mutex_unlock(&WatchedLock);
+  return NULL;
+}
+
+/* Start the watcher, with every signal blocked: they are the JIT'd code's. */
+static void start_watcher(void) {
+  sigset_t All, Old;
+  pthread_t T;
+  if (sem_init(&ChannelGone, 0, 0) != 0)
+    return;
+  sigfillset(&All);
+  pthread_sigmask(SIG_SETMASK, &All, &Old);
+  WatcherStarted = pthread_create(&T, NULL, watcher_main, NULL) == 0;
+  pthread_sigmask(SIG_SETMASK, &Old, NULL);
+  if (WatcherStarted)
+    pthread_detach(T);
 }
 
 /* Returns 0, 1 if the controller is already gone, -1 on error (errno set). */
@@ -510,7 +564,10 @@ static int follow_parent(int InFd) {
   struct sigaction Act = {.sa_handler = on_parent_death, .sa_flags = SA_RESTART};
   ParentPid = getppid();
   WatchFd = fcntl(InFd, F_DUPFD_CLOEXEC, channel_floor());
-  if (WatchFd < 0 || sigemptyset(&Act.sa_mask) < 0 || sigaction(SIGHUP, &Act, NULL) < 0 ||
+  if (WatchFd < 0 || fstat(WatchFd, &WatchStat) < 0)
+    return -1;
+  start_watcher();
+  if (sigemptyset(&Act.sa_mask) < 0 || sigaction(SIGHUP, &Act, NULL) < 0 ||
       prctl(PR_SET_PDEATHSIG, SIGHUP) < 0)
     return -1;
   /* The parent may have died before the prctl took effect. */
@@ -594,6 +651,9 @@ static int run(const struct settings *Set) {
   if ((Err = orc_rt_PipeControllerAccess_attach(S, Set->InFd, Set->OutFd, &Opts)))
     goto fail;
   Attached = true;
+  pthread_mutex_lock(&WatchedLock);
+  Watched = S;
+  pthread_mutex_unlock(&WatchedLock);
 
   orc_rt_SuperviseOptions_init(&Sup);
   Sup.GraceMs = GRACE_MS;
@@ -611,6 +671,9 @@ fail:
     complain("%s", orc_rt_Error_getMessage(Err));
     orc_rt_Error_consume(Err);
   }
+  pthread_mutex_lock(&WatchedLock);
+  Watched = NULL;
+  pthread_mutex_unlock(&WatchedLock);
   /* Closes the output descriptor, which ends the controller's wait, and
      destroys D with the Session. */
   orc_rt_Session_destroy(S);
