@@ -89,7 +89,8 @@ orc_rt_ErrorRef orcrt_action_run(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn, co
   if (Fn == 0)
     return NULL;
   if (!orcrt_ranges_is_call_target(S, Fn))
-    return orc_rt_Error_create("Allocation action 0x%" PRIx64 " is not in executable memory", Fn);
+    return orc_rt_Error_create(
+        "Allocation action 0x%" PRIx64 " is not the entry of a function in executable memory", Fn);
   orc_rt_WrapperFunctionBuffer R = orc_rt_WrapperFunctionBuffer_callSync(Fn, ArgData, ArgSize);
   orc_rt_ErrorRef E = NULL;
   const char *OOB = orc_rt_WrapperFunctionBuffer_getOutOfBandError(&R);

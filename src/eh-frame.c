@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "eh-frame-internal.h"
+#include "host.h"
 #include "jit-ranges.h"
 
 struct eh_section {
@@ -66,15 +67,8 @@ static void (*DeregisterFrame)(const void *);
  * registered in it). JIT'd C++ resolves its unwinder to the same library.
  */
 static void find_unwinder(void) {
-  void *R = dlsym(RTLD_DEFAULT, "__register_frame");
-  void *D = dlsym(RTLD_DEFAULT, "__deregister_frame");
-  if (!R || !D) {
-    void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
-    if (H) {
-      R = dlsym(H, "__register_frame");
-      D = dlsym(H, "__deregister_frame");
-    }
-  }
+  void *R = orcrt_host_unwinder_symbol("__register_frame");
+  void *D = orcrt_host_unwinder_symbol("__deregister_frame");
   if (R && D) {
     RegisterFrame = (void (*)(const void *))(uintptr_t)R;
     DeregisterFrame = (void (*)(const void *))(uintptr_t)D;

@@ -1,10 +1,11 @@
 /*
- * host.c - the host's target triple and page size
+ * host.c - the host's target triple and page size, and its unwinder
  *
  * Locks: none; nothing here is mutable.
  */
 #include "orcrt-internal.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -65,4 +66,14 @@ const char *orcrt_host_triple(void) {
 uint64_t orcrt_host_page_size(void) {
   long PageSize = sysconf(_SC_PAGESIZE);
   return PageSize > 0 ? (uint64_t)PageSize : FALLBACK_PAGE_SIZE;
+}
+
+void *orcrt_host_unwinder_symbol(const char *Name) {
+  void *F = dlsym(RTLD_DEFAULT, Name);
+  if (!F) {
+    void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (H)
+      F = dlsym(H, Name);
+  }
+  return F;
 }

@@ -4,9 +4,10 @@
  * The target triple comes from the compiler's macros (upstream keeps it in
  * linux/TargetTriple.cpp); the page size from the system. The pipe
  * transport sends both in its Setup frame; the memory Services need the
- * page size too.
+ * page size too. And where the process's unwinder is, for the registrars
+ * and the call-target check.
  *
- * Locks: none; both answers are constants of the process.
+ * Locks: none; the answers are constants of the process.
  */
 #ifndef ORCRT_HOST_H
 #define ORCRT_HOST_H
@@ -18,5 +19,12 @@ const char *orcrt_host_triple(void);
 
 /* sysconf(_SC_PAGESIZE), or 4096 if the system does not say. Any thread. */
 uint64_t orcrt_host_page_size(void);
+
+/*
+ * The unwinder's (libgcc's) function Name, loading libgcc_s if the process
+ * does not have it yet (the reference is kept for the life of the
+ * process); NULL if there is none. Any thread.
+ */
+void *orcrt_host_unwinder_symbol(const char *Name);
 
 #endif /* ORCRT_HOST_H */

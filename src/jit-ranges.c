@@ -12,6 +12,7 @@
  */
 #include "orcrt-internal.h"
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <link.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #include <orcrt/session.h>
 
+#include "host.h"
 #include "jit-ranges.h"
 
 enum range_state { RANGE_RESERVED, RANGE_LIVE, RANGE_RELEASING };
@@ -357,6 +359,35 @@ static bool in_loaded_object(uint64_t Addr, uint64_t Size, uint32_t Flag) {
   return in_loaded_segment(Addr, Size, Flag, NULL);
 }
 
+/* The bases libgcc's _Unwind_Find_FDE() fills (its struct dwarf_eh_bases). */
+struct eh_bases {
+  void *TBase, *DBase, *Func;
+};
+typedef const void *(*find_fde_fn)(void *Pc, struct eh_bases *Bases);
+
+static pthread_once_t FindFDEOnce = PTHREAD_ONCE_INIT;
+static find_fde_fn FindFDE;
+
+static void find_fde_setup(void) {
+  FindFDE = (find_fde_fn)(uintptr_t)orcrt_host_unwinder_symbol("_Unwind_Find_FDE");
+}
+
+/*
+ * Whether Addr, in code of a loaded object, is where a function begins: the
+ * unwind information (an FDE) that covers it starts there, or, for code
+ * without any, a dynamic symbol does. A call into the middle of a function
+ * runs its code without its prologue and crashes the executor.
+ */
+static bool is_function_entry(uint64_t Addr) {
+  pthread_once(&FindFDEOnce, find_fde_setup);
+  void *P = (void *)(uintptr_t)Addr;
+  struct eh_bases B;
+  if (FindFDE && FindFDE(P, &B))
+    return B.Func == P;
+  Dl_info I;
+  return dladdr(P, &I) && I.dli_saddr == P;
+}
+
 /* ---- queries ------------------------------------------------------------------- */
 
 bool orcrt_ranges_is_readable(orc_rt_ExecutorAddr Addr, uint64_t Size) {
@@ -440,7 +471,8 @@ bool orcrt_ranges_is_executable(const void *Publisher, orc_rt_ExecutorAddr Addr)
 }
 
 bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
-  return executable(S, NULL, Addr) || (Addr != 0 && in_loaded_object(Addr, 1, PF_X));
+  return executable(S, NULL, Addr) ||
+         (Addr != 0 && in_loaded_object(Addr, 1, PF_X) && is_function_entry(Addr));
 }
 
 int orcrt_ranges_where_nonblocking(uint64_t Addr, struct orcrt_ranges_where *Out) {

@@ -221,7 +221,9 @@ bool orcrt_ranges_is_executable(const void *Publisher, orc_rt_ExecutorAddr Addr)
 
 /*
  * Whether Addr may be called on behalf of S: it lies in an executable run
- * of a range S owns, or in an executable PT_LOAD segment of a loaded object.
+ * of a range S owns, or it is the entry of a function in an executable
+ * PT_LOAD segment of a loaded object (where its unwind information, or
+ * else a dynamic symbol, starts). Takes the loader's and libgcc's locks.
  */
 bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 

@@ -254,8 +254,9 @@ START_TEST(run_wrappers_refuse_targets_that_are_not_code) {
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   static int Data;
   orc_rt_ExecutorAddr Heap = jit_alloc(&E, Page); /* reserved, never made executable */
-  const orc_rt_ExecutorAddr Bad[] = {0, 0x10, fn_addr(&Data), Heap};
-  for (size_t I = 0; I < 4; I++) {
+  /* ... and the middle of a function, which would run without its prologue */
+  const orc_rt_ExecutorAddr Bad[] = {0, 0x10, fn_addr(&Data), Heap, FN(int_fn) + 1, FN(int_fn) + 2};
+  for (size_t I = 0; I < 6; I++) {
     orcrt_test_assert_out_of_band(run_main(&E, Bad[I], NULL, 0), "no wrapper function at");
     orc_rt_SPSWriter W;
     orc_rt_SPSWriter_init(&W);
@@ -1133,7 +1134,7 @@ START_TEST(eh_frame_add_waiting_in_memory_released_unfinalized_or_failing_is_dro
   orc_rt_MemoryActionPair Act = {{0x1, NULL, 0}, {0, NULL, 0}};
   orc_rt_MemoryFinalizeRequest Req = {Segs, 2, &Act, 1};
   ck_assert_error_contains(orc_rt_MemoryService_finalize(T.E.M, &Req),
-                           "Allocation action 0x1 is not in executable memory");
+                           "Allocation action 0x1 is not the entry of a function in executable memory");
   ck_assert_ptr_null(unw_fde(&T, Failing + Page + 1));
   ck_assert_no_error(orc_rt_MemoryService_deallocate(T.E.M, Again));
   unw_fini(&T, true);

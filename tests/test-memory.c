@@ -798,23 +798,25 @@ START_TEST(memory_action_outside_executable_memory_fails_without_calling_it) {
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
   log_reset();
   static char Data[16];
-  for (int Case = 0; Case < 3; Case++) {
+  for (int Case = 0; Case < 4; Case++) {
     orc_rt_ExecutorAddr B = reserve(&E, 2 * Page);
     orc_rt_MemorySegment Segs[] = {
         seg(orc_rt_MemProt_Read, B, Page, "x", 1),
         seg(orc_rt_MemProt_Read | orc_rt_MemProt_Write, B + Page, Page, "\xc3", 1),
     };
-    /* Unmapped, data of this binary, non-executable JIT memory. */
+    /* Unmapped, data of this binary, non-executable JIT memory, inside a function of this binary. */
     orc_rt_ExecutorAddr Bad = Case == 0   ? 0x10
                               : Case == 1 ? orc_rt_ExecutorAddr_fromPtr(Data)
-                                          : B + Page;
+                              : Case == 2 ? B + Page
+                                          : orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)log_action) + 1;
     orc_rt_MemoryActionPair Acts[] = {
         pair(log_action, "a", log_action, "x"),
         {{Bad, "", 0}, {0, NULL, 0}},
     };
-    orcrt_test_assert_sps_failure(finalize(&E, Segs, 2, Acts, 2), "is not in executable memory");
+    orcrt_test_assert_sps_failure(finalize(&E, Segs, 2, Acts, 2),
+                                  "is not the entry of a function in executable memory");
   }
-  assert_log("axaxax");
+  assert_log("axaxaxax");
   env_fini(&E);
 }
 END_TEST
