@@ -288,8 +288,10 @@ static void drop_repl_empty_line(orcrt_test_spawn_result *R) {
  * A C++ session, out of process in orcrt-executor, as with LLVM 22's own
  * executor: declarations, printf, std::vector, an exception thrown and
  * caught, a static object's constructor and destructor, 64 MiB of static
- * and of heap memory, and a bare expression, whose printing needs a
- * runtime function clang-repl-22 does not have out of process.
+ * and of heap memory. No bare expression: its printing needs a function
+ * clang-repl-22 does not have out of process, and the failed
+ * materialization deadlocks clang-repl-22 itself about once in 150 runs,
+ * with LLVM's executor as with orcrt's (doc/protocol/clang-repl-22.md).
  */
 START_TEST(versions_repl_session_is_the_same_as_with_llvm_executor) {
   static const char Session[] =
@@ -312,7 +314,6 @@ START_TEST(versions_repl_session_is_the_same_as_with_llvm_executor) {
       "char *p = new char[64 * 1024 * 1024]; p[12345] = 9; "
       "printf(\"new[] ok %d\\n\", p[12345]); delete[] p;\n"
       "int x = 42;\n"
-      "x\n"
       "%quit\n";
   orcrt_test_spawn_result Ref, Got;
   repl(tool("llvm-jitlink-executor"), Session, &Ref);
@@ -321,8 +322,7 @@ START_TEST(versions_repl_session_is_the_same_as_with_llvm_executor) {
   drop_repl_empty_line(&Got);
   orcrt_e2e_assert_outcome(&Ref, 0,
                            "add=5\nsize=4 sum=10\ncaught boom\nctor 1\nbig last=7 first=0\n"
-                           "new[] ok 9\ndtor 1\n",
-                           "error: dlupdate failed\n");
+                           "new[] ok 9\ndtor 1\n", NULL);
   orcrt_e2e_assert_same("clang-repl-22 session", "llvm-jitlink-executor", &Ref, &Got);
   orcrt_test_spawn_result_free(&Ref);
   orcrt_test_spawn_result_free(&Got);
