@@ -1,6 +1,8 @@
 /*
  * sandbox-escape.c - JIT'd code that tries to get out of orcrt-executor's
- * sandbox, one way per run: -args CASE [ARG]. It prints "DENIED: ..." and
+ * sandbox, one way per run: -args CASE [ARG], or SANDBOX_ESCAPE_CASE and
+ * SANDBOX_ESCAPE_ARG in the environment (lli-19 -remote-mcjit passes no
+ * arguments). It prints "DENIED: ..." and
  * returns 0 when the system refuses, "ESCAPED: ..." and returns 3 when it
  * gets through, "UNCLEAR: ..." and returns 4 when the call fails for
  * another reason. The cases that the sandbox ends (spin, sleep, unlisted)
@@ -167,8 +169,12 @@ static int started(void) {
 }
 
 int main(int Argc, char **Argv) {
-  const char *Case = Argc > 1 ? Argv[1] : "";
-  const char *Arg = Argc > 2 ? Argv[2] : "";
+  const char *Case = Argc > 1 ? Argv[1] : getenv("SANDBOX_ESCAPE_CASE");
+  const char *Arg = Argc > 2 ? Argv[2] : getenv("SANDBOX_ESCAPE_ARG");
+  if (!Case)
+    Case = "";
+  if (!Arg)
+    Arg = "";
   if (strcmp(Case, "read") == 0)
     return read_file(Arg);
   if (strcmp(Case, "write") == 0)
