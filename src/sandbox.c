@@ -395,8 +395,8 @@ static const char *const Denied[] = {
     /* processes: fork and vfork here, clone below */
     "execve", "execveat", "fork", "vfork",
     /* other processes */
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
-    "pidfd_send_signal", "process_madvise", "process_mrelease", "tkill",
+    "ptrace", "kcmp", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "process_madvise",
+    "process_mrelease", "tkill",
     /* metadata, which Landlock does not cover */
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime",
     "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
@@ -490,10 +490,18 @@ static void add_process_rules(struct filter *F) {
   rule0(F, SCMP_ACT_ERRNO(ENOSYS), "clone3");
 }
 
-/* Signals only to the process itself; SIGSYS's and SIGXCPU's handlers stay. */
+/*
+ * Signals and process_vm_* only to the process itself (the crash report
+ * reads its own memory that way); SIGSYS's and SIGXCPU's handlers stay.
+ */
 static void add_signal_rules(struct filter *F) {
   scmp_datum_t Self = (scmp_datum_t)getpid();
-  static const char *const Kill[] = {"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"};
+  static const char *const Kill[] = {"kill",
+                                     "tgkill",
+                                     "rt_sigqueueinfo",
+                                     "rt_tgsigqueueinfo",
+                                     "process_vm_readv",
+                                     "process_vm_writev"};
   for (size_t I = 0; I < sizeof(Kill) / sizeof(Kill[0]); I++) {
     rule1(F, SCMP_ACT_ALLOW, Kill[I], SCMP_A0(SCMP_CMP_EQ, Self));
     rule1(F, SCMP_ACT_ERRNO(EPERM), Kill[I], SCMP_A0(SCMP_CMP_NE, Self));
