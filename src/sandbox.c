@@ -3,11 +3,11 @@
  * (orc_rt_Sandbox_enter(), see orcrt/sandbox.h and orc_rt_Sandbox(3))
  *
  * The order matters: the handlers first (they must be there before a limit
- * or the filter can fire), then the rlimits (a capability drop would stop
- * root from lowering nothing, but seccomp stops raising them), the
- * capability drop and no_new_privs, Landlock (its syscalls are denied by
- * the filter), the seccomp filter, and last the watchdog thread, which
- * starts confined.
+ * or the filter can fire), then the rlimits (lowering needs no privilege;
+ * the filter stops raising them), the capability drop and no_new_privs,
+ * Landlock (the filter denies its system calls), the seccomp filter, and
+ * last the watchdog thread (wall clock and CPU time), which starts
+ * confined.
  *
  * The allowed set is what research/sandbox.md section 2 measured the
  * executor, LLVM 19's controllers' sessions and the JIT'd programs of the
@@ -121,7 +121,12 @@ static size_t put_uint(char *Buf, size_t Len, size_t Size, unsigned long V) {
 
 /* "<prefix>: sandbox: <What><Number><After>; ending the session\n", then the status. */
 static void end_process(const char *What, unsigned long Number, const char *After, int Status) {
+  static atomic_bool Ending;
   char Buf[256];
+  /* One line: the watchdog and the SIGXCPU handler may both get here. */
+  if (atomic_exchange(&Ending, true))
+    for (;;)
+      pause();
   size_t L = put(Buf, 0, sizeof(Buf), Prefix);
   L = put(Buf, L, sizeof(Buf), ": sandbox: ");
   L = put(Buf, L, sizeof(Buf), What);
@@ -183,11 +188,43 @@ static void on_sigxcpu(int Sig) {
   end_process("CPU time limit of ", CpuLimitS, " s reached", orc_rt_SandboxExit_CpuLimit);
 }
 
+/*
+ * The watchdog thread: the wall-clock limit, and the CPU limit too, which
+ * the SIGXCPU handler alone would miss where the signal is blocked or its
+ * delivery deferred (ThreadSanitizer defers it to the next intercepted
+ * call): the kernel's hard limit would then kill without a word. It sleeps
+ * until the first limit could be reached, CPU time accruing at most one
+ * second per CPU per second.
+ */
 static void *watchdog(void *Arg) {
-  struct timespec *Deadline = Arg;
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, Deadline, NULL) == EINTR)
-    ;
-  end_process("wall-clock time limit of ", TimeLimitS, " s reached", orc_rt_SandboxExit_Timeout);
+  const struct timespec *Deadline = Arg;
+  long Cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (Cpus < 1)
+    Cpus = 1;
+  for (;;) {
+    struct timespec Now, Used, Wake;
+    clock_gettime(CLOCK_MONOTONIC, &Now);
+    Wake = TimeLimitS ? *Deadline : (struct timespec){Now.tv_sec + 3600, Now.tv_nsec};
+    if (TimeLimitS && (Now.tv_sec > Deadline->tv_sec ||
+                       (Now.tv_sec == Deadline->tv_sec && Now.tv_nsec >= Deadline->tv_nsec)))
+      end_process("wall-clock time limit of ", TimeLimitS, " s reached",
+                  orc_rt_SandboxExit_Timeout);
+    if (CpuLimitS && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &Used) == 0) {
+      double Left = (double)CpuLimitS - ((double)Used.tv_sec + (double)Used.tv_nsec * 1e-9);
+      if (Left <= 0)
+        end_process("CPU time limit of ", CpuLimitS, " s reached", orc_rt_SandboxExit_CpuLimit);
+      double Sleep = Left / (double)Cpus;
+      if (Sleep < 0.01)
+        Sleep = 0.01;
+      double At = (double)Now.tv_sec + (double)Now.tv_nsec * 1e-9 + Sleep;
+      if (At < (double)Wake.tv_sec + (double)Wake.tv_nsec * 1e-9) {
+        Wake.tv_sec = (time_t)At;
+        Wake.tv_nsec = (long)((At - (double)Wake.tv_sec) * 1e9);
+      }
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &Wake, NULL) == EINTR)
+      ;
+  }
   return NULL;
 }
 
@@ -617,7 +654,7 @@ static orc_rt_ErrorRef install_handlers(const orc_rt_SandboxOptions *O) {
 }
 
 static orc_rt_ErrorRef start_watchdog(unsigned Seconds) {
-  static struct timespec Deadline;
+  static struct timespec Deadline; /* read by the watchdog only */
   pthread_attr_t A;
   pthread_t T;
   sigset_t All, Old;
@@ -634,7 +671,7 @@ static orc_rt_ErrorRef start_watchdog(unsigned Seconds) {
     pthread_attr_destroy(&A);
   }
   pthread_sigmask(SIG_SETMASK, &Old, NULL);
-  return Rc ? orc_rt_Error_fromErrno(Rc, "sandbox: cannot start the wall-clock watchdog") : NULL;
+  return Rc ? orc_rt_Error_fromErrno(Rc, "sandbox: cannot start the watchdog") : NULL;
 }
 
 ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Sandbox_enter(const orc_rt_SandboxOptions *O,
@@ -674,7 +711,7 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_Sandbox_enter(const orc_rt_SandboxOptions *
     goto fail;
   if (Seccomp && (Err = enter_seccomp(O, Abi)))
     goto fail;
-  if (O->TimeoutS && (Err = start_watchdog(O->TimeoutS)))
+  if ((O->TimeoutS || O->MaxCpuS) && (Err = start_watchdog(O->TimeoutS)))
     goto fail;
   if (Unenforced)
     *Unenforced = Missing;

@@ -332,7 +332,7 @@ END_TEST
 
 /* ---- kernels that lack a mechanism ---------------------------------------------------- */
 
-/* llvm-jitlink-19 on hello.c under tests/no-landlock, with Extra in the environment. */
+/* llvm-jitlink-19 on hello.c under tests/no-landlock, with Mode (ORCRT_SANDBOX=...) set. */
 static void run_without_landlock(const char *Mode, orcrt_test_spawn_result *R) {
   const char *Hello =
       orcrt_test_format("%s/contrib/examples/hello.c", orcrt_e2e_required_env("ORCRT_TOP_SRCDIR"));
@@ -341,7 +341,8 @@ static void run_without_landlock(const char *Mode, orcrt_test_spawn_result *R) {
       orcrt_e2e_required_env("ORCRT_LLVM_JITLINK"),
       orcrt_test_format("-oop-executor=%s", orcrt_test_executor_path()),
       orcrt_e2e_object(Hello, "hello.o"), NULL};
-  const char *Extra[] = {Mode, NULL};
+  /* The mode is in Extra, so run_env() does not add the sanitizers' memory setting. */
+  const char *Extra[] = {Mode, SANITIZED ? "ORCRT_MAX_MEMORY=0" : NULL, NULL};
   run(Argv, run_env(false, Extra), R);
 }
 

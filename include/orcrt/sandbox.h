@@ -91,7 +91,8 @@ void orc_rt_SandboxOptions_init(orc_rt_SandboxOptions *O);
  * thread and to the threads it creates afterwards, not to threads that
  * already exist (the seccomp filter is applied to every thread). It
  * installs handlers for SIGSYS and SIGXCPU that the confined code cannot
- * replace, and with TimeoutS a thread that ends the process at the limit.
+ * replace, and, with TimeoutS or MaxCpuS, a watchdog thread that ends the
+ * process at the limit (even where SIGXCPU is blocked).
  *
  * Returns NULL when the process is confined. In strict mode, when the
  * kernel lacks a mechanism the policy needs (Landlock, seccomp), returns
