@@ -42,6 +42,20 @@ const char *orcrt_e2e_program(const char *Name) {
                            Name);
 }
 
+/* LLVM's ORC runtime for this target, where clang-19 keeps it. */
+const char *orcrt_e2e_orc_runtime(void) {
+  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_CLANG"),
+                        "-print-file-name=liborc_rt-x86_64.a", NULL};
+  orcrt_test_spawn_result R;
+  orcrt_e2e_run(Argv, NULL, &R);
+  ck_assert_msg(R.Status == 0 && R.OutSize > 1, "clang cannot name the ORC runtime");
+  const char *Path = orcrt_test_format("%.*s", (int)(R.OutSize - 1), R.Out);
+  orcrt_test_spawn_result_free(&R);
+  ck_assert_msg(Path[0] == '/' && access(Path, R_OK) == 0,
+                "no ORC runtime at \"%s\" (install libclang-rt-19-dev)", Path);
+  return Path;
+}
+
 /* Show a captured stream in a failure message (bounded). */
 const char *orcrt_e2e_shown(const char *S, size_t Size) {
   return Size > 2000 ? orcrt_test_format("%.2000s... (%zu bytes)", S, Size) : S;

@@ -29,6 +29,9 @@ const char *orcrt_e2e_no_leak_check(void);
 /* The value of Var, which make check sets (the test fails if it is not set). */
 const char *orcrt_e2e_required_env(const char *Var);
 
+/* LLVM's ORC runtime for this target, where $ORCRT_CLANG keeps it (the test fails if absent). */
+const char *orcrt_e2e_orc_runtime(void);
+
 /* The path of tests/programs/Name in the source tree. */
 const char *orcrt_e2e_program(const char *Name);
 

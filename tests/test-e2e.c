@@ -225,20 +225,6 @@ START_TEST(e2e_jitlink_runs_sqlite) {
 }
 END_TEST
 
-/* LLVM's ORC runtime for this target, where clang-19 keeps it. */
-static const char *orc_runtime(void) {
-  const char *Argv[] = {orcrt_e2e_required_env("ORCRT_CLANG"),
-                        "-print-file-name=liborc_rt-x86_64.a", NULL};
-  orcrt_test_spawn_result R;
-  orcrt_e2e_run(Argv, NULL, &R);
-  ck_assert_msg(R.Status == 0 && R.OutSize > 1, "clang cannot name the ORC runtime");
-  const char *Path = orcrt_test_format("%.*s", (int)(R.OutSize - 1), R.Out);
-  orcrt_test_spawn_result_free(&R);
-  ck_assert_msg(Path[0] == '/' && access(Path, R_OK) == 0,
-                "no ORC runtime at \"%s\" (install libclang-rt-19-dev)", Path);
-  return Path;
-}
-
 START_TEST(e2e_jitlink_runs_thread_data_destructors_of_jit_code) {
   orcrt_e2e_jitlink_program("tls-key.c", NULL, NULL, 3, "value 42 set\n", NULL);
 }
@@ -252,7 +238,7 @@ START_TEST(e2e_jitlink_runs_thread_locals_with_the_orc_runtime) {
       orcrt_test_format("ASAN_OPTIONS=%s%sdetect_leaks=0", Old ? Old : "", Old ? ":" : ""), NULL};
   const char *PicFlags[] = {"-c", "-O1", "-fPIC", NULL};
   const char *Args[] = {orcrt_e2e_compile("tls-var.c", "prog.o", PicFlags),
-                        orcrt_test_format("-orc-runtime=%s", orc_runtime()), NULL};
+                        orcrt_test_format("-orc-runtime=%s", orcrt_e2e_orc_runtime()), NULL};
   orcrt_test_spawn_result Ref;
   orcrt_e2e_jitlink_both(Args, Env, &Ref);
   orcrt_e2e_assert_outcome(&Ref, 7, "tls! counter 7\n", NULL);
@@ -319,7 +305,7 @@ static void jitlink_cxx_cases(const struct cxx_case *Cases, size_t N, bool OrcRu
       *A++ = Extra;
     *A++ = orcrt_e2e_compile(C->Src, "prog.o", PicFlags);
     if (OrcRuntime)
-      *A++ = orcrt_test_format("-orc-runtime=%s", orc_runtime());
+      *A++ = orcrt_test_format("-orc-runtime=%s", orcrt_e2e_orc_runtime());
     *A = NULL;
     orcrt_test_spawn_result Ref;
     orcrt_e2e_StdinInput = C->Stdin;

@@ -112,6 +112,7 @@ Suite *orcrt_suite_pipe(void);
 Suite *orcrt_suite_executor(void);
 Suite *orcrt_suite_e2e(void);
 Suite *orcrt_suite_hostile(void);
+Suite *orcrt_suite_sandbox(void);
 Suite *orcrt_suite_versions(void);
 Suite *orcrt_suite_faults(void);
 Suite *orcrt_suite_bidir(void);

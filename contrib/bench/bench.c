@@ -5,7 +5,7 @@
  *
  * usage: bench --orcrt=EXE --llvm=EXE --echo=EXE [--orcrt-libdir=DIR]
  *              [--size-ours=FILE,...] [--size-llvm=FILE] [-r ROUNDS] [-s SCALE]
- *              [--cpus=LIST|all] [--realtime] [--only=floor|orcrt|llvm [--hello-only]]
+ *              [--cpus=LIST|all] [--realtime] [--only=floor|orcrt|llvm|sandbox [--hello-only]]
  *
  * Each executor is launched the way llvm-jitlink-19 does it ("EXE
  * filedescs=R,W" on two fresh pipes). The echo peer (echo-peer.c) answers
@@ -40,6 +40,9 @@
  * --realtime runs everything under SCHED_FIFO (where permitted), so that
  * other work on a busy machine does not take the pinned CPU away halfway
  * through a measurement.
+ *
+ * The sandbox column is orcrt-executor again with ORCRT_SANDBOX=1, so
+ * that the sandbox's cost per call stands beside the figures without it.
  *
  * --only runs one peer alone and prints its figures (for profiling it);
  * --hello-only then runs only its hello-world sessions.
@@ -783,7 +786,8 @@ static long long file_sizes(const char *List) {
   return Sum;
 }
 
-enum { PeerEcho, PeerOrcrt, PeerLLVM, NumPeers };
+/* PeerSandbox: orcrt-executor with ORCRT_SANDBOX=1, the sandbox's cost side by side. */
+enum { PeerEcho, PeerOrcrt, PeerLLVM, PeerSandbox, NumPeers };
 
 static int Passed, Missed;
 
@@ -844,7 +848,8 @@ static void pin_cpus(const char *List, char *Out, size_t Size) {
 static void usage(void) {
   fputs("usage: bench --orcrt=EXE --llvm=EXE --echo=EXE [--orcrt-libdir=DIR]\n"
         "             [--size-ours=FILE,...] [--size-llvm=FILE] [-r ROUNDS] [-s SCALE]\n"
-        "             [--cpus=LIST|all] [--realtime] [--only=floor|orcrt|llvm [--hello-only]]\n",
+        "             [--cpus=LIST|all] [--realtime] [--only=floor|orcrt|llvm|sandbox "
+        "[--hello-only]]\n",
         stderr);
   exit(2);
 }
@@ -869,6 +874,7 @@ int main(int argc, char **argv) {
       [PeerEcho] = {"floor", NULL, environ},
       [PeerOrcrt] = {"orcrt", NULL, environ},
       [PeerLLVM] = {"llvm", NULL, environ},
+      [PeerSandbox] = {"sandbox", NULL, NULL},
   };
   const char *LibDir = NULL, *SizeOurs = NULL, *SizeLLVM = NULL;
   int Rounds = 7, Only = -1;
@@ -923,6 +929,7 @@ int main(int argc, char **argv) {
       usage();
     }
   }
+  Peers[PeerSandbox].Exe = Peers[PeerOrcrt].Exe;
   for (int Pi = 0; Pi < NumPeers; Pi++)
     if (!Peers[Pi].Exe && (Only < 0 || Only == Pi))
       usage();
@@ -949,21 +956,25 @@ int main(int argc, char **argv) {
    * otherwise search that directory too).
    */
   char **OrcEnv = NULL;
-  if (LibDir) {
-    size_t N = 0;
-    while (environ[N])
-      N++;
-    OrcEnv = calloc(N + 2, sizeof(*OrcEnv));
-    if (!OrcEnv)
-      die("out of memory");
-    size_t J = 0;
-    for (size_t I = 0; I < N; I++)
-      if (strncmp(environ[I], "LD_LIBRARY_PATH=", 16) != 0)
-        OrcEnv[J++] = environ[I];
-    if (asprintf(&OrcEnv[J], "LD_LIBRARY_PATH=%s", LibDir) < 0)
-      die("out of memory");
-    Peers[PeerOrcrt].Env = OrcEnv;
-  }
+  size_t N = 0;
+  while (environ[N])
+    N++;
+  /* The sandbox peer's: the same with ORCRT_SANDBOX=1 (and no other ORCRT_SANDBOX). */
+  OrcEnv = calloc(N + 3, sizeof(*OrcEnv));
+  char **SandboxEnv = calloc(N + 3, sizeof(*SandboxEnv));
+  if (!OrcEnv || !SandboxEnv)
+    die("out of memory");
+  size_t J = 0;
+  for (size_t I = 0; I < N; I++)
+    if (strncmp(environ[I], "LD_LIBRARY_PATH=", 16) != 0 &&
+        strncmp(environ[I], "ORCRT_SANDBOX=", 14) != 0)
+      OrcEnv[J++] = environ[I];
+  if (LibDir && asprintf(&OrcEnv[J++], "LD_LIBRARY_PATH=%s", LibDir) < 0)
+    die("out of memory");
+  memcpy(SandboxEnv, OrcEnv, J * sizeof(*OrcEnv));
+  SandboxEnv[J] = "ORCRT_SANDBOX=1";
+  Peers[PeerOrcrt].Env = OrcEnv;
+  Peers[PeerSandbox].Env = SandboxEnv;
 
   struct params Pr = {
       .Calls = (int)(2000 * Scale),
@@ -1018,12 +1029,13 @@ int main(int argc, char **argv) {
   printf("median of %d interleaved rounds; %d single calls, %d x %d in flight, %d JIT'd calls,\n"
          "%d lookups and %d x 16 MiB per round; %s\n\n",
          Rounds, Pr.Calls, Pr.Batches, IN_FLIGHT, Pr.JitCalls, Pr.Lookups, Pr.Bigs, Pinned);
-  printf("  %-33s %-8s %10s %10s %10s %11s %10s\n", "measure", "unit", "floor", "orcrt", "llvm",
-         "orcrt/floor", "orcrt/llvm");
+  printf("  %-33s %-8s %10s %10s %10s %11s %10s %10s %10s\n", "measure", "unit", "floor", "orcrt",
+         "llvm", "orcrt/floor", "orcrt/llvm", "sandbox", "sbx/orcrt");
   for (int M = 0; M < NumMetrics; M++)
-    printf("  %-33s %-8s %10.1f %10.1f %10.1f %10.2fx %9.2fx\n", Metrics[M].Name, Metrics[M].Unit,
-           Med[PeerEcho][M], Med[PeerOrcrt][M], Med[PeerLLVM][M],
-           Med[PeerOrcrt][M] / Med[PeerEcho][M], Med[PeerOrcrt][M] / Med[PeerLLVM][M]);
+    printf("  %-33s %-8s %10.1f %10.1f %10.1f %10.2fx %9.2fx %10.1f %9.2fx\n", Metrics[M].Name,
+           Metrics[M].Unit, Med[PeerEcho][M], Med[PeerOrcrt][M], Med[PeerLLVM][M],
+           Med[PeerOrcrt][M] / Med[PeerEcho][M], Med[PeerOrcrt][M] / Med[PeerLLVM][M],
+           Med[PeerSandbox][M], Med[PeerSandbox][M] / Med[PeerOrcrt][M]);
 
   long long Ours = -1, Theirs = -1;
   if (SizeOurs && SizeLLVM) {
@@ -1060,6 +1072,10 @@ int main(int argc, char **argv) {
          true, 0.5);
   if (Ours >= 0)
     target("installed size vs llvm-jitlink-executor", (double)Ours / (double)Theirs, true, 0.2);
+  target("small call, sandbox on vs off", Med[PeerSandbox][MCall] / Med[PeerOrcrt][MCall], true,
+         1.05);
+  target("call into JIT'd code, sandbox on vs off", Med[PeerSandbox][MJit] / Med[PeerOrcrt][MJit],
+         true, 1.05);
   printf("\n%d passed, %d missed\n", Passed, Missed);
   return 0;
 }

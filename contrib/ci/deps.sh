@@ -4,7 +4,7 @@
 # is there already it changes nothing and needs no network.
 set -eu
 
-# Building: the toolchain, autotools, libevent, Check. The end-to-end tests
+# Building: the toolchain, autotools, libevent, libseccomp (the sandbox), Check. The end-to-end tests
 # and the demo: LLVM 19 (llvm-jitlink-19, lli-19, lli-child-target), clang-19
 # (with libstdc++ headers for the C++ test program) and clang's runtime
 # libraries (libclang-rt-19-dev also has libFuzzer, for the fuzzers). The
@@ -16,7 +16,7 @@ set -eu
 # (linux-perf; it runs only where perf record may sample). The SQLite test
 # fetches its source with npm.
 packages="build-essential autoconf automake libtool autoconf-archive pkg-config
-libevent-dev check llvm-19 clang-19 libclang-rt-19-dev
+libevent-dev libseccomp-dev check llvm-19 clang-19 libclang-rt-19-dev
 llvm-14 clang-14 libclang-rt-14-dev llvm-15 clang-15 libclang-common-15-dev
 llvm-16 clang-16 libclang-rt-16-dev llvm-22 clang-22 libclang-rt-22-dev clang-tools-22
 groff-base valgrind gdb linux-perf"

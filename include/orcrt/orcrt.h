@@ -21,5 +21,6 @@
 #include <orcrt/shared-memory.h>
 #include <orcrt/supervise.h>
 #include <orcrt/socket-listen.h>
+#include <orcrt/sandbox.h>
 
 #endif /* ORCRT_ORCRT_H */

@@ -47,6 +47,8 @@
 
 #include "util/sigpipe.h"
 
+#include "sandbox.h"
+
 #define PROGRAM "orcrt-executor"
 #define MAX_THREADS 1024
 /* How long a TCP session must have been idle before the executor probes the
@@ -73,6 +75,7 @@ struct settings {
   unsigned ProbeMs; /* for a TCP controller, 0: never probe */
   orc_rt_Protocol Protocol;
   unsigned CleanupS; /* the bound of the cleanup at the end, 0: none */
+  struct sandbox_settings Sandbox;
 };
 
 static void usage(FILE *F) {
@@ -117,12 +120,32 @@ static void usage(FILE *F) {
         "                         milliseconds (default 100; 0: never), send the\n"
         "                         controller an empty call, which ends\n"
         "                         llvm-jitlink-19's teardown over TCP\n"
+        "      --sandbox[=MODE]   confine the JIT'd code (see SANDBOX in the manual):\n"
+        "                         files only under the library directories, no\n"
+        "                         network, no execve, no new processes, no ptrace,\n"
+        "                         no page writable and executable. MODE strict\n"
+        "                         (default): refuse to start where the kernel lacks\n"
+        "                         Landlock or seccomp; best-effort: start, saying\n"
+        "                         what is not enforced\n"
+        "      --allow-read=PATH  with --sandbox: PATH (a file or a tree) readable;\n"
+        "                         repeatable\n"
+        "      --allow-write=PATH with --sandbox: PATH readable and writable;\n"
+        "                         repeatable (-use-shared-memory: /dev/shm)\n"
+        "      --allow-net        with --sandbox: IPv4 and IPv6 sockets allowed\n"
+        "      --max-memory=SIZE  with --sandbox: address-space limit, K, M or G\n"
+        "                         (default 2G; 0: none)\n"
+        "      --max-cpu=SECONDS  with --sandbox: CPU time limit (default 600; 0: none)\n"
+        "      --timeout=SECONDS  with --sandbox: wall-clock limit from the start of\n"
+        "                         the session (default 0: none)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
         "The controllers start the executor with fixed arguments, so the options can\n"
         "also be set in the environment: ORCRT_THREADS, ORCRT_MEMORY, ORCRT_LOG,\n"
-        "ORCRT_LLVM and ORCRT_CLEANUP_TIMEOUT (the command line wins).\n"
+        "ORCRT_LLVM, ORCRT_CLEANUP_TIMEOUT, ORCRT_SANDBOX (1, strict, best-effort\n"
+        "or 0), ORCRT_ALLOW_READ and ORCRT_ALLOW_WRITE (paths separated by ':'),\n"
+        "ORCRT_ALLOW_NET=1, ORCRT_MAX_MEMORY, ORCRT_MAX_CPU and ORCRT_TIMEOUT (the\n"
+        "command line wins).\n"
         "\n"
         "The executor is killed if its controller dies without closing the\n"
         "descriptors (not with listen=: it is not the controller's child).\n"
@@ -137,7 +160,10 @@ static void usage(FILE *F) {
         "Exit status:\n"
         "  0  the controller ended the session in order (it closed the pipes at a\n"
         "     frame boundary, or sent a Hangup)\n"
-        "  1  a protocol error, a usage error, or the session could not start\n",
+        "  1  a protocol error, a usage error, or the session could not start\n"
+        "  124  the sandbox's wall-clock limit (--timeout) was reached\n"
+        "  152  the sandbox's CPU time limit (--max-cpu) was reached\n"
+        "  159  JIT'd code made a system call the sandbox does not allow\n",
         F);
 }
 
@@ -298,12 +324,14 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
       {"idle-probe", required_argument, NULL, 'p'},
       {"llvm", required_argument, NULL, OPT_LLVM},
       {"cleanup-timeout", required_argument, NULL, OPT_CLEANUP_TIMEOUT},
+      SANDBOX_LONG_OPTIONS,
       {NULL, 0, NULL, 0},
   };
   bool HaveThreads = false, HaveMemory = false, HaveLog = false, HaveLLVM = false;
   bool HaveCleanup = false;
   long V;
   int C;
+  char *Unusable;
 
   /* '+': stop at the first word that is not an option, so that whatever
      follows the descriptors is left alone. */
@@ -345,6 +373,16 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
                            optarg);
       HaveLLVM = true;
       break;
+    case OPT_SANDBOX:
+    case OPT_ALLOW_READ:
+    case OPT_ALLOW_WRITE:
+    case OPT_ALLOW_NET:
+    case OPT_MAX_MEMORY:
+    case OPT_MAX_CPU:
+    case OPT_TIMEOUT:
+      if ((Unusable = sandbox_parse_option(&Set->Sandbox, C, optarg)))
+        return usage_error("%s", Unusable);
+      break;
     case 'h':
       usage(stdout);
       return EXIT_SUCCESS;
@@ -373,6 +411,9 @@ static int parse_arguments(int Argc, char **Argv, struct settings *Set) {
                          MAX_CLEANUP_S);
     Set->CleanupS = (unsigned)V;
   }
+  if ((Unusable = sandbox_parse_environment(&Set->Sandbox)) ||
+      (Unusable = sandbox_check(&Set->Sandbox)))
+    return usage_error("%s", Unusable);
 
   char **Words = Argv + optind;
   int NWords = Argc - optind;
@@ -648,6 +689,16 @@ static int run(const struct settings *Set) {
   /* Only llvm-jitlink-19 connects over TCP, and it needs the probe to end. */
   if (Set->Listen)
     Opts.IdleProbeMs = Set->ProbeMs;
+  /* Before attach, which starts the first thread; after it, nothing changes the rules. */
+  char *Warning, *Why = sandbox_enter(&Set->Sandbox, &Warning);
+  if (Warning)
+    complain("sandbox: best effort: %s", Warning);
+  free(Warning);
+  if (Why) {
+    complain("%s", Why);
+    free(Why);
+    goto fail;
+  }
   if ((Err = orc_rt_PipeControllerAccess_attach(S, Set->InFd, Set->OutFd, &Opts)))
     goto fail;
   Attached = true;
@@ -712,6 +763,7 @@ int main(int argc, char **argv) {
       .ProbeMs = DEFAULT_PROBE_MS,
       .CleanupS = DEFAULT_CLEANUP_S,
   };
+  sandbox_settings_init(&Set.Sandbox);
   hold_stdio();
   int Status = parse_arguments(argc, argv, &Set);
   if (Status >= 0)
