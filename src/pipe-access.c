@@ -2,11 +2,12 @@
  * pipe-access.c - the pipe/socket ControllerAccess, speaking LLVM 19's wire
  * protocol: its ops, its I/O thread, creation and destruction
  *
- * One I/O thread per connection runs a libevent loop; it alone touches the
- * descriptors, the libevent objects and the fields marked "I/O thread" in
- * pipe-internal.h. Other threads queue outgoing frames under Lock and wake
- * the loop through an eventfd (pipe-output.c); Disconnect requests travel
- * the same way. The loop's callbacks are here and call into the files of
+ * One I/O thread per connection runs a libevent loop; it alone reads InFd
+ * and touches the libevent objects and the fields marked "I/O thread" in
+ * pipe-internal.h. Other threads queue outgoing frames under Lock and
+ * write them to OutFd themselves while nobody else does, or else wake the
+ * loop through an eventfd (pipe-output.c); Disconnect requests travel the
+ * eventfd too. The loop's callbacks are here and call into the files of
  * each idea: input (pipe-input.c), output (pipe-output.c), flow control and
  * idle probing (pipe-flow.c).
  *
@@ -155,10 +156,7 @@ static void on_readable(evutil_socket_t Fd, short What, void *Arg) {
   if (P->QueuedInRead) {
     /* Answers given inline during the read: one write for all of them. */
     P->QueuedInRead = false;
-    pthread_mutex_lock(&P->Lock);
-    orcrt_pipe_take_queue_locked(P);
-    pthread_mutex_unlock(&P->Lock);
-    orcrt_pipe_flush(P);
+    orcrt_pipe_write_pending(P);
   }
   orcrt_pipe_update_probe(P);
 }
@@ -179,13 +177,12 @@ static void on_wake(evutil_socket_t Fd, short What, void *Arg) {
     ;
   pthread_mutex_lock(&P->Lock);
   bool Stop = P->Stopping;
-  orcrt_pipe_take_queue_locked(P);
   pthread_mutex_unlock(&P->Lock);
   if (Stop) {
     event_base_loopbreak(P->Base);
     return;
   }
-  orcrt_pipe_flush(P);
+  orcrt_pipe_write_pending(P);
 }
 
 static void *io_thread(void *Arg) {
@@ -197,11 +194,10 @@ static void *io_thread(void *Arg) {
   }
   pthread_mutex_lock(&P->Lock);
   bool Stop = P->Stopping;
-  orcrt_pipe_take_queue_locked(P);
   pthread_mutex_unlock(&P->Lock);
   if (Stop)
     return NULL;
-  orcrt_pipe_flush(P); /* the Setup frame */
+  orcrt_pipe_write_pending(P); /* what of the Setup frame Connect could not write */
   if (event_base_dispatch(P->Base) < 0) {
     /* epoll_wait() failed: its instance was closed under the loop. */
     pthread_mutex_lock(&P->Lock);
@@ -284,9 +280,10 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
     goto fail;
   }
   orcrt_pipe_input_detect_tcp(P);
+  /* Written here, on the embedder's thread, as far as OutFd takes it: the
+     controller waits for nothing else, and a thread takes a while to start. */
   orcrt_pipe_enqueue(P, WIRE_OP_SETUP, 0, 0, Setup);
   orc_rt_WrapperFunctionBuffer_init(&Setup);
-  orcrt_pipe_send_setup_now(P);
 
   /* The I/O thread takes no signals: they belong to the embedding program. */
   sigset_t All, Old;
@@ -323,7 +320,8 @@ fail:
 static void pipe_call_controller(void *Ctx, uint64_t CallId, orc_rt_ExecutorAddr HandlerTag,
                                  orc_rt_WrapperFunctionBuffer ArgBytes) {
   struct pipe_access *P = Ctx;
-  atomic_fetch_add_explicit(&P->CallsToController, 1, memory_order_relaxed);
+  /* Before the frame is written (sequentially consistent: pipe-internal.h). */
+  atomic_fetch_add(&P->CallsToController, 1);
   /* The Session numbers its calls from 0, as LLVM expects of the executor. */
   orcrt_pipe_enqueue(P, WIRE_OP_CALL_WRAPPER, CallId, HandlerTag, ArgBytes);
   /* After the controller closed its writing end no answer can come: end,
@@ -512,8 +510,13 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   P->PageSize = Opts->PageSize;
   P->IdleProbeMs = Opts->IdleProbeMs;
   P->QueueTail = &P->QueueHead;
-  P->OutTail = &P->OutHead;
+  P->Out.Tail = &P->Out.Head;
+  P->Handoff.Tail = &P->Handoff.Head;
+  P->OutOwner = OUT_FREE;
   atomic_init(&P->PendingOutput, 0);
+  atomic_init(&P->ResultsOut, 0);
+  atomic_init(&P->CallsOut, 0);
+  atomic_init(&P->ReadPaused, false);
   atomic_init(&P->CallBytes, 0);
   atomic_init(&P->CallCount, 0);
   atomic_init(&P->CallsToController, 0);

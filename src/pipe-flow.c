@@ -13,9 +13,11 @@
  * either way, call the controller with an empty call now and then, a
  * workaround for how llvm-jitlink-19 tears down TCP (see pipe-access.h).
  *
- * Locks: the charge map (Charges) is under P->Lock, taken here; CallBytes changes with it and is read without the
- * lock. ReadPaused, the probe timer and the frame counters belong to the
- * I/O thread. See pipe-internal.h.
+ * Locks: the charge map (Charges) is under P->Lock, taken here; CallBytes
+ * and CallCount change with it and are read without the lock. ReadPaused
+ * changes on the I/O thread and is read by threads that write output
+ * (pipe-output.c); the probe timer and the frames read belong to the I/O
+ * thread. See pipe-internal.h.
  */
 #include "pipe-internal.h"
 
@@ -63,8 +65,9 @@ void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo) {
       Share += C->Bytes;
       orcrt_u64map_remove(&P->Charges, SeqNo, NULL);
     }
-    atomic_fetch_sub_explicit(&P->CallBytes, Share, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&P->CallCount, 1, memory_order_relaxed);
+    /* Sequentially consistent: the writer of the result reads ReadPaused next. */
+    atomic_fetch_sub(&P->CallBytes, Share);
+    atomic_fetch_sub(&P->CallCount, 1);
   }
   pthread_mutex_unlock(&P->Lock);
 }
@@ -81,20 +84,33 @@ void orcrt_pipe_discharge_call(struct pipe_access *P, uint64_t SeqNo) {
  * running, they count, and their answers resume reading: so the bound
  * holds even while some JIT'd code waits for the controller.
  */
+/* What waits now; sequentially consistent against the writers' reads of ReadPaused. */
+static size_t pending(struct pipe_access *P) {
+  size_t Pending = atomic_load(&P->PendingOutput);
+  if (atomic_load(&P->CallsToController) < atomic_load(&P->CallCount))
+    Pending += atomic_load(&P->CallBytes);
+  return Pending;
+}
+
 void orcrt_pipe_update_read_state(struct pipe_access *P) {
   if (P->ReadStopped)
     return;
-  size_t Pending = atomic_load_explicit(&P->PendingOutput, memory_order_relaxed);
-  if (atomic_load_explicit(&P->CallsToController, memory_order_relaxed) <
-      atomic_load_explicit(&P->CallCount, memory_order_relaxed))
-    Pending += atomic_load_explicit(&P->CallBytes, memory_order_relaxed);
-  if (!P->ReadPaused && Pending > P->MaxPendingOutput) {
-    P->ReadPaused = true;
+  size_t Pending = pending(P);
+  bool Paused = atomic_load(&P->ReadPaused);
+  if (!Paused && Pending > P->MaxPendingOutput) {
+    atomic_store(&P->ReadPaused, true);
     event_del(P->ReadEv);
     orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
                        "pipe: %zu bytes of output and calls pending, input paused", Pending);
-  } else if (P->ReadPaused && Pending <= P->MaxPendingOutput) {
-    P->ReadPaused = false;
+    /*
+     * A thread that wrote output or answered a call since may not have
+     * seen the pause, and would not wake this thread: look again.
+     */
+    Paused = true;
+    Pending = pending(P);
+  }
+  if (Paused && Pending <= P->MaxPendingOutput) {
+    atomic_store(&P->ReadPaused, false);
     event_add(P->ReadEv, NULL);
     /* Frames may already sit in the read buffer: look at them now. */
     event_active(P->ReadEv, EV_READ, 0);
@@ -114,11 +130,12 @@ static void discard_probe_result(void *Ctx, orc_rt_WrapperFunctionBuffer Result)
  * in part, nothing waiting to be written. I/O thread.
  */
 static bool is_idle(struct pipe_access *P) {
-  if (!P->SeenCall || P->CallsIn != P->ResultsOut || P->CallsOut != P->ResultsIn || P->OutHead ||
-      P->InPayload || P->HeaderHave || P->RxStart != P->RxEnd)
+  if (!P->SeenCall || P->CallsIn != atomic_load(&P->ResultsOut) ||
+      atomic_load(&P->CallsOut) != P->ResultsIn || P->Out.Head || P->InPayload || P->HeaderHave ||
+      P->RxStart != P->RxEnd)
     return false;
   pthread_mutex_lock(&P->Lock);
-  bool Empty = P->QueueHead == NULL && !P->Stopping;
+  bool Empty = P->QueueHead == NULL && P->OutOwner != OUT_DIRECT && !P->Stopping;
   pthread_mutex_unlock(&P->Lock);
   return Empty;
 }

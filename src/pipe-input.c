@@ -88,7 +88,8 @@ static void input_done(struct pipe_access *P) {
   P->ReadStopped = true;
   event_del(P->ReadEv);
   orcrt_pipe_discard_partial_frame(P);
-  uint64_t InFlight = P->CallsIn - P->ResultsOut; /* answered or not, results not written */
+  /* Answered or not, results not written. */
+  uint64_t InFlight = P->CallsIn - atomic_load(&P->ResultsOut);
   if (InFlight == 0 || P->OutFd == P->InFd ||
       atomic_load_explicit(&P->CallsToController, memory_order_relaxed) != 0) {
     orcrt_pipe_end_session(P, NULL);
@@ -107,9 +108,13 @@ static void input_done(struct pipe_access *P) {
   orcrt_pipe_end_if_answered(P);
 }
 
-/* Every call read has one result (pipe-wire.h): the counts say when all are written. */
+/*
+ * Every call read has one result (pipe-wire.h): the counts say when all are
+ * written, whichever thread wrote them. A thread that writes a result after
+ * HalfClosed is set wakes the I/O thread, which then looks again.
+ */
 void orcrt_pipe_end_if_answered(struct pipe_access *P) {
-  if (atomic_load(&P->HalfClosed) && !P->OutHead && P->ResultsOut >= P->CallsIn)
+  if (atomic_load(&P->HalfClosed) && !P->Out.Head && atomic_load(&P->ResultsOut) >= P->CallsIn)
     orcrt_pipe_end_session(P, NULL);
 }
 
@@ -251,7 +256,7 @@ static bool frame_begin(struct pipe_access *P) {
 /* Consume the read buffer. Returns false if reading must stop for now. */
 static bool consume_buffered(struct pipe_access *P) {
   for (;;) {
-    if (P->ReadStopped || P->ReadPaused)
+    if (P->ReadStopped || atomic_load_explicit(&P->ReadPaused, memory_order_relaxed))
       return false;
     size_t Avail = P->RxEnd - P->RxStart;
     if (!Avail)
@@ -368,7 +373,8 @@ void orcrt_pipe_read(struct pipe_access *P) {
     return;
   }
   /* Out of turns with input left over: come back after other events. */
-  if (P->RxStart < P->RxEnd && !P->ReadStopped && !P->ReadPaused)
+  if (P->RxStart < P->RxEnd && !P->ReadStopped &&
+      !atomic_load_explicit(&P->ReadPaused, memory_order_relaxed))
     event_active(P->ReadEv, EV_READ, 0);
 }
 

@@ -7,8 +7,8 @@
  *                  destruction, the descriptors' flags
  *   pipe-input.c   reading, frame reassembly, dispatch of complete frames,
  *                  and the end of the channel
- *   pipe-output.c  the outgoing frame queue, its node cache, the writev()
- *                  flush and the early Setup write
+ *   pipe-output.c  the outgoing frame queue, its node cache, who writes
+ *                  OutFd, the writev() flush and the early Setup write
  *   pipe-flow.c    back-pressure (call charges, pausing and resuming input)
  *                  and idle probing
  * The frame format itself is pipe-wire.h. Calls between the files go one
@@ -17,13 +17,22 @@
  * pipe-input.c into pipe-flow.c; none calls back up.
  *
  * Locks: one mutex, Lock, guards the fields under "Shared, under Lock"
- * below: the queue that any thread appends to and the I/O thread takes, the
- * node cache, the call charges, and the state of Disconnect (Stopping,
- * Joining, Joined, Thread). JoinedCond goes with it. Four counters are
- * atomics, which any thread may read without Lock: PendingOutput grows
- * under Lock and shrinks on the I/O thread, CallBytes and CallCount change
- * with the charges under Lock, CallsToController grows on any thread that calls the
- * controller and shrinks on the I/O thread.
+ * below: the queue that any thread appends to and the writer of OutFd
+ * takes, who that writer is (OutOwner) and what a writer that would block
+ * hands to the I/O thread (Handoff), the node cache, the call charges, and
+ * the state of Disconnect (Stopping, Joining, Joined, Thread). JoinedCond
+ * goes with it. The counters under "Atomics" may be read by any thread
+ * without Lock: PendingOutput grows under Lock and shrinks on the thread
+ * that writes the bytes, CallBytes and CallCount change with the charges
+ * under Lock, CallsToController grows on any thread that calls the
+ * controller and shrinks on the I/O thread, ResultsOut and CallsOut grow
+ * on the thread that wrote the frame, ReadPaused changes on the I/O thread
+ * alone. The ones that decide whether the I/O thread must be woken after
+ * another thread wrote (PendingOutput, CallBytes, CallCount,
+ * CallsToController, ResultsOut against ReadPaused and HalfClosed) are
+ * sequentially consistent: a thread that changes one and then reads the
+ * flag, against the I/O thread that sets the flag and then reads the
+ * counters, cannot both miss the other (pipe-output.c, pipe-flow.c).
  * The fields under "I/O thread" belong to the connection's I/O thread
  * alone; Connect, Disconnect and Destroy touch them only while that thread
  * does not run (before it starts, after it is joined). The rest is set at creation
@@ -60,6 +69,19 @@ struct out_frame {
   orc_rt_WrapperFunctionBuffer Payload;
 };
 
+/* A list of outgoing frames and how much of its first frame is written. */
+struct out_list {
+  struct out_frame *Head, **Tail;
+  size_t Offset;
+};
+
+/* Who writes OutFd now (pipe-output.c). */
+enum out_owner {
+  OUT_FREE,   /* nobody: the next thread to queue a frame writes it */
+  OUT_IO,     /* the I/O thread, from its output list */
+  OUT_DIRECT, /* a thread that queued a frame, writing the queue itself */
+};
+
 /* What one sequence number's calls in flight weigh, and how many they are (pipe-flow.c). */
 struct call_charge {
   size_t Bytes, Count;
@@ -86,6 +108,8 @@ struct pipe_access {
   pthread_mutex_t Lock;
   pthread_cond_t JoinedCond; /* Joined became true */
   struct out_frame *QueueHead, **QueueTail;
+  enum out_owner OutOwner;
+  struct out_list Handoff; /* a direct writer's frames left for the I/O thread */
   struct out_frame *FreeNodes;
   size_t NumFreeNodes;
   bool Stopping;      /* Disconnect began: sends are dropped, the loop exits */
@@ -99,6 +123,9 @@ struct pipe_access {
 
   /* Atomics: read without Lock. */
   atomic_size_t PendingOutput;      /* bytes queued or being written */
+  atomic_ullong ResultsOut;         /* Result frames written */
+  atomic_ullong CallsOut;           /* CallWrapper frames written */
+  atomic_bool ReadPaused;           /* for now: too much output and calls pending */
   atomic_size_t CallBytes;          /* what the calls in Charges weigh together */
   atomic_size_t CallCount;          /* how many calls Charges holds */
   atomic_uint CallsToController;    /* the executor's calls not answered yet */
@@ -110,9 +137,8 @@ struct pipe_access {
   struct event *ReadEv, *WriteEv, *WakeEv;
   struct event *GoneEv; /* while HalfClosed: the controller's reading end closing */
 
-  /* I/O thread: output (pipe-output.c). */
-  struct out_frame *OutHead, **OutTail;
-  size_t OutOffset;  /* bytes of OutHead already written */
+  /* I/O thread: output (pipe-output.c), non-empty only while OutOwner is OUT_IO. */
+  struct out_list Out;
   bool WriteArmed;   /* WriteEv is added */
   bool WriteBroken;  /* the output failed; drop what comes */
 
@@ -132,12 +158,11 @@ struct pipe_access {
   orc_rt_WrapperFunctionBuffer Payload;
 
   /* I/O thread: flow control and idle probing (pipe-flow.c). */
-  bool ReadPaused; /* for now: too much output and calls pending */
   struct event *ProbeEv; /* NULL when probing is off */
   unsigned ProbeDelayMs;
   bool ProbeArmed;
-  /* Frames read or written. */
-  uint64_t CallsIn, ResultsOut, CallsOut, ResultsIn;
+  /* Frames read (ResultsOut and CallsOut, written, are atomics). */
+  uint64_t CallsIn, ResultsIn;
   bool SeenCall; /* the controller has made a call */
 };
 
@@ -197,18 +222,24 @@ void orcrt_pipe_wake(struct pipe_access *P);
  */
 bool orcrt_pipe_channel_taken(struct pipe_access *P);
 
-/* Queue a frame (ownership of Payload passes) and wake the loop if needed. Any thread. */
+/*
+ * Queue a frame (ownership of Payload passes). On any thread but the I/O
+ * thread, if nobody is writing OutFd, write the queue right here; else, or
+ * for what OutFd would not take now, wake the loop if needed. Any thread.
+ */
 void orcrt_pipe_enqueue(struct pipe_access *P, uint64_t OpC, uint64_t SeqNo, uint64_t Tag,
                         orc_rt_WrapperFunctionBuffer Payload);
 
-/* Move the shared queue to the end of the output list. Lock held; I/O thread. */
-void orcrt_pipe_take_queue_locked(struct pipe_access *P);
+/*
+ * Take over OutFd unless another thread is writing it (it then writes what
+ * is queued too), and write as much of the queue as OutFd takes; then
+ * update flow control, probing and the end of a half-closed session.
+ * I/O thread.
+ */
+void orcrt_pipe_write_pending(struct pipe_access *P);
 
-/* Write as much of the output list as OutFd takes. I/O thread. */
+/* Write as much of the output list as OutFd takes. OutOwner is OUT_IO; I/O thread. */
 void orcrt_pipe_flush(struct pipe_access *P);
-
-/* Write the queued Setup frame from Connect, before the I/O thread exists. */
-void orcrt_pipe_send_setup_now(struct pipe_access *P);
 
 /* Drop the output list, and the shared queue (I/O thread not running). */
 void orcrt_pipe_drop_output(struct pipe_access *P);
