@@ -1309,7 +1309,8 @@ static int line_of(const char *Src, const char *Marker) {
   return Found;
 }
 
-START_TEST(bidir_gdb_stops_in_jitted_function_by_name) {
+/* gdb on llvm-jitlink-19, following it into the executor (Sandboxed: ORCRT_SANDBOX=1). */
+static void gdb_stops_in_jitted_function(bool Sandboxed) {
   const char *Gdb = find_gdb();
   if (!Gdb) {
     fprintf(stderr, "bidir: gdb not found: gdb_breakpoint skipped (counted as passed)\n");
@@ -1326,7 +1327,7 @@ START_TEST(bidir_gdb_stops_in_jitted_function_by_name) {
   const char *Env[] = {orcrt_test_format("LD_LIBRARY_PATH=%s/src/.libs%s%s", build_dir(),
                                          Libs ? ":" : "", Libs ? Libs : ""),
                        /* LeakSanitizer cannot work under ptrace. */
-                       "ASAN_OPTIONS=detect_leaks=0", NULL};
+                       "ASAN_OPTIONS=detect_leaks=0", Sandboxed ? "ORCRT_SANDBOX=1" : NULL, NULL};
   const char *Argv[] = {Gdb,
                         "-batch",
                         "-nx",
@@ -1372,6 +1373,16 @@ START_TEST(bidir_gdb_stops_in_jitted_function_by_name) {
   ck_assert_msg(R.Status == 0, "gdb exited with %d; %s", R.Status, What);
   orcrt_test_spawn_result_free(&R);
 }
+
+START_TEST(bidir_gdb_stops_in_jitted_function_by_name) {
+  gdb_stops_in_jitted_function(false);
+}
+END_TEST
+
+/* The sandbox (orcrt-executor(1), SANDBOX) confines the JIT'd code, not a debugger tracing it. */
+START_TEST(bidir_gdb_stops_in_jitted_function_in_the_sandbox) {
+  gdb_stops_in_jitted_function(true);
+}
 END_TEST
 
 /* ---- the suite ------------------------------------------------------------------------ */
@@ -1409,5 +1420,6 @@ Suite *orcrt_suite_bidir(void) {
       bidir_jitlink_orc_runtime_with_shared_memory_catches_cxx_exceptions, CASE_TIMEOUT);
   add(S, "jitlink_tcp", bidir_jitlink_over_tcp_matches_in_process, CASE_TIMEOUT);
   add(S, "gdb_breakpoint", bidir_gdb_stops_in_jitted_function_by_name, GDB_CASE_TIMEOUT);
+  add(S, "gdb_sandbox", bidir_gdb_stops_in_jitted_function_in_the_sandbox, GDB_CASE_TIMEOUT);
   return S;
 }

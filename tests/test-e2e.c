@@ -217,11 +217,15 @@ START_TEST(e2e_jitlink_runs_sqlite) {
       orcrt_e2e_compile(orcrt_test_format("%s/sqlite3.c", Src), "sqlite3.o", orcrt_e2e_ObjectFlags),
       NULL};
   const char *Args[] = {orcrt_e2e_link_relocatable("sqlite.o", Objects), NULL};
-  orcrt_test_spawn_result Ref;
-  orcrt_e2e_jitlink_both(Args, NULL, &Ref);
-  orcrt_e2e_assert_outcome(
-      &Ref, 0, "count(*)=20000 sum(value)=99995000.0 sum(tag)=59997 max(id)=20000\n", NULL);
-  orcrt_test_spawn_result_free(&Ref);
+  /* Then again with the executor sandboxed (orcrt-executor(1), SANDBOX): unchanged. */
+  const char *const *Envs[] = {NULL, (const char *const[]){"ORCRT_SANDBOX=1", NULL}};
+  for (size_t I = 0; I < sizeof(Envs) / sizeof(Envs[0]); I++) {
+    orcrt_test_spawn_result Ref;
+    orcrt_e2e_jitlink_both(Args, Envs[I], &Ref);
+    orcrt_e2e_assert_outcome(
+        &Ref, 0, "count(*)=20000 sum(value)=99995000.0 sum(tag)=59997 max(id)=20000\n", NULL);
+    orcrt_test_spawn_result_free(&Ref);
+  }
 }
 END_TEST
 

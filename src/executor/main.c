@@ -29,6 +29,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -530,8 +531,10 @@ static void move_channel_up(int *Fd) {
 static pid_t ParentPid;
 static int WatchFd = -1;      /* a copy of the in-fd, readable for the handler */
 static struct stat WatchStat; /* what it was: it may be closed or replaced since */
-static sem_t ChannelGone;     /* posted by the handler; the watcher waits */
-static bool WatcherStarted;
+static sem_t ChannelGone;     /* posted by the handler (or to stop); the watcher waits */
+static volatile sig_atomic_t WatcherStarted; /* read by the handler */
+static pthread_t Watcher;
+static atomic_bool WatcherStop; /* the session is over: the watcher returns */
 /* The Session the watcher ends, while run() has it; under WatchedLock. */
 static pthread_mutex_t WatchedLock = PTHREAD_MUTEX_INITIALIZER;
 static orc_rt_SessionRef Watched;
@@ -574,6 +577,8 @@ static void *watcher_main(void *Arg) {
   (void)Arg;
   while (sem_wait(&ChannelGone) != 0)
     ;
+  if (atomic_load(&WatcherStop))
+    return NULL;
   pthread_mutex_lock(&WatchedLock);
   if (Watched)
     orc_rt_Session_handleDisconnect(
@@ -588,15 +593,22 @@ static void *watcher_main(void *Arg) {
 /* Start the watcher, with every signal blocked: they are the JIT'd code's. */
 static void start_watcher(void) {
   sigset_t All, Old;
-  pthread_t T;
   if (sem_init(&ChannelGone, 0, 0) != 0)
     return;
   sigfillset(&All);
   pthread_sigmask(SIG_SETMASK, &All, &Old);
-  WatcherStarted = pthread_create(&T, NULL, watcher_main, NULL) == 0;
+  WatcherStarted = pthread_create(&Watcher, NULL, watcher_main, NULL) == 0;
   pthread_sigmask(SIG_SETMASK, &Old, NULL);
-  if (WatcherStarted)
-    pthread_detach(T);
+}
+
+/* Once the session is over: nothing is left to end, and the process exits clean. */
+static void stop_watcher(void) {
+  if (!WatcherStarted)
+    return;
+  atomic_store(&WatcherStop, true);
+  sem_post(&ChannelGone);
+  pthread_join(Watcher, NULL);
+  WatcherStarted = false;
 }
 
 /* Returns 0, 1 if the controller is already gone, -1 on error (errno set). */
@@ -728,6 +740,7 @@ fail:
   /* Closes the output descriptor, which ends the controller's wait, and
      destroys D with the Session. */
   orc_rt_Session_destroy(S);
+  stop_watcher();
   /* The transport did not take the socket if attaching failed. */
   if (Set->Listen && !Attached)
     close(Set->InFd);
