@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 double orcrt_e2e_RunTimeout = ORCRT_E2E_RUN_TIMEOUT;
+
+const char *const orcrt_e2e_SandboxEnv[] = {"ORCRT_SANDBOX=1",
+                                            ORCRT_TEST_SANITIZED ? "ORCRT_MAX_MEMORY=0" : NULL, NULL};
 /* What the programs a test runs read on stdin (NULL: nothing, end of file at once). */
 const char *orcrt_e2e_StdinInput;
 

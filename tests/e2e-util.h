@@ -23,6 +23,13 @@
 extern double orcrt_e2e_RunTimeout;
 extern const char *orcrt_e2e_StdinInput;
 
+/*
+ * The environment that runs orcrt-executor sandboxed (ORCRT_SANDBOX=1), with
+ * what a sanitizer build needs: no address-space limit, since the shadow
+ * memory takes terabytes of it. NULL-terminated.
+ */
+extern const char *const orcrt_e2e_SandboxEnv[];
+
 /* ASAN_OPTIONS with leak checking off added (for LLVM's ORC runtime, which never frees its state). */
 const char *orcrt_e2e_no_leak_check(void);
 

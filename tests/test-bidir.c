@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include "controller.h"
+#include "e2e-util.h"
 #include "run-util.h"
 #include "test-util.h"
 
@@ -1327,7 +1328,10 @@ static void gdb_stops_in_jitted_function(bool Sandboxed) {
   const char *Env[] = {orcrt_test_format("LD_LIBRARY_PATH=%s/src/.libs%s%s", build_dir(),
                                          Libs ? ":" : "", Libs ? Libs : ""),
                        /* LeakSanitizer cannot work under ptrace. */
-                       "ASAN_OPTIONS=detect_leaks=0", Sandboxed ? "ORCRT_SANDBOX=1" : NULL, NULL};
+                       "ASAN_OPTIONS=detect_leaks=0",
+                       Sandboxed ? orcrt_e2e_SandboxEnv[0] : NULL,
+                       Sandboxed ? orcrt_e2e_SandboxEnv[1] : NULL,
+                       NULL};
   const char *Argv[] = {Gdb,
                         "-batch",
                         "-nx",

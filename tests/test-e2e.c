@@ -218,7 +218,7 @@ START_TEST(e2e_jitlink_runs_sqlite) {
       NULL};
   const char *Args[] = {orcrt_e2e_link_relocatable("sqlite.o", Objects), NULL};
   /* Then again with the executor sandboxed (orcrt-executor(1), SANDBOX): unchanged. */
-  const char *const *Envs[] = {NULL, (const char *const[]){"ORCRT_SANDBOX=1", NULL}};
+  const char *const *Envs[] = {NULL, orcrt_e2e_SandboxEnv};
   for (size_t I = 0; I < sizeof(Envs) / sizeof(Envs[0]); I++) {
     orcrt_test_spawn_result Ref;
     orcrt_e2e_jitlink_both(Args, Envs[I], &Ref);

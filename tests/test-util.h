@@ -10,6 +10,18 @@
 
 #include <orcrt/orcrt.h>
 
+/* 1 in a build under AddressSanitizer or ThreadSanitizer (as gcc and clang say it). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ORCRT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ORCRT_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef ORCRT_TEST_SANITIZED
+#define ORCRT_TEST_SANITIZED 0
+#endif
+
 /*
  * A test case added to S, with a timeout in seconds and a checked fixture
  * that fails any test which leaves more descriptors open than it found.
