@@ -44,6 +44,13 @@
 struct eh_section {
   orc_rt_ExecutorAddr Start, End;
   bool Dynamic; /* from orcrt_eh_frame_add(), whose callers may never remove it */
+  /*
+   * libgcc took it: its first word was not 0. An empty section (only its
+   * terminator) is listed, so that its deregistration succeeds, but libgcc
+   * registers nothing for it and would abort on its deregistration once
+   * the memory holds something else.
+   */
+  bool InUnwinder;
   struct eh_section *Next;
 };
 
@@ -67,11 +74,11 @@ static void (*DeregisterFrame)(const void *);
  * registered in it). JIT'd C++ resolves its unwinder to the same library.
  */
 static void find_unwinder(void) {
-  void *R = orcrt_host_unwinder_symbol("__register_frame");
-  void *D = orcrt_host_unwinder_symbol("__deregister_frame");
-  if (R && D) {
-    RegisterFrame = (void (*)(const void *))(uintptr_t)R;
-    DeregisterFrame = (void (*)(const void *))(uintptr_t)D;
+  static const char *const Names[] = {"__register_frame", "__deregister_frame"};
+  void *F[2];
+  if (orcrt_host_unwinder_symbols(Names, F, 2)) {
+    RegisterFrame = (void (*)(const void *))(uintptr_t)F[0];
+    DeregisterFrame = (void (*)(const void *))(uintptr_t)F[1];
   }
 }
 
@@ -164,8 +171,10 @@ static orc_rt_ErrorRef insert_locked(orc_rt_ExecutorAddr Start, orc_rt_ExecutorA
   struct eh_section *E = malloc(sizeof(*E));
   if (!E)
     return orc_rt_Error_create("out of memory");
-  RegisterFrame((const void *)(uintptr_t)Start);
-  *E = (struct eh_section){Start, End, Dynamic, Sections};
+  bool InUnwinder = read_u32(Start) != 0;
+  if (InUnwinder)
+    RegisterFrame((const void *)(uintptr_t)Start);
+  *E = (struct eh_section){Start, End, Dynamic, InUnwinder, Sections};
   Sections = E;
   return NULL;
 }
@@ -251,7 +260,8 @@ void orcrt_eh_frame_add(const void *Section) {
 /* Deregister and free the entry *Link points at. EHLock held. */
 static void unlink_section(struct eh_section **Link) {
   struct eh_section *E = *Link;
-  DeregisterFrame((const void *)(uintptr_t)E->Start);
+  if (E->InUnwinder)
+    DeregisterFrame((const void *)(uintptr_t)E->Start);
   *Link = E->Next;
   free(E);
 }

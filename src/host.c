@@ -68,12 +68,16 @@ uint64_t orcrt_host_page_size(void) {
   return PageSize > 0 ? (uint64_t)PageSize : FALLBACK_PAGE_SIZE;
 }
 
-void *orcrt_host_unwinder_symbol(const char *Name) {
-  void *F = dlsym(RTLD_DEFAULT, Name);
-  if (!F) {
-    void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
-    if (H)
-      F = dlsym(H, Name);
-  }
-  return F;
+static bool find_all(void *Handle, const char *const *Names, void **Out, size_t N) {
+  for (size_t I = 0; I < N; I++)
+    if (!(Out[I] = dlsym(Handle, Names[I])))
+      return false;
+  return true;
+}
+
+bool orcrt_host_unwinder_symbols(const char *const *Names, void **Out, size_t N) {
+  if (find_all(RTLD_DEFAULT, Names, Out, N))
+    return true;
+  void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
+  return H && find_all(H, Names, Out, N);
 }

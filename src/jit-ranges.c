@@ -21,7 +21,6 @@
 
 #include <orcrt/session.h>
 
-#include "host.h"
 #include "jit-ranges.h"
 
 enum range_state { RANGE_RESERVED, RANGE_LIVE, RANGE_RELEASING };
@@ -359,31 +358,95 @@ static bool in_loaded_object(uint64_t Addr, uint64_t Size, uint32_t Flag) {
   return in_loaded_segment(Addr, Size, Flag, NULL);
 }
 
-/* The bases libgcc's _Unwind_Find_FDE() fills (its struct dwarf_eh_bases). */
-struct eh_bases {
-  void *TBase, *DBase, *Func;
+/*
+ * Function entries of loaded objects, from their .eh_frame_hdr search table
+ * (PT_GNU_EH_FRAME): the sorted initial locations of every FDE, which is
+ * every function compiled with unwind information, static ones too. Read
+ * here rather than through libgcc's _Unwind_Find_FDE(): that would first
+ * classify every frame registered with libgcc, JIT'd ones included, and a
+ * section whose encodings libgcc cannot read is then emptied in place, so
+ * that its later deregistration aborts. Only the layout every linker
+ * writes is read (version 1, a 4- or 8-byte eh_frame pointer, a udata4
+ * count, datarel sdata4 pairs); for anything else, no answer.
+ */
+enum {
+  EH_PE_udata4 = 0x03,
+  EH_PE_sdata4 = 0x0b,
+  EH_PE_udata8 = 0x04,
+  EH_PE_sdata8 = 0x0c,
+  EH_PE_datarel_sdata4 = 0x3b,
 };
-typedef const void *(*find_fde_fn)(void *Pc, struct eh_bases *Bases);
 
-static pthread_once_t FindFDEOnce = PTHREAD_ONCE_INIT;
-static find_fde_fn FindFDE;
+static int32_t read_s32(const unsigned char *P) {
+  int32_t V;
+  memcpy(&V, P, sizeof(V));
+  return V;
+}
 
-static void find_fde_setup(void) {
-  FindFDE = (find_fde_fn)(uintptr_t)orcrt_host_unwinder_symbol("_Unwind_Find_FDE");
+/* Whether the .eh_frame_hdr at Hdr has an FDE starting at Addr. */
+static bool hdr_has_entry(const unsigned char *Hdr, uint64_t Addr) {
+  size_t PtrSize = (Hdr[1] & 0x0f) == EH_PE_udata4 || (Hdr[1] & 0x0f) == EH_PE_sdata4   ? 4
+                   : (Hdr[1] & 0x0f) == EH_PE_udata8 || (Hdr[1] & 0x0f) == EH_PE_sdata8 ? 8
+                                                                                        : 0;
+  if (Hdr[0] != 1 || PtrSize == 0 || Hdr[2] != EH_PE_udata4 || Hdr[3] != EH_PE_datarel_sdata4)
+    return false;
+  const unsigned char *Pairs = Hdr + 4 + PtrSize + 4;
+  uint32_t Count;
+  memcpy(&Count, Hdr + 4 + PtrSize, sizeof(Count));
+  int64_t Want = (int64_t)(Addr - (uint64_t)(uintptr_t)Hdr);
+  size_t Lo = 0, Hi = Count;
+  while (Lo < Hi) {
+    size_t Mid = Lo + (Hi - Lo) / 2;
+    int64_t Loc = read_s32(Pairs + 8 * Mid);
+    if (Loc == Want)
+      return true;
+    if (Loc < Want)
+      Lo = Mid + 1;
+    else
+      Hi = Mid;
+  }
+  return false;
+}
+
+struct entry_query {
+  uint64_t Addr;
+  bool Entry;
+};
+
+static int entry_callback(struct dl_phdr_info *Info, size_t Size, void *Arg) {
+  (void)Size;
+  struct entry_query *Q = Arg;
+  const ElfW(Phdr) *Hdr = NULL;
+  bool In = false;
+  for (size_t I = 0; I < Info->dlpi_phnum; I++) {
+    const ElfW(Phdr) *P = &Info->dlpi_phdr[I];
+    uint64_t Start = (uint64_t)Info->dlpi_addr + P->p_vaddr;
+    if (P->p_type == PT_LOAD && (P->p_flags & PF_X) && Q->Addr >= Start &&
+        Q->Addr - Start < P->p_memsz)
+      In = true;
+    else if (P->p_type == PT_GNU_EH_FRAME)
+      Hdr = P;
+  }
+  if (!In)
+    return 0;
+  Q->Entry = Hdr && hdr_has_entry((const unsigned char *)(uintptr_t)(Info->dlpi_addr +
+                                                                      Hdr->p_vaddr),
+                                  Q->Addr);
+  return 1;
 }
 
 /*
- * Whether Addr, in code of a loaded object, is where a function begins: the
- * unwind information (an FDE) that covers it starts there, or, for code
- * without any, a dynamic symbol does. A call into the middle of a function
- * runs its code without its prologue and crashes the executor.
+ * Whether Addr, in code of a loaded object, is where a function begins: an
+ * FDE of the object's unwind table starts there, or, for code without one,
+ * a dynamic symbol does. A call into the middle of a function runs its code
+ * without its prologue and crashes the executor.
  */
 static bool is_function_entry(uint64_t Addr) {
-  pthread_once(&FindFDEOnce, find_fde_setup);
+  struct entry_query Q = {Addr, false};
+  dl_iterate_phdr(entry_callback, &Q);
+  if (Q.Entry)
+    return true;
   void *P = (void *)(uintptr_t)Addr;
-  struct eh_bases B;
-  if (FindFDE && FindFDE(P, &B))
-    return B.Func == P;
   Dl_info I;
   return dladdr(P, &I) && I.dli_saddr == P;
 }

@@ -222,8 +222,8 @@ bool orcrt_ranges_is_executable(const void *Publisher, orc_rt_ExecutorAddr Addr)
 /*
  * Whether Addr may be called on behalf of S: it lies in an executable run
  * of a range S owns, or it is the entry of a function in an executable
- * PT_LOAD segment of a loaded object (where its unwind information, or
- * else a dynamic symbol, starts). Takes the loader's and libgcc's locks.
+ * PT_LOAD segment of a loaded object (where an FDE of its .eh_frame_hdr
+ * table, or else a dynamic symbol, starts). Takes the loader's lock.
  */
 bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr);
 

@@ -791,6 +791,26 @@ START_TEST(eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_remo
 }
 END_TEST
 
+/*
+ * A section that is only its terminator registers nothing in libgcc; its
+ * deregistration must not reach libgcc either, which would abort on a
+ * section it never took once the memory holds something (a fuzz finding).
+ */
+START_TEST(eh_frame_empty_section_deregisters_after_its_memory_changed) {
+  env E;
+  env_init(&E, orc_rt_MemoryStrategy_MProtect);
+  static uint32_t Empty[4]; /* a zero terminator, in data of this binary */
+  orc_rt_ExecutorAddr Start = fn_addr(Empty);
+  orc_rt_SPSWriter W;
+  range_args(&W, Start, Start + 4);
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_registerEHFrameSectionWrapper", &W));
+  Empty[0] = 0x14;
+  range_args(&W, Start, Start + 4);
+  orcrt_test_assert_sps_success(call(&E, "llvm_orc_deregisterEHFrameSectionWrapper", &W));
+  env_fini(&E);
+}
+END_TEST
+
 START_TEST(eh_frame_deregister_unknown_range_is_an_error) {
   env E;
   env_init(&E, orc_rt_MemoryStrategy_MProtect);
@@ -1451,6 +1471,7 @@ Suite *orcrt_suite_bootstrap(void) {
   TC = orcrt_test_case(S, "eh-frame", 30);
   tcase_add_test(TC, eh_frame_register_makes_the_unwinder_find_the_fde_and_deregister_removes_it);
   tcase_add_test(TC, eh_frame_deregister_unknown_range_is_an_error);
+  tcase_add_test(TC, eh_frame_empty_section_deregisters_after_its_memory_changed);
   tcase_add_test(TC, eh_frame_register_bad_range_is_an_error);
   tcase_add_test(TC, eh_frame_registration_left_in_memory_is_removed_when_it_goes);
   tcase_add_test(TC, eh_frame_wrappers_as_allocation_actions);
