@@ -21,6 +21,17 @@
 #ifndef ORCRT_TEST_SANITIZED
 #define ORCRT_TEST_SANITIZED 0
 #endif
+/* 1 under ThreadSanitizer alone. */
+#if defined(__SANITIZE_THREAD__)
+#define ORCRT_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ORCRT_TEST_TSAN 1
+#endif
+#endif
+#ifndef ORCRT_TEST_TSAN
+#define ORCRT_TEST_TSAN 0
+#endif
 
 /*
  * A test case added to S, with a timeout in seconds and a checked fixture
