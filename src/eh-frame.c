@@ -38,7 +38,6 @@
 #include <string.h>
 
 #include "eh-frame-internal.h"
-#include "host.h"
 #include "jit-ranges.h"
 
 struct eh_section {
@@ -74,11 +73,19 @@ static void (*DeregisterFrame)(const void *);
  * registered in it). JIT'd C++ resolves its unwinder to the same library.
  */
 static void find_unwinder(void) {
-  static const char *const Names[] = {"__register_frame", "__deregister_frame"};
-  void *F[2];
-  if (orcrt_host_unwinder_symbols(Names, F, 2)) {
-    RegisterFrame = (void (*)(const void *))(uintptr_t)F[0];
-    DeregisterFrame = (void (*)(const void *))(uintptr_t)F[1];
+  void *R = dlsym(RTLD_DEFAULT, "__register_frame");
+  void *D = dlsym(RTLD_DEFAULT, "__deregister_frame");
+  if (!R || !D) {
+    /* Both from one unwinder: a frame registered with one and deregistered with another aborts. */
+    void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (H) {
+      R = dlsym(H, "__register_frame");
+      D = dlsym(H, "__deregister_frame");
+    }
+  }
+  if (R && D) {
+    RegisterFrame = (void (*)(const void *))(uintptr_t)R;
+    DeregisterFrame = (void (*)(const void *))(uintptr_t)D;
   }
 }
 

@@ -1,11 +1,10 @@
 /*
- * host.c - the host's target triple and page size, and its unwinder
+ * host.c - the host's target triple and page size
  *
  * Locks: none; nothing here is mutable.
  */
 #include "orcrt-internal.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -66,18 +65,4 @@ const char *orcrt_host_triple(void) {
 uint64_t orcrt_host_page_size(void) {
   long PageSize = sysconf(_SC_PAGESIZE);
   return PageSize > 0 ? (uint64_t)PageSize : FALLBACK_PAGE_SIZE;
-}
-
-static bool find_all(void *Handle, const char *const *Names, void **Out, size_t N) {
-  for (size_t I = 0; I < N; I++)
-    if (!(Out[I] = dlsym(Handle, Names[I])))
-      return false;
-  return true;
-}
-
-bool orcrt_host_unwinder_symbols(const char *const *Names, void **Out, size_t N) {
-  if (find_all(RTLD_DEFAULT, Names, Out, N))
-    return true;
-  void *H = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_GLOBAL);
-  return H && find_all(H, Names, Out, N);
 }

@@ -114,13 +114,8 @@ static bool ident_is(int Fd, const struct orcrt_fd_ident *Want) {
 }
 
 bool orcrt_pipe_channel_taken(struct pipe_access *P) {
-  if (atomic_load(&P->Taken))
-    return true;
-  bool Taken = !ident_is(P->InFd, &P->InIdent) || !ident_is(P->OutFd, &P->OutIdent) ||
-               !ident_is(P->WakeFd, &P->WakeIdent);
-  if (Taken)
-    atomic_store(&P->Taken, true);
-  return Taken;
+  return !ident_is(P->InFd, &P->InIdent) || !ident_is(P->OutFd, &P->OutIdent) ||
+         !ident_is(P->WakeFd, &P->WakeIdent);
 }
 
 /*
@@ -388,7 +383,6 @@ static void pipe_disconnect(void *Ctx) {
   orcrt_pipe_wake(P);
   if (!ident_is(P->WakeFd, &P->WakeIdent)) {
     /* The eventfd is gone: the I/O thread cannot be woken, and is left. */
-    atomic_store(&P->Taken, true);
     P->LeftBehind = true;
     leave_behind(P);
     orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
@@ -521,7 +515,6 @@ orc_rt_ErrorRef orcrt_pipe_create(int InFd, int OutFd, const orc_rt_PipeOptions 
   atomic_init(&P->CallCount, 0);
   atomic_init(&P->CallsToController, 0);
   atomic_init(&P->HalfClosed, false);
-  atomic_init(&P->Taken, false);
 
   P->Triple = strdup(Opts->TargetTriple ? Opts->TargetTriple : orcrt_host_triple());
   if (!P->Triple || !orcrt_pipe_input_init(P)) {

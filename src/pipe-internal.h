@@ -130,7 +130,6 @@ struct pipe_access {
   atomic_size_t CallCount;          /* how many calls Charges holds */
   atomic_uint CallsToController;    /* the executor's calls not answered yet */
   atomic_bool HalfClosed;           /* input ended, results of calls read still go out */
-  atomic_bool Taken;                /* some descriptor closed or replaced since Connect */
 
   /* I/O thread: the loop (pipe-access.c). */
   struct event_base *Base;
@@ -217,8 +216,8 @@ void orcrt_pipe_wake(struct pipe_access *P);
 
 /*
  * Whether InFd, OutFd or WakeFd is closed or is no longer the file it was at
- * Connect (something in the process closed or replaced it); once true, set
- * in P->Taken for good. Any thread, after Connect.
+ * Connect (something in the process closed or replaced it); a number taken
+ * never becomes that file again. Any thread, after Connect.
  */
 bool orcrt_pipe_channel_taken(struct pipe_access *P);
 
