@@ -135,6 +135,11 @@ const char *orcrt_e2e_link_relocatable(const char *Out, const char *const *Objec
   return OutPath;
 }
 
+const char *orcrt_e2e_shared_library(const char *Src, const char *Out) {
+  static const char *const Flags[] = {"-shared", "-fPIC", "-O1", NULL};
+  return orcrt_e2e_compile(Src, Out, Flags);
+}
+
 void orcrt_e2e_assert_same(const char *What, const char *RefName,
                            const orcrt_test_spawn_result *Ref, const orcrt_test_spawn_result *Got) {
   ck_assert_msg(Ref->OutSize == Got->OutSize && memcmp(Ref->Out, Got->Out, Ref->OutSize) == 0,

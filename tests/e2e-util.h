@@ -58,6 +58,8 @@ const char *orcrt_e2e_compile(const char *Src, const char *Out, const char *cons
 const char *orcrt_e2e_object(const char *Src, const char *Out);
 const char *orcrt_e2e_ir(const char *Src, const char *Out);
 const char *orcrt_e2e_link_relocatable(const char *Out, const char *const *Objects);
+/* Compile tests/programs/Src into the shared library Out (-shared -fPIC -O1), for --preload. */
+const char *orcrt_e2e_shared_library(const char *Src, const char *Out);
 extern const char *const orcrt_e2e_ObjectFlags[];
 extern const char *const orcrt_e2e_IRFlags[];
 

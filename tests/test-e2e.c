@@ -176,8 +176,7 @@ START_TEST(e2e_jitlink_links_without_running_under_noexec) {
 END_TEST
 
 START_TEST(e2e_jitlink_preloads_a_shared_library) {
-  static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
-  const char *Lib = orcrt_e2e_compile("preload-lib.c", "libpreload.so", LibFlags);
+  const char *Lib = orcrt_e2e_shared_library("preload-lib.c", "libpreload.so");
   const char *Extra[] = {orcrt_test_format("--preload=%s", Lib), NULL};
   orcrt_e2e_jitlink_program("preload-main.c", Extra, NULL, 41, "answer 41\n", NULL);
 }

@@ -151,8 +151,7 @@ END_TEST
  * does not return, and the destructor runs to its end, as in process.
  */
 START_TEST(hostile_slow_library_destructor_runs_to_its_end) {
-  static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
-  const char *Lib = orcrt_e2e_compile("slow-destructor-lib.c", "libslow.so", LibFlags);
+  const char *Lib = orcrt_e2e_shared_library("slow-destructor-lib.c", "libslow.so");
   const char *Extra[] = {orcrt_test_format("--preload=%s", Lib), NULL};
   orcrt_e2e_jitlink_program("preload-main.c", Extra, NULL, 41,
                             "answer 41\nslow destructor done\n", NULL);

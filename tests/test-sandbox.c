@@ -477,8 +477,7 @@ START_TEST(sandbox_runs_shared_memory_with_dev_shm_allowed) {
 END_TEST
 
 START_TEST(sandbox_preloads_a_library_under_allow_read) {
-  static const char *const LibFlags[] = {"-shared", "-fPIC", "-O1", NULL};
-  const char *Lib = orcrt_e2e_compile("preload-lib.c", "libpreload.so", LibFlags);
+  const char *Lib = orcrt_e2e_shared_library("preload-lib.c", "libpreload.so");
   const char *Args[] = {orcrt_test_format("--preload=%s", Lib), NULL};
   char *Dir = orcrt_test_keep(strdup(Lib));
   *strrchr(Dir, '/') = '\0';
