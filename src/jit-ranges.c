@@ -410,7 +410,8 @@ static bool hdr_has_entry(const unsigned char *Hdr, uint64_t Addr) {
 
 struct entry_query {
   uint64_t Addr;
-  bool Entry;
+  bool InCode; /* in an executable PT_LOAD segment of a loaded object */
+  bool Entry;  /* ... where an FDE of its .eh_frame_hdr table starts */
 };
 
 static int entry_callback(struct dl_phdr_info *Info, size_t Size, void *Arg) {
@@ -429,6 +430,7 @@ static int entry_callback(struct dl_phdr_info *Info, size_t Size, void *Arg) {
   }
   if (!In)
     return 0;
+  Q->InCode = true;
   Q->Entry = Hdr && hdr_has_entry((const unsigned char *)(uintptr_t)(Info->dlpi_addr +
                                                                       Hdr->p_vaddr),
                                   Q->Addr);
@@ -436,14 +438,16 @@ static int entry_callback(struct dl_phdr_info *Info, size_t Size, void *Arg) {
 }
 
 /*
- * Whether Addr, in code of a loaded object, is where a function begins: an
+ * Whether Addr is where a function begins in code of a loaded object: an
  * FDE of the object's unwind table starts there, or, for code without one,
  * a dynamic symbol does. A call into the middle of a function runs its code
- * without its prologue and crashes the executor.
+ * without its prologue and crashes the executor. One walk of the objects.
  */
-static bool is_function_entry(uint64_t Addr) {
-  struct entry_query Q = {Addr, false};
+static bool is_loaded_function_entry(uint64_t Addr) {
+  struct entry_query Q = {Addr, false, false};
   dl_iterate_phdr(entry_callback, &Q);
+  if (!Q.InCode)
+    return false;
   if (Q.Entry)
     return true;
   void *P = (void *)(uintptr_t)Addr;
@@ -535,7 +539,7 @@ bool orcrt_ranges_is_executable(const void *Publisher, orc_rt_ExecutorAddr Addr)
 
 bool orcrt_ranges_is_call_target(orc_rt_SessionRef S, orc_rt_ExecutorAddr Addr) {
   return executable(S, NULL, Addr) ||
-         (Addr != 0 && in_loaded_object(Addr, 1, PF_X) && is_function_entry(Addr));
+         (Addr != 0 && is_loaded_function_entry(Addr));
 }
 
 int orcrt_ranges_where_nonblocking(uint64_t Addr, struct orcrt_ranges_where *Out) {
