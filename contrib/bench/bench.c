@@ -26,8 +26,12 @@
  *  - a work session: one 8-byte memory write (mem_write_uint64s into a
  *    finalized RW page) at a time; the same with 32 calls in flight; a call
  *    into JIT'd code (run-as-int of "mov eax, edi; add eax, 1; ret" placed
- *    in a finalized R-X page); one lookup of 768 libc and libm names in the
- *    open("") handle; reserve + finalize + deallocate of 16 MiB of content.
+ *    in a finalized R-X page); a JIT'd loop of getppid() system calls (the
+ *    cost of one system call made by JIT'd code, the part of every call the
+ *    sandbox's seccomp filter can slow down, measured inside one thread and
+ *    so beyond the reach of placement); one lookup of 768 libc and libm
+ *    names in the open("") handle; reserve + finalize + deallocate of 16 MiB
+ *    of content.
  *
  * Figures are per-round means; the table shows the median over the rounds.
  * The controller is deliberately lean and the same for every peer: one
@@ -71,6 +75,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,8 +92,29 @@ enum { ProtR = 1, ProtRW = 3, ProtRX = 5 };
 #define IN_FLIGHT 32
 #define MAX_ROUNDS 999
 
-/* mov eax, edi; add eax, 1; ret */
-static const unsigned char Code[] = {0x89, 0xf8, 0x83, 0xc0, 0x01, 0xc3};
+/*
+ * The R-X page: at 0, the function of the JIT'd calls; at SYSCALL_LOOP, a
+ * loop of Arg getppid() calls (syscall clobbers rcx and r11 only) that
+ * answers as the echo peer does, Arg + 1.
+ */
+#define SYSCALL_LOOP 16
+/* clang-format off */
+static const unsigned char Code[] = {
+    0x89, 0xf8,                   /* mov eax, edi */
+    0x83, 0xc0, 0x01,             /* add eax, 1 */
+    0xc3,                         /* ret */
+    [SYSCALL_LOOP] = 0x89, 0xfa,  /* mov edx, edi */
+    0xb8, 0x6e, 0x00, 0x00, 0x00, /* 1: mov eax, __NR_getppid */
+    0x0f, 0x05,                   /* syscall */
+    0xff, 0xca,                   /* dec edx */
+    0x75, 0xf5,                   /* jnz 1b */
+    0x8d, 0x47, 0x01,             /* lea eax, [rdi + 1] */
+    0xc3,                         /* ret */
+};
+/* clang-format on */
+_Static_assert(__NR_getppid == 0x6e, "the loop's system call number");
+/* System calls per run of the loop. */
+#define SYSCALLS_PER_RUN 20000
 
 static void die(const char *Fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *Fmt, ...) {
@@ -507,6 +533,7 @@ enum {
   MCall,      /* us */
   MInFlight,  /* us per call */
   MJit,       /* us */
+  MSyscall,   /* ns per system call, in JIT'd code */
   MLookup,    /* us */
   MLookup1,   /* us: the first lookup of a session */
   MBandwidth, /* MB/s */
@@ -523,13 +550,14 @@ static const struct {
     [MCall] = {"small call, 1 at a time", "us", 1e6},
     [MInFlight] = {"small call, 32 in flight", "us/call", 1e6},
     [MJit] = {"call into JIT'd code", "us", 1e6},
+    [MSyscall] = {"system call in JIT'd code", "ns", 1e9},
     [MLookup] = {"lookup of 768 names", "us", 1e6},
     [MLookup1] = {"  first lookup (one-time)", "us", 1e6},
     [MBandwidth] = {"16 MiB reserve+finalize+dealloc", "MB/s", 1e-6},
 };
 
 struct params {
-  int Calls, Batches, JitCalls, Lookups, Bigs;
+  int Calls, Batches, JitCalls, SyscallRuns, Lookups, Bigs;
 };
 
 /* A hello-world session: what llvm-jitlink-19 does for hello.o. */
@@ -677,6 +705,15 @@ static void work_session(const struct peer *P, const struct params *Pr, double *
       die("%s: the JIT'd function returned a wrong value", P->Label);
   }
   Out[MJit] = (now() - T0) / Pr->JitCalls;
+
+  /* The echo peer runs no code: its figure is the call alone, spread over the loop's count. */
+  for (int I = -1; I < Pr->SyscallRuns; I++) {
+    if (I == 0)
+      T0 = now();
+    if (call_run_as_int(&C, Base + Page + SYSCALL_LOOP, SYSCALLS_PER_RUN) != SYSCALLS_PER_RUN + 1)
+      die("%s: the JIT'd system call loop returned a wrong value", P->Label);
+  }
+  Out[MSyscall] = (now() - T0) / ((double)Pr->SyscallRuns * SYSCALLS_PER_RUN);
   call_deallocate(&C, Base);
 
   /* Lookups: the first one of the session apart (it may load libraries). */
@@ -1024,10 +1061,12 @@ int main(int argc, char **argv) {
       .Calls = (int)(2000 * Scale),
       .Batches = (int)(100 * Scale),
       .JitCalls = (int)(2000 * Scale),
+      .SyscallRuns = (int)(5 * Scale),
       .Lookups = (int)(20 * Scale),
       .Bigs = (int)(4 * Scale),
   };
-  if (Pr.Calls < 10 || Pr.Batches < 10 || Pr.JitCalls < 10 || Pr.Lookups < 1 || Pr.Bigs < 1)
+  if (Pr.Calls < 10 || Pr.Batches < 10 || Pr.JitCalls < 10 || Pr.SyscallRuns < 1 ||
+      Pr.Lookups < 1 || Pr.Bigs < 1)
     usage();
 
   static double Raw[NumPlaces][NumPeers][NumMetrics][MAX_ROUNDS];
@@ -1097,14 +1136,18 @@ int main(int argc, char **argv) {
   printf("\n");
   for (int M = 0; M < NumMetrics; M++) {
     printf("  %-33s %-7s", Metrics[M].Name, Metrics[M].Unit);
-    for (int Pl = 0; Pl < NumPlaces; Pl++)
-      if (Run[Pl]) {
-        printf(" | %7.1f %7.1f %7.1f %8.2fx %8.2fx %7.1f %8.2fx", Med[Pl][PeerEcho][M],
-               Med[Pl][PeerOrcrt][M], Med[Pl][PeerLLVM][M],
-               Med[Pl][PeerOrcrt][M] / Med[Pl][PeerEcho][M],
-               Med[Pl][PeerOrcrt][M] / Med[Pl][PeerLLVM][M], Med[Pl][PeerSandbox][M],
-               Med[Pl][PeerSandbox][M] / Med[Pl][PeerOrcrt][M]);
-      }
+    for (int Pl = 0; Pl < NumPlaces; Pl++) {
+      if (!Run[Pl])
+        continue;
+      /* The echo peer runs no code: it has no system call figure. */
+      if (M == MSyscall)
+        printf(" | %7s %7.1f %7.1f %9s", "-", Med[Pl][PeerOrcrt][M], Med[Pl][PeerLLVM][M], "-");
+      else
+        printf(" | %7.1f %7.1f %7.1f %8.2fx", Med[Pl][PeerEcho][M], Med[Pl][PeerOrcrt][M],
+               Med[Pl][PeerLLVM][M], Med[Pl][PeerOrcrt][M] / Med[Pl][PeerEcho][M]);
+      printf(" %8.2fx %7.1f %8.2fx", Med[Pl][PeerOrcrt][M] / Med[Pl][PeerLLVM][M],
+             Med[Pl][PeerSandbox][M], Med[Pl][PeerSandbox][M] / Med[Pl][PeerOrcrt][M]);
+    }
     printf("\n");
   }
 
