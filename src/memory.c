@@ -26,6 +26,7 @@
 #include "orcrt-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -342,7 +343,8 @@ static orc_rt_ErrorRef check_segments(const struct alloc *A,
 }
 
 /*
- * Copy the content of every segment and zero-fill the rest. Nothing has
+ * Copy the content of every segment (unless it is already in place:
+ * Content NULL) and zero-fill the rest. Nothing has
  * been given its final protection yet, so the pages are still writable
  * (MProtect), or written through a temporary read/write view of the memfd
  * (MemFD) while the executable view stays inaccessible.
@@ -359,6 +361,8 @@ static orc_rt_ErrorRef copy_segments(orc_rt_MemoryServiceRef M, const struct all
   if (A->Fd >= 0 && !A->Written) {
     for (size_t I = 0; I < Req->NumSegments; I++) {
       const orc_rt_MemorySegment *G = &Req->Segments[I];
+      if (!G->Content)
+        continue; /* nothing to copy (and nothing was written: it reads as zeros) */
       int E =
           pwrite_all(A->Fd, G->Content, G->Size ? G->ContentSize : 0, (off_t)(G->Addr - A->Base));
       if (E)
@@ -391,7 +395,7 @@ static orc_rt_ErrorRef copy_segments(orc_rt_MemoryServiceRef M, const struct all
     if (G->Size == 0)
       continue;
     char *Dst = View + (G->Addr - SpanStart);
-    if (G->ContentSize)
+    if (G->Content && G->ContentSize)
       memcpy(Dst, G->Content, G->ContentSize);
     memset(Dst + G->ContentSize, 0, (size_t)(G->Size - G->ContentSize));
   }
@@ -793,6 +797,85 @@ ORC_RT_EXPORT orc_rt_ErrorRef orc_rt_MemoryService_write(orc_rt_MemoryServiceRef
   }
   unpin(M, A);
   return Err;
+}
+
+/*
+ * Pin the allocation [Addr, Addr + Size) lies in for content placed ahead
+ * of its initialize: only where no initialize has been yet (a finalized
+ * region's bytes are never overwritten by content whose request may still
+ * fail), and only where the view can be written or a memfd is open.
+ */
+static struct alloc *pin_for_content(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Addr,
+                                     size_t Size, int *Fd) {
+  struct alloc *A;
+  if (Size == 0)
+    return NULL;
+  orc_rt_ErrorRef Err = pin_for_write(M, Addr, Size, &A, Fd);
+  if (Err) {
+    orc_rt_Error_consume(Err);
+    return NULL;
+  }
+  if (orcrt_ranges_span_touches_runs(A->Range, Addr, Size) || (*Fd < 0 && A->MemFD)) {
+    unpin(M, A);
+    return NULL;
+  }
+  return A;
+}
+
+bool orcrt_memory_may_place(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Addr, uint64_t Size) {
+  int Fd;
+  struct alloc *A = Size <= SIZE_MAX ? pin_for_content(M, Addr, (size_t)Size, &Fd) : NULL;
+  if (A)
+    unpin(M, A);
+  return A != NULL;
+}
+
+bool orcrt_memory_place(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Addr, const void *Data,
+                        size_t Size) {
+  int Fd;
+  struct alloc *A = pin_for_content(M, Addr, Size, &Fd);
+  if (!A)
+    return false;
+  bool Ok = true;
+  if (Fd >= 0)
+    Ok = pwrite_all(Fd, Data, Size, (off_t)(Addr - A->Base)) == 0;
+  else
+    memcpy((void *)(uintptr_t)Addr, Data, Size);
+  unpin(M, A);
+  return Ok;
+}
+
+ssize_t orcrt_memory_place_from(orc_rt_MemoryServiceRef M, orc_rt_ExecutorAddr Addr, size_t Size,
+                                int From) {
+  int Fd;
+  struct alloc *A = pin_for_content(M, Addr, Size, &Fd);
+  if (!A) {
+    errno = EFAULT;
+    return -1;
+  }
+  ssize_t N;
+  if (Fd >= 0) {
+#ifdef HAVE_MEMFD_CREATE
+    /* Pipe pages into the memfd's: no copy through this process, no page faults. */
+    loff_t Off = (loff_t)(Addr - A->Base);
+    do
+      N = splice(From, NULL, Fd, &Off, Size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    while (N < 0 && errno == EINTR);
+    if (N < 0 && errno == EINVAL)
+      errno = ENOTSUP; /* From is not a pipe */
+#else
+    N = -1;
+    errno = ENOTSUP;
+#endif
+  } else {
+    do
+      N = read(From, (void *)(uintptr_t)Addr, Size);
+    while (N < 0 && errno == EINTR);
+  }
+  int E = errno;
+  unpin(M, A);
+  errno = E;
+  return N;
 }
 
 /* ---- the Service ---------------------------------------------------------- */

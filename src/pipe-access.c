@@ -241,6 +241,30 @@ static orc_rt_ErrorRef check_watchable(int Fd) {
   return Err;
 }
 
+/*
+ * Give an input pipe room for IN_PIPE_SIZE bytes (Linux's default is 64
+ * KiB). A large finalize then crosses in 1 MiB steps, not 64 KiB ones: a
+ * sixteenth of the wake-ups of the controller blocked in write() and of
+ * the I/O thread, each of which costs tens of microseconds where the two
+ * run on different CPUs. Where the kernel refuses (a socket, a user over
+ * its pipe quota), the pipe stays as it is.
+ */
+#define IN_PIPE_SIZE (1024 * 1024)
+static void grow_input_pipe(struct pipe_access *P) {
+#ifdef F_SETPIPE_SZ
+  struct stat St;
+  if (fstat(P->InFd, &St) != 0 || !S_ISFIFO(St.st_mode))
+    return;
+  int Size = fcntl(P->InFd, F_GETPIPE_SZ);
+  if (Size >= 0 && Size < IN_PIPE_SIZE && fcntl(P->InFd, F_SETPIPE_SZ, IN_PIPE_SIZE) < 0)
+    orc_rt_Session_log(P->S, orc_rt_LogLevel_Debug,
+                       "pipe: input pipe left at %d bytes (F_SETPIPE_SZ: %s)", Size,
+                       strerror(errno));
+#else
+  (void)P;
+#endif
+}
+
 static void restore_fd_flags(int Fd, int Fl, int FdFl) {
   fcntl(Fd, F_SETFL, Fl);
   fcntl(Fd, F_SETFD, FdFl);
@@ -264,6 +288,7 @@ static orc_rt_ErrorRef pipe_connect(void *Ctx, orc_rt_SessionRef S) {
   if ((Err = set_fd_flags(P->InFd, &P->SavedInFl, &P->SavedInFdFl)))
     goto fail;
   InSet = true;
+  grow_input_pipe(P);
   if (P->OutFd != P->InFd) {
     if ((Err = set_fd_flags(P->OutFd, &P->SavedOutFl, &P->SavedOutFdFl)))
       goto fail;

@@ -4,7 +4,11 @@
  *
  * Small frames are read through a buffer (RX_BUF_SIZE); a large payload is
  * read straight into its own allocation, which grows with what arrives (an
- * announced size alone is not trusted). Complete frames go to the Session
+ * announced size alone is not trusted), or, for a wrapper that takes its
+ * arguments as they arrive (arg-stream.h), handed to the wrapper's stream:
+ * what the buffer holds with Take, the rest with Read from InFd where the
+ * stream puts it in place itself (a finalize's content, into JIT memory),
+ * through the buffer again where it does not. Complete frames go to the Session
  * on the I/O thread: calls to orc_rt_Session_handleWrapperCall(), each
  * charged first (pipe-flow.c), results to orc_rt_Session_handleCallResult().
  * Any malformed frame, end of file or read error ends the input and reports
@@ -48,6 +52,9 @@ void orcrt_pipe_end_session(struct pipe_access *P, orc_rt_ErrorRef Err) {
 }
 
 void orcrt_pipe_discard_partial_frame(struct pipe_access *P) {
+  if (P->Stream)
+    P->Stream->Ops->Abort(P->Stream);
+  P->Stream = NULL;
   if (P->PayloadData && P->PayloadData != P->Payload.Data.Value)
     free(P->PayloadData);
   P->PayloadData = NULL;
@@ -147,8 +154,8 @@ static bool payload_reserve(struct pipe_access *P, size_t Need) {
   return true;
 }
 
-/* A whole call has arrived: count it, then hand it over. */
-static void call_complete(struct pipe_access *P, orc_rt_WrapperFunctionBuffer B) {
+/* A whole call of WireSize argument bytes has arrived as B: count it, then hand it over. */
+static void call_complete(struct pipe_access *P, orc_rt_WrapperFunctionBuffer B, size_t WireSize) {
   P->CallsIn++;
   P->SeenCall = true;
   P->ProbeDelayMs = P->IdleProbeMs;
@@ -160,12 +167,33 @@ static void call_complete(struct pipe_access *P, orc_rt_WrapperFunctionBuffer B)
                                                 (unsigned long long)P->FrameSeqNo));
     return;
   }
-  orc_rt_Session_handleWrapperCall(P->S, P->FrameSeqNo, P->FrameTag, B);
+  orcrt_session_handle_call(P->S, P->FrameSeqNo, P->FrameTag, B, WireSize);
+}
+
+/* A streamed call has arrived whole: hand over the call its stream makes of it. */
+static void stream_complete(struct pipe_access *P) {
+  struct orcrt_arg_stream *St = P->Stream;
+  orc_rt_ExecutorAddr Fn;
+  orc_rt_WrapperFunctionBuffer B;
+  P->Stream = NULL;
+  P->InPayload = false;
+  if (!St->Ops->Finish(St, &Fn, &B)) {
+    orcrt_pipe_end_input(P, orc_rt_Error_create("out of memory reading call %llu",
+                                                (unsigned long long)P->FrameSeqNo));
+    return;
+  }
+  P->FrameTag = Fn;
+  call_complete(P, B, P->PayloadSize);
+  orcrt_pipe_update_read_state(P);
 }
 
 /* A whole frame has arrived: hand it over. */
 static void frame_complete(struct pipe_access *P) {
   orc_rt_WrapperFunctionBuffer B;
+  if (P->Stream) {
+    stream_complete(P);
+    return;
+  }
   if (P->PayloadSize <= sizeof(B.Data.Value)) {
     B.Data = P->Payload.Data;
   } else {
@@ -180,7 +208,7 @@ static void frame_complete(struct pipe_access *P) {
   /* Calls and results are traced by the Session (session-calls.c), by name. */
   switch (P->FrameOpC) {
   case WIRE_OP_CALL_WRAPPER:
-    call_complete(P, B);
+    call_complete(P, B, B.Size);
     break;
   case WIRE_OP_RESULT: {
     P->ResultsIn++;
@@ -239,7 +267,12 @@ static bool frame_begin(struct pipe_access *P) {
   P->PayloadSize = (size_t)(H.Size - WIRE_HEADER_SIZE);
   P->PayloadHave = 0;
   orc_rt_WrapperFunctionBuffer_init(&P->Payload);
-  if (P->PayloadSize <= sizeof(P->Payload.Data.Value)) {
+  if (H.OpC == WIRE_OP_CALL_WRAPPER)
+    P->Stream = orcrt_session_stream_call(P->S, H.Tag, P->PayloadSize);
+  if (P->Stream) {
+    P->PayloadData = NULL;
+    P->PayloadCap = 0;
+  } else if (P->PayloadSize <= sizeof(P->Payload.Data.Value)) {
     P->PayloadData = P->Payload.Data.Value;
     P->PayloadCap = P->PayloadSize;
   } else {
@@ -275,9 +308,17 @@ static bool consume_buffered(struct pipe_access *P) {
       size_t Take = P->PayloadSize - P->PayloadHave;
       if (Take > Avail)
         Take = Avail;
-      if (!payload_reserve(P, P->PayloadHave + Take))
+      if (P->Stream) {
+        if (!P->Stream->Ops->Take(P->Stream, Src, Take)) {
+          orcrt_pipe_end_input(P, orc_rt_Error_create("out of memory reading call %llu",
+                                                      (unsigned long long)P->FrameSeqNo));
+          return false;
+        }
+      } else if (!payload_reserve(P, P->PayloadHave + Take)) {
         return false;
-      memcpy(P->PayloadData + P->PayloadHave, Src, Take);
+      } else {
+        memcpy(P->PayloadData + P->PayloadHave, Src, Take);
+      }
       P->PayloadHave += Take;
       P->RxStart += Take;
       if (P->PayloadHave == P->PayloadSize)
@@ -323,8 +364,23 @@ void orcrt_pipe_read(struct pipe_access *P) {
   for (int I = 0; I < READS_PER_CALLBACK; I++) {
     if (!consume_buffered(P) || Drained)
       return;
-    ssize_t R;
-    if (P->InPayload && P->PayloadSize - P->PayloadHave >= RX_BUF_SIZE) {
+    ssize_t R = -1;
+    bool ByStream = false;
+    if (P->Stream) {
+      /* The stream reads what it puts in place itself; ENOTSUP: the rest comes through Rx. */
+      R = P->Stream->Ops->Read(P->Stream, P->InFd, P->PayloadSize - P->PayloadHave);
+      ByStream = R >= 0 || errno != ENOTSUP;
+    }
+    if (ByStream) {
+      quick_ack(P);
+      if (R > 0) {
+        /* Less than asked may be the end of a segment, not of the input: not Drained. */
+        P->PayloadHave += (size_t)R;
+        if (P->PayloadHave == P->PayloadSize)
+          frame_complete(P);
+        continue;
+      }
+    } else if (P->InPayload && !P->Stream && P->PayloadSize - P->PayloadHave >= RX_BUF_SIZE) {
       /* A large payload: read straight into it, never past its end, up to
          READ_CHUNK_SIZE at a time. */
       size_t Next = P->PayloadSize - P->PayloadHave < READ_CHUNK_SIZE

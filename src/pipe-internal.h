@@ -58,7 +58,9 @@
 #include <orcrt/session.h>
 #include <orcrt/wrapper-function.h>
 
+#include "arg-stream.h"
 #include "pipe-wire.h"
+#include "session-internal.h"
 #include "util/u64map.h"
 
 /* An outgoing frame: its opcode, its encoded header and the payload it owns. */
@@ -154,6 +156,7 @@ struct pipe_access {
   uint64_t FrameOpC, FrameSeqNo, FrameTag;
   size_t PayloadSize, PayloadHave, PayloadCap;
   char *PayloadData; /* Payload.Data.Value for inline sizes, else malloc()ed */
+  struct orcrt_arg_stream *Stream; /* takes this call's payload instead of PayloadData, or NULL */
   orc_rt_WrapperFunctionBuffer Payload;
 
   /* I/O thread: flow control and idle probing (pipe-flow.c). */

@@ -43,6 +43,7 @@ struct incoming {
   uint64_t CallId;
   orc_rt_ExecutorAddr Fn;
   orc_rt_WrapperFunctionBuffer Args;
+  size_t WireSize;           /* the argument bytes the controller sent (Args.Size, or more) */
   bool Async;                /* Fn is a wrapper: the asynchronous ABI; else LLVM's */
   struct session_wrapper *W; /* Fn's wrapper or Described entry, or NULL */
   orc_rt_CallTargetCheckFn Check;
@@ -116,7 +117,7 @@ static void trace_begin(orc_rt_SessionRef S, const struct incoming *C, struct li
   else
     orcrt_trace_size(&T, C->Args.Size);
   Rec->Args = strndup(T.Buf, T.Len); /* NULL if out of memory: traced without */
-  Rec->ArgBytes = C->Args.Size;
+  Rec->ArgBytes = C->WireSize;
   Rec->Start = orcrt_trace_now();
 }
 
@@ -316,6 +317,11 @@ static void incoming_destroy(void *Ctx) {
 ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_t CallId,
                                                     orc_rt_ExecutorAddr Fn,
                                                     orc_rt_WrapperFunctionBuffer ArgBytes) {
+  orcrt_session_handle_call(S, CallId, Fn, ArgBytes, ArgBytes.Size);
+}
+
+void orcrt_session_handle_call(orc_rt_SessionRef S, uint64_t CallId, orc_rt_ExecutorAddr Fn,
+                               orc_rt_WrapperFunctionBuffer ArgBytes, size_t WireSize) {
   struct incoming *C = malloc(sizeof(*C));
   bool Short = false;
   session_lock(S);
@@ -332,7 +338,7 @@ ORC_RT_EXPORT void orc_rt_Session_handleWrapperCall(orc_rt_SessionRef S, uint64_
   if (!W)
     W = orcrt_session_find_described_locked(S, Fn);
   if (C) {
-    *C = (struct incoming){S, CallId, Fn, ArgBytes, Async, W, S->CheckFn, S->CheckCtx};
+    *C = (struct incoming){S, CallId, Fn, ArgBytes, WireSize, Async, W, S->CheckFn, S->CheckCtx};
     Short = Async && orcrt_session_is_short_locked(S, Fn);
   }
   session_unlock(S);

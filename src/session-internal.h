@@ -11,6 +11,7 @@
 
 #include <orcrt/session.h>
 
+#include "arg-stream.h"
 #include "trace.h"
 #include "util/pending.h"
 #include "util/u64map.h"
@@ -44,6 +45,30 @@ void orcrt_session_on_drained(orc_rt_SessionRef S, orc_rt_CompletionFn OnDone, v
  */
 orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
                                         const struct orcrt_wrapper_trace *Trace);
+
+/*
+ * Take the arguments of Fn's calls (Fn one of S's own wrapper functions)
+ * as they arrive, with the streams Begin makes (arg-stream.h). Only before
+ * attach. Returns NULL or the error.
+ */
+orc_rt_ErrorRef orcrt_session_set_stream(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                         orcrt_arg_stream_begin Begin);
+
+/*
+ * A stream for a call to Fn of Size argument bytes, if Fn takes its
+ * arguments as they arrive and Size is at least ORCRT_ARG_STREAM_MIN; else
+ * NULL, and the call's arguments are gathered whole. Any thread.
+ */
+struct orcrt_arg_stream *orcrt_session_stream_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn,
+                                                   size_t Size);
+
+/*
+ * orc_rt_Session_handleWrapperCall() for a call whose stream made ArgBytes
+ * of the WireSize argument bytes the controller sent: the trace counts
+ * those.
+ */
+void orcrt_session_handle_call(orc_rt_SessionRef S, uint64_t CallId, orc_rt_ExecutorAddr Fn,
+                               orc_rt_WrapperFunctionBuffer ArgBytes, size_t WireSize);
 
 /*
  * Describe the calls by address to Fn, a function of LLVM's synchronous

@@ -43,6 +43,13 @@ static void log_stats(orc_rt_SessionRef S, const char *What, const struct trace_
   orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
 }
 
+/* What the summary calls W's calls. */
+static const char *summary_name(const struct session_wrapper *W) {
+  return !W->ByAddress && W->Trace && W->Trace->Label ? W->Trace->Label
+         : W->Name                                    ? W->Name
+                                                      : "unnamed wrapper";
+}
+
 void orcrt_session_log_summary(orc_rt_SessionRef S) {
   if (orc_rt_Session_getLogLevel(S) < orc_rt_LogLevel_Debug)
     return;
@@ -74,13 +81,23 @@ void orcrt_session_log_summary(orc_rt_SessionRef S) {
                      In.Calls == 1 ? "" : "s", Out.Calls);
   orc_rt_Session_log(S, orc_rt_LogLevel_Debug, "%s", T.Buf);
   log_stats(S, "from the controller", &In);
+  /* One line per name: a wrapper's placed twin (arg-stream.h) counts with it. */
   for (size_t I = 0; Ws && I < N; I++) {
     if (!Ws[I].Stats.Calls)
       continue;
-    const char *What = !Ws[I].ByAddress && Ws[I].Trace && Ws[I].Trace->Label ? Ws[I].Trace->Label
-                       : Ws[I].Name                     ? Ws[I].Name
-                                                        : "unnamed wrapper";
-    log_stats(S, What, &Ws[I].Stats);
+    const char *What = summary_name(&Ws[I]);
+    struct trace_stats Sum = Ws[I].Stats;
+    for (size_t J = I + 1; J < N; J++) {
+      if (!Ws[J].Stats.Calls || strcmp(summary_name(&Ws[J]), What) != 0)
+        continue;
+      Sum.Calls += Ws[J].Stats.Calls;
+      Sum.Errors += Ws[J].Stats.Errors;
+      Sum.BytesIn += Ws[J].Stats.BytesIn;
+      Sum.BytesOut += Ws[J].Stats.BytesOut;
+      Sum.Ns += Ws[J].Stats.Ns;
+      Ws[J].Stats.Calls = 0; /* counted */
+    }
+    log_stats(S, What, &Sum);
   }
   if (ByAddr.Calls)
     log_stats(S, "calls by address", &ByAddr);

@@ -83,12 +83,14 @@ struct live_call {
 /*
  * One of the Session's own wrapper functions: its address, the name it was
  * added under (borrowed from Symbols, or NULL), how the wire glue describes
- * its calls (NULL: not at all), and the trace's counts of its calls.
+ * its calls (NULL: not at all), how it takes large arguments as they arrive
+ * (NULL: whole), and the trace's counts of its calls.
  */
 struct session_wrapper {
   orc_rt_ExecutorAddr Addr; /* the key of the sorted Wrappers array */
   const char *Name;
   const struct orcrt_wrapper_trace *Trace;
+  orcrt_arg_stream_begin Stream; /* takes its arguments as they arrive, or NULL */
   struct trace_stats Stats; /* calls traced (log at debug when they started) */
   bool ByAddress; /* not a wrapper: a function of LLVM's ABI the glue describes (Described) */
   unsigned Wires; /* the wires (wire.h) that name it: the union over its names */

@@ -175,20 +175,48 @@ orc_rt_ErrorRef orcrt_session_mark_short(orc_rt_SessionRef S, orc_rt_WrapperFunc
   return Err;
 }
 
-orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
-                                        const struct orcrt_wrapper_trace *Trace) {
+/*
+ * Give Fn, one of S's wrappers, its Trace or its Stream (whichever is not
+ * NULL) before attach; What says what in an error.
+ */
+static orc_rt_ErrorRef set_wrapper_hook(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                        const char *What, const struct orcrt_wrapper_trace *Trace,
+                                        orcrt_arg_stream_begin Stream) {
   orc_rt_ErrorRef Err = NULL;
   session_lock(S);
   struct session_wrapper *W =
       orcrt_session_find_wrapper_locked(S, (orc_rt_ExecutorAddr)(uintptr_t)Fn);
   if (session_frozen_locked(S))
-    Err = orc_rt_Error_create("cannot describe a wrapper function: the session has been attached");
+    Err = orc_rt_Error_create("cannot %s: the session has been attached", What);
   else if (!W)
-    Err = orc_rt_Error_create("cannot describe a function that is not a wrapper of the session");
-  else
+    Err = orc_rt_Error_create("cannot %s: not a wrapper function of the session", What);
+  else if (Trace)
     W->Trace = Trace;
+  else
+    W->Stream = Stream;
   session_unlock(S);
   return Err;
+}
+
+orc_rt_ErrorRef orcrt_session_set_trace(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                        const struct orcrt_wrapper_trace *Trace) {
+  return set_wrapper_hook(S, Fn, "describe a wrapper function's calls", Trace, NULL);
+}
+
+orc_rt_ErrorRef orcrt_session_set_stream(orc_rt_SessionRef S, orc_rt_WrapperFunction Fn,
+                                         orcrt_arg_stream_begin Begin) {
+  return set_wrapper_hook(S, Fn, "stream a wrapper function's arguments", NULL, Begin);
+}
+
+struct orcrt_arg_stream *orcrt_session_stream_call(orc_rt_SessionRef S, orc_rt_ExecutorAddr Fn,
+                                                   size_t Size) {
+  if (Size < ORCRT_ARG_STREAM_MIN)
+    return NULL;
+  session_lock(S);
+  struct session_wrapper *W = orcrt_session_find_wrapper_locked(S, Fn);
+  orcrt_arg_stream_begin Begin = W ? W->Stream : NULL;
+  session_unlock(S);
+  return Begin ? Begin(S, Size) : NULL;
 }
 
 orc_rt_ErrorRef orcrt_session_describe_function(orc_rt_SessionRef S, const char *Name,

@@ -269,6 +269,8 @@ orc_rt_ErrorRef orcrt_glue_add_wrappers(orc_rt_SessionRef S, unsigned Wires,
       Err = orcrt_session_mark_short(S, Table[I].Fn);
     if (!Err && Table[I].Trace)
       Err = orcrt_session_set_trace(S, Table[I].Fn, Table[I].Trace);
+    if (!Err && Table[I].Stream)
+      Err = orcrt_session_set_stream(S, Table[I].Fn, Table[I].Stream);
   }
   return Err;
 }

@@ -23,6 +23,7 @@
 #include <orcrt/sps.h>
 #include <orcrt/wrapper-function.h>
 
+#include "arg-stream.h"
 #include "trace.h"
 
 /* The out-of-band error LLVM's executors answer undecodable arguments with. */
@@ -104,15 +105,19 @@ bool orcrt_glue_read_addrs(orc_rt_SPSReader *R, orc_rt_ExecutorAddr **Addrs, siz
   }
 
 /*
- * One entry of a protocol layer's table of wrapper functions. Short: every
- * call returns promptly and never blocks (see orcrt_session_mark_short()).
- * Trace (optional): how its calls read in the Session's trace (trace.h).
+ * One entry of a protocol layer's table of wrapper functions. Name may be
+ * NULL: a wrapper the controller cannot look up, which a Stream finishes
+ * into. Short: every call returns promptly and never blocks (see
+ * orcrt_session_mark_short()). Trace (optional): how its calls read in the
+ * Session's trace (trace.h). Stream (optional): how it takes large
+ * arguments as they arrive (arg-stream.h).
  */
 struct orcrt_glue_wrapper {
   const char *Name;
   orc_rt_WrapperFunction Fn;
   bool Short;
   const struct orcrt_wrapper_trace *Trace;
+  orcrt_arg_stream_begin Stream;
 };
 
 /*

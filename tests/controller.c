@@ -828,6 +828,11 @@ static size_t find_call(orcrt_tc *TC, uint64_t SeqNo) {
 
 int orcrt_tc_send_call(orcrt_tc *TC, orc_rt_ExecutorAddr Tag, const void *Args, size_t N,
                        uint64_t *SeqNo) {
+  return orcrt_tc_send_call_prefix(TC, Tag, Args, N, N, SeqNo);
+}
+
+int orcrt_tc_send_call_prefix(orcrt_tc *TC, orc_rt_ExecutorAddr Tag, const void *Args, size_t N,
+                              size_t Prefix, uint64_t *SeqNo) {
   pthread_mutex_lock(&TC->Lock);
   if (TC->NumCalls == TC->CapCalls) {
     size_t Cap = TC->CapCalls ? TC->CapCalls * 2 : 16;
@@ -848,7 +853,8 @@ int orcrt_tc_send_call(orcrt_tc *TC, orc_rt_ExecutorAddr Tag, const void *Args, 
   pthread_mutex_unlock(&TC->Lock);
   if (SeqNo)
     *SeqNo = Seq;
-  return orcrt_tc_send_frame(TC, ORCRT_TC_OP_CALL_WRAPPER, Seq, Tag, Args, N);
+  return send_raw_frame(TC, ORCRT_TC_HEADER_SIZE + (uint64_t)N, ORCRT_TC_OP_CALL_WRAPPER, Seq, Tag,
+                        Args, Prefix < N ? Prefix : N);
 }
 
 /* Mark the stream failed (Lock held); waiters see it. */

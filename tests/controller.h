@@ -218,6 +218,13 @@ int orcrt_tc_send_call(orcrt_tc *TC, orc_rt_ExecutorAddr Tag, const void *Args, 
                        uint64_t *SeqNo);
 
 /*
+ * orcrt_tc_send_call() that writes the header and only the first Prefix of
+ * the N argument bytes: the test writes the rest with orcrt_tc_write_raw().
+ */
+int orcrt_tc_send_call_prefix(orcrt_tc *TC, orc_rt_ExecutorAddr Tag, const void *Args, size_t N,
+                              size_t Prefix, uint64_t *SeqNo);
+
+/*
  * Wait for the Result of call SeqNo and store its payload in *Result (owned
  * by the caller; empty for an empty payload). Results of other calls are kept
  * for their waiters; executor calls are answered meanwhile. A Result with a

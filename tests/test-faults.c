@@ -903,16 +903,6 @@ static void race_finalize_all(race_env *R) {
   }
 }
 
-static orc_rt_ExecutorAddr bootstrap_sym(orc_rt_SessionRef S, const char *Name) {
-  size_t N = 0;
-  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(S, &N);
-  for (size_t I = 0; I < N; I++)
-    if (strcmp(Syms[I].Name, Name) == 0)
-      return Syms[I].Addr;
-  ck_abort_msg("no bootstrap symbol %s", Name);
-  return 0;
-}
-
 /* The call number I of kind K. */
 static void race_call(race_env *R, enum race_kind K, int I, orc_rt_ExecutorAddr *Fn,
                       orc_rt_SPSWriter *W) {
@@ -921,13 +911,13 @@ static void race_call(race_env *R, enum race_kind K, int I, orc_rt_ExecutorAddr 
   orc_rt_SPSWriter_init(W);
   switch (K) {
   case RACE_OPEN:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_SimpleExecutorDylibManager_open_wrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S, "__llvm_orc_SimpleExecutorDylibManager_open_wrapper");
     orc_rt_SPSWriter_addr(W, Dyl);
     orc_rt_SPSWriter_string(W, fault_library());
     orc_rt_SPSWriter_u64(W, 0);
     break;
   case RACE_LOOKUP:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S, "__llvm_orc_SimpleExecutorDylibManager_lookup_wrapper");
     orc_rt_SPSWriter_addr(W, Dyl);
     orc_rt_SPSWriter_addr(W, R->Bases[0]); /* the process handle, see below */
     orc_rt_SPSWriter_seqCount(W, 2);
@@ -937,12 +927,13 @@ static void race_call(race_env *R, enum race_kind K, int I, orc_rt_ExecutorAddr 
     orc_rt_SPSWriter_bool(W, false);
     break;
   case RACE_RESERVE:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S, "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper");
     orc_rt_SPSWriter_addr(W, Mem);
     orc_rt_SPSWriter_u64(W, 65536);
     break;
   case RACE_FINALIZE:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper");
+    *Fn =
+        orcrt_test_bootstrap_addr(R->S, "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper");
     orc_rt_SPSWriter_addr(W, Mem);
     orc_rt_SPSWriter_seqCount(W, 1);
     orc_rt_SPSWriter_u8(W, orc_rt_MemProt_Read);
@@ -956,13 +947,14 @@ static void race_call(race_env *R, enum race_kind K, int I, orc_rt_ExecutorAddr 
     orc_rt_SPSWriter_bytes(W, NULL, 0);
     break;
   case RACE_RUN_AS_MAIN:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_bootstrap_run_as_main_wrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S, "__llvm_orc_bootstrap_run_as_main_wrapper");
     orc_rt_SPSWriter_addr(W, orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)race_main));
     orc_rt_SPSWriter_seqCount(W, 1);
     orc_rt_SPSWriter_string(W, "arg");
     break;
   case RACE_DEALLOCATE:
-    *Fn = bootstrap_sym(R->S, "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S,
+                                    "__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper");
     orc_rt_SPSWriter_addr(W, Mem);
     orc_rt_SPSWriter_seqCount(W, 1);
     orc_rt_SPSWriter_addr(W, R->Bases[I]);
@@ -970,7 +962,7 @@ static void race_call(race_env *R, enum race_kind K, int I, orc_rt_ExecutorAddr 
   case RACE_EH_REGISTER: {
     /* An empty section (its zero terminator) in each finalized page. */
     orc_rt_ExecutorAddrRange EH = {R->Bases[I] + 8, R->Bases[I] + 12};
-    *Fn = bootstrap_sym(R->S, "llvm_orc_registerEHFrameSectionWrapper");
+    *Fn = orcrt_test_bootstrap_addr(R->S, "llvm_orc_registerEHFrameSectionWrapper");
     orc_rt_SPSWriter_addrRange(W, EH);
     break;
   }

@@ -52,13 +52,7 @@ static void env_fini(env *E) {
 }
 
 static orc_rt_ExecutorAddr sym(env *E, const char *Name) {
-  size_t N;
-  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(E->S, &N);
-  for (size_t I = 0; I < N; I++)
-    if (strcmp(Syms[I].Name, Name) == 0)
-      return Syms[I].Addr;
-  ck_abort_msg("no bootstrap symbol %s", Name);
-  return 0;
+  return orcrt_test_bootstrap_addr(E->S, Name);
 }
 
 /* Call the wrapper at bootstrap symbol Name with W's bytes (W is disposed). */

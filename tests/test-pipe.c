@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <orcrt/memory.h>
 #include <orcrt/pipe-access.h>
 #include <orcrt/sps.h>
 
@@ -791,8 +792,8 @@ enum { BigResult = 16 * 1024, MaxBacklog = 256 * 1024, MaxFrames = 10000 };
  * Send calls of big_wrapper with non-blocking writes and never read, until
  * writes stay blocked: after each EAGAIN the pipe gets QuietMs to drain, and
  * only if the executor takes nothing in that time has it stopped reading (a
- * slow executor merely delays the flood; one that never stops fails the
- * MaxFrames bound). Returns how many calls were sent.
+ * slow executor merely delays the flood; one that never stops sends more
+ * than the pipe holds and MaxFrames more). Returns how many calls were sent.
  */
 enum { QuietMs = 200 };
 static unsigned flood_until_blocked(struct fixture *F) {
@@ -800,6 +801,8 @@ static unsigned flood_until_blocked(struct fixture *F) {
   orc_rt_WrapperFunctionBuffer Arg = sps_u64(BigResult);
   int Fd = orcrt_tc_write_fd(F->TC);
   ck_assert_int_ne(fcntl(Fd, F_GETFL) & O_NONBLOCK, 0);
+  /* What the pipe holds unread (1 MiB: the transport grows it), and what the executor may take. */
+  unsigned Bound = (unsigned)fcntl(Fd, F_GETPIPE_SZ) / sizeof(Frame) + MaxFrames;
   unsigned Sent = 0;
   for (;;) {
     uint64_t H[4] = {40, 3, Sent, TAG(big_wrapper)};
@@ -814,7 +817,7 @@ static unsigned flood_until_blocked(struct fixture *F) {
     }
     ck_assert_int_eq(R, (ssize_t)sizeof(Frame)); /* <= PIPE_BUF: all or nothing */
     Sent++;
-    ck_assert_msg(Sent < MaxFrames, "the executor kept reading with %u results unread", Sent);
+    ck_assert_msg(Sent < Bound, "the executor kept reading with %u results unread", Sent);
   }
   orc_rt_WrapperFunctionBuffer_dispose(&Arg);
   return Sent;
@@ -1127,6 +1130,31 @@ static void open_fds(bool Open[1024]) {
     Open[Fd] = fcntl(Fd, F_GETFD) >= 0;
 }
 
+/*
+ * The input pipe takes 1 MiB (where the system allows pipes that large),
+ * the output pipe keeps its size.
+ */
+START_TEST(pipe_attach_gives_the_input_pipe_a_mebibyte) {
+  int ToExec[2], FromExec[2];
+  ck_assert_int_eq(pipe(ToExec), 0);
+  ck_assert_int_eq(pipe(FromExec), 0);
+  int Before = fcntl(ToExec[0], F_GETPIPE_SZ), Out = fcntl(FromExec[1], F_GETPIPE_SZ);
+  long Max = 0;
+  FILE *Lim = fopen("/proc/sys/fs/pipe-max-size", "r");
+  ck_assert_ptr_nonnull(Lim);
+  ck_assert_int_eq(fscanf(Lim, "%ld", &Max), 1);
+  fclose(Lim);
+  struct fixture F;
+  fixture_session(&F);
+  ck_assert_no_error(orc_rt_PipeControllerAccess_attach(F.S, ToExec[0], FromExec[1], NULL));
+  ck_assert_int_eq(fcntl(ToExec[1], F_GETPIPE_SZ), Max >= 1024 * 1024 ? 1024 * 1024 : Before);
+  ck_assert_int_eq(fcntl(FromExec[1], F_GETPIPE_SZ), Out);
+  ck_assert_int_eq(orcrt_tc_attach_fds(FromExec[0], ToExec[1], &F.TC), 0);
+  ck_assert_msg(orcrt_tc_read_setup(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
+  fixture_finish(&F);
+}
+END_TEST
+
 START_TEST(pipe_descriptors_it_creates_are_close_on_exec) {
   static bool Before[1024], After[1024];
   open_fds(Before);
@@ -1308,6 +1336,337 @@ START_TEST(pipe_debug_log_names_setup_and_leaves_calls_to_the_session_trace) {
 }
 END_TEST
 
+/* ---- calls whose arguments are taken as they arrive -------------------------- */
+
+static const char ReserveName[] = "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper";
+static const char FinalizeName[] = "__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper";
+static const char InitializeName[] = "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper";
+static const char InstanceName[] = "__llvm_orc_SimpleExecutorMemoryManager_Instance";
+
+enum { Page = 4096, StreamContent = 600 * 1024, StreamSegment = 640 * 1024 };
+
+/* F's Session with the memory Service under Strategy and its trace on, not attached. */
+static orc_rt_MemoryServiceRef fixture_memory_session(struct fixture *F,
+                                                      orc_rt_MemoryStrategy Strategy) {
+  orc_rt_MemoryServiceRef M;
+  fixture_session(F);
+  orc_rt_Session_setLogLevel(F->S, orc_rt_LogLevel_Debug);
+  ck_assert_no_error(orc_rt_MemoryService_add(F->S, Strategy, &M));
+  return M;
+}
+
+/* N bytes of a pattern no page of zeros or of a shifted copy matches. */
+static unsigned char *pattern(size_t N, unsigned Seed) {
+  unsigned char *P = malloc(N);
+  ck_assert_ptr_nonnull(P);
+  for (size_t I = 0; I < N; I++)
+    P[I] = (unsigned char)(I * 131 + (I >> 12) + Seed);
+  return P;
+}
+
+static bool all_zero(orc_rt_ExecutorAddr Addr, size_t N) {
+  const unsigned char *P = (const unsigned char *)(uintptr_t)Addr;
+  for (size_t I = 0; I < N; I++)
+    if (P[I])
+      return false;
+  return true;
+}
+
+/* The value of an SPSExpected<ExecutorAddr> result (the test fails on an error). */
+static orc_rt_ExecutorAddr expected_addr(orc_rt_WrapperFunctionBuffer *R) {
+  orc_rt_SPSReader Rd;
+  bool HasValue = false;
+  const char *Msg = NULL;
+  size_t MsgSize = 0;
+  orc_rt_ExecutorAddr A = 0;
+  orc_rt_SPSReader_init(&Rd, orc_rt_WrapperFunctionBuffer_constData(R), R->Size);
+  ck_assert(orc_rt_SPSReader_expected(&Rd, &HasValue, &Msg, &MsgSize));
+  ck_assert_msg(HasValue, "failed: %.*s", (int)MsgSize, Msg);
+  ck_assert(orc_rt_SPSReader_addr(&Rd, &A));
+  orc_rt_WrapperFunctionBuffer_dispose(R);
+  return A;
+}
+
+static orc_rt_ExecutorAddr tc_reserve(struct fixture *F, uint64_t Size) {
+  orc_rt_SPSWriter W;
+  orc_rt_SPSWriter_init(&W);
+  orc_rt_SPSWriter_addr(&W, orcrt_test_bootstrap_addr(F->S, InstanceName));
+  orc_rt_SPSWriter_u64(&W, Size);
+  orc_rt_WrapperFunctionBuffer R = tc_call_ok(F, orcrt_test_bootstrap_addr(F->S, ReserveName),
+                                              orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W));
+  orc_rt_SPSWriter_dispose(&W);
+  return expected_addr(&R);
+}
+
+struct test_segment {
+  uint8_t Prot;
+  orc_rt_ExecutorAddr Addr;
+  uint64_t Size;
+  const void *Content;
+  size_t ContentSize;
+};
+
+/* (Instance, FinalizeRequest) with the N segments of Segs and no actions, into W. */
+static void encode_request(struct fixture *F, orc_rt_SPSWriter *W, const struct test_segment *Segs,
+                           size_t N) {
+  orc_rt_SPSWriter_init(W);
+  orc_rt_SPSWriter_addr(W, orcrt_test_bootstrap_addr(F->S, InstanceName));
+  orc_rt_SPSWriter_seqCount(W, N);
+  for (size_t I = 0; I < N; I++) {
+    orc_rt_SPSWriter_u8(W, Segs[I].Prot);
+    orc_rt_SPSWriter_addr(W, Segs[I].Addr);
+    orc_rt_SPSWriter_u64(W, Segs[I].Size);
+    orc_rt_SPSWriter_bytes(W, Segs[I].Content, Segs[I].ContentSize);
+  }
+  orc_rt_SPSWriter_seqCount(W, 0);
+  ck_assert(!orc_rt_SPSWriter_failed(W));
+}
+
+/* Call the wrapper Name with the request of the N segments of Segs; its result. */
+static orc_rt_WrapperFunctionBuffer tc_request(struct fixture *F, const char *Name,
+                                               const struct test_segment *Segs, size_t N) {
+  orc_rt_SPSWriter W;
+  encode_request(F, &W, Segs, N);
+  orc_rt_WrapperFunctionBuffer R = tc_call_ok(F, orcrt_test_bootstrap_addr(F->S, Name),
+                                              orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W));
+  orc_rt_SPSWriter_dispose(&W);
+  return R;
+}
+
+/*
+ * A finalize of 600 KiB (and a 4-byte segment after it) arrives in pieces
+ * of every size the test controller makes (whole, and 777 bytes at a time:
+ * headers split across reads): its content lands in place, the rest of
+ * each segment reads as zeros, and the trace says it was placed on arrival
+ * and counts it with a small finalize gathered whole, under both
+ * strategies.
+ */
+START_TEST(pipe_large_finalize_content_goes_straight_into_memory) {
+  static const orc_rt_MemoryStrategy Strategies[] = {orc_rt_MemoryStrategy_MemFD,
+                                                     orc_rt_MemoryStrategy_MProtect};
+  static const size_t Chunks[] = {0, 777};
+  unsigned char *Content = pattern(StreamContent, 7);
+  for (size_t Si = 0; Si < 2; Si++)
+    for (size_t Ci = 0; Ci < 2; Ci++) {
+      struct fixture F;
+      fixture_memory_session(&F, Strategies[Si]);
+      fixture_attach(&F, NULL, true);
+      /* A small finalize first: gathered whole, and counted with the streamed one. */
+      orc_rt_ExecutorAddr Small = tc_reserve(&F, Page);
+      struct test_segment One = {0x01, Small, Page, "small", 5};
+      orcrt_test_assert_sps_success(tc_request(&F, FinalizeName, &One, 1));
+      orc_rt_ExecutorAddr Base = tc_reserve(&F, StreamSegment + Page);
+      struct test_segment Segs[] = {
+          {0x03, Base, StreamSegment, Content, StreamContent},
+          {0x01, Base + StreamSegment, Page, "tail", 4},
+      };
+      orcrt_tc_set_write_chunk(F.TC, Chunks[Ci]);
+      orcrt_test_assert_sps_success(tc_request(&F, FinalizeName, Segs, 2));
+      ck_assert_msg(memcmp((void *)(uintptr_t)Base, Content, StreamContent) == 0,
+                    "content differs (strategy %zu, chunk %zu)", Si, Chunks[Ci]);
+      ck_assert(all_zero(Base + StreamContent, StreamSegment - StreamContent));
+      ck_assert(memcmp((void *)(uintptr_t)(Base + StreamSegment), "tail", 4) == 0);
+      ck_assert(all_zero(Base + StreamSegment + 4, Page - 4));
+      orc_rt_Session_destroy(F.S);
+      F.S = NULL;
+      ck_assert_msg(log_contains(&F, "finalize 2 segments ") &&
+                        log_contains(&F, " placed on arrival → ok "),
+                    "the finalize was not streamed:\n%s", F.Log);
+      /* One line for both, with the bytes that came over the channel. */
+      ck_assert_msg(log_contains(&F, "summary: finalize: 2 calls, 0 errors, 600 KiB in, "),
+                    "the summary does not count both:\n%s", F.Log);
+      fixture_finish(&F);
+    }
+  free(Content);
+}
+END_TEST
+
+/* How often Text occurs in F's log. */
+static unsigned log_count(struct fixture *F, const char *Text) {
+  unsigned N = 0;
+  pthread_mutex_lock(&F->LogLock);
+  for (const char *P = F->Log; (P = strstr(P, Text)); P += strlen(Text))
+    N++;
+  pthread_mutex_unlock(&F->LogLock);
+  return N;
+}
+
+/*
+ * Large requests the memory refuses get the answers they get gathered
+ * whole, and nothing of theirs is placed: no reservation there, content
+ * larger than its segment (after which LLVM 19 releases the reservation),
+ * and a content length beyond the call's bytes (undecodable: an empty
+ * result, the reservation untouched). That reservation then finalizes.
+ */
+START_TEST(pipe_large_finalize_fails_as_it_would_whole) {
+  struct fixture F;
+  fixture_memory_session(&F, orc_rt_MemoryStrategy_MemFD);
+  fixture_attach(&F, NULL, true);
+  unsigned char *Content = pattern(StreamContent, 3);
+
+  orc_rt_ExecutorAddr Base = tc_reserve(&F, StreamSegment);
+  struct test_segment Elsewhere = {0x03, Base + ((uint64_t)1 << 30), StreamSegment, Content,
+                                   StreamContent};
+  orcrt_test_assert_sps_error(tc_request(&F, FinalizeName, &Elsewhere, 1),
+                              "Attempt to finalize unrecognized allocation");
+  struct test_segment TooMuch = {0x03, Base, Page, Content, StreamContent};
+  orcrt_test_assert_sps_error(tc_request(&F, FinalizeName, &TooMuch, 1), "exceeds segment size");
+
+  /* The content's length (after Instance, count, Prot, Addr, Size) says more than comes. */
+  Base = tc_reserve(&F, StreamSegment);
+  orc_rt_SPSWriter W;
+  struct test_segment Good = {0x03, Base, StreamSegment, Content, StreamContent};
+  encode_request(&F, &W, &Good, 1);
+  char *Bytes = (char *)orc_rt_SPSWriter_data(&W);
+  uint64_t Lie = StreamContent + 9;
+  for (int I = 0; I < 8; I++)
+    Bytes[33 + I] = (char)(Lie >> (8 * I));
+  orc_rt_WrapperFunctionBuffer R = tc_call_ok(&F, orcrt_test_bootstrap_addr(F.S, FinalizeName),
+                                              Bytes, orc_rt_SPSWriter_size(&W));
+  orc_rt_SPSWriter_dispose(&W);
+  ck_assert_uint_eq(R.Size, 0);
+  orc_rt_WrapperFunctionBuffer_dispose(&R);
+  ck_assert(all_zero(Base, StreamSegment));
+
+  orcrt_test_assert_sps_success(tc_request(&F, FinalizeName, &Good, 1));
+  ck_assert(memcmp((void *)(uintptr_t)Base, Content, StreamContent) == 0);
+  ck_assert(all_zero(Base + StreamContent, StreamSegment - StreamContent));
+  orc_rt_Session_destroy(F.S);
+  F.S = NULL;
+  /* Only the last one placed anything. */
+  ck_assert_msg(log_count(&F, " placed on arrival") == 1, "placed more than once:\n%s", F.Log);
+  free(Content);
+  fixture_finish(&F);
+}
+END_TEST
+
+/* Over one socket (no splice into the memfd): placed through the read buffer. */
+START_TEST(pipe_large_finalize_over_a_socket_is_placed_too) {
+  int Sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, Sv), 0);
+  struct fixture F;
+  fixture_memory_session(&F, orc_rt_MemoryStrategy_MemFD);
+  ck_assert_no_error(orc_rt_PipeControllerAccess_attach(F.S, Sv[0], Sv[0], NULL));
+  ck_assert_int_eq(orcrt_tc_attach_fds(Sv[1], Sv[1], &F.TC), 0);
+  ck_assert_msg(orcrt_tc_read_setup(F.TC) == 0, "%s", orcrt_tc_error(F.TC));
+  unsigned char *Content = pattern(StreamContent, 5);
+  orc_rt_ExecutorAddr Base = tc_reserve(&F, StreamSegment);
+  struct test_segment Seg = {0x01, Base, StreamSegment, Content, StreamContent};
+  orcrt_test_assert_sps_success(tc_request(&F, FinalizeName, &Seg, 1));
+  ck_assert(memcmp((void *)(uintptr_t)Base, Content, StreamContent) == 0);
+  ck_assert(all_zero(Base + StreamContent, StreamSegment - StreamContent));
+  orc_rt_Session_destroy(F.S);
+  F.S = NULL;
+  ck_assert_msg(log_contains(&F, " placed on arrival → ok "), "not streamed:\n%s", F.Log);
+  free(Content);
+  fixture_finish(&F);
+}
+END_TEST
+
+/* An end of file halfway through a streamed call ends the session as for any frame. */
+START_TEST(pipe_eof_inside_a_streamed_call_is_protocol_error) {
+  struct fixture F;
+  fixture_memory_session(&F, orc_rt_MemoryStrategy_MemFD);
+  fixture_attach(&F, NULL, true);
+  orc_rt_ExecutorAddr Base = tc_reserve(&F, StreamSegment);
+  unsigned char *Content = pattern(StreamContent, 1);
+  orc_rt_SPSWriter W;
+  struct test_segment Seg = {0x01, Base, StreamSegment, Content, StreamContent};
+  encode_request(&F, &W, &Seg, 1);
+  ck_assert_int_eq(orcrt_tc_send_call_prefix(F.TC, orcrt_test_bootstrap_addr(F.S, FinalizeName),
+                                             orc_rt_SPSWriter_data(&W), orc_rt_SPSWriter_size(&W),
+                                             StreamContent / 2, NULL),
+                   0);
+  orc_rt_SPSWriter_dispose(&W);
+  orcrt_tc_close_write(F.TC);
+  assert_ended_with(&F, "unexpected end of file inside a frame");
+  free(Content);
+  fixture_finish(&F);
+}
+END_TEST
+
+/* A finalize action that holds its allocation (initializing) until released. */
+static orcrt_test_latch HoldEntered, HoldRelease;
+
+static orc_rt_WrapperFunctionBuffer holding_action(const char *ArgData, size_t ArgSize) {
+  (void)ArgData;
+  (void)ArgSize;
+  orcrt_test_latch_signal(&HoldEntered);
+  orcrt_test_latch_wait(&HoldRelease, 1);
+  return orc_rt_WrapperFunctionBuffer_fromBytes("\0", 1); /* SPSError success */
+}
+
+struct held_initialize {
+  orc_rt_MemoryServiceRef M;
+  orc_rt_ExecutorAddr Addr, Key;
+  orc_rt_ErrorRef Err;
+};
+
+static void *held_initialize_thread(void *Arg) {
+  struct held_initialize *H = Arg;
+  orc_rt_MemorySegment Seg = {0x03, H->Addr, Page, "held", 4};
+  orc_rt_MemoryActionPair Pair = {
+      {orc_rt_ExecutorAddr_fromPtr((void *)(uintptr_t)holding_action), NULL, 0}, {0, NULL, 0}};
+  orc_rt_MemoryFinalizeRequest Req = {&Seg, 1, &Pair, 1};
+  H->Err = orc_rt_MemoryService_initialize(H->M, &Req, &H->Key);
+  return NULL;
+}
+
+/*
+ * LLVM 22's initialize streams too. When its reservation becomes another
+ * initialize's halfway through (that one's action holds it), the content
+ * not yet placed is kept instead, the request is split where placing
+ * stopped, and the whole segment still arrives intact.
+ */
+START_TEST(pipe_large_initialize_keeps_what_it_cannot_place_meanwhile) {
+  struct fixture F;
+  orc_rt_MemoryServiceRef M = fixture_memory_session(&F, orc_rt_MemoryStrategy_MemFD);
+  fixture_attach(&F, NULL, true);
+  orcrt_test_latch_init(&HoldEntered);
+  orcrt_test_latch_init(&HoldRelease);
+  enum { Size = 1024 * 1024 };
+  orc_rt_ExecutorAddr Base = tc_reserve(&F, Size + Page);
+  unsigned char *Content = pattern(Size, 9);
+  orc_rt_SPSWriter W;
+  struct test_segment Seg = {0x03, Base, Size, Content, Size};
+  encode_request(&F, &W, &Seg, 1);
+  const char *Bytes = orc_rt_SPSWriter_data(&W);
+  size_t N = orc_rt_SPSWriter_size(&W), Half = 400 * 1024;
+
+  /* The first part: once written into a pipe of one page, all but a page of it has been taken. */
+  ck_assert_int_eq(fcntl(orcrt_tc_write_fd(F.TC), F_SETPIPE_SZ, Page), Page);
+  uint64_t Seq;
+  ck_assert_int_eq(orcrt_tc_send_call_prefix(F.TC, orcrt_test_bootstrap_addr(F.S, InitializeName),
+                                             Bytes, N, Half, &Seq),
+                   0);
+  struct held_initialize H = {M, Base + Size, 0, NULL};
+  pthread_t T;
+  ck_assert_int_eq(pthread_create(&T, NULL, held_initialize_thread, &H), 0);
+  orcrt_test_latch_wait(&HoldEntered, 1);
+  /* The rest arrives while the reservation is the other initialize's. */
+  ck_assert_int_eq(orcrt_tc_write_raw(F.TC, Bytes + Half, N - Half), 0);
+  orcrt_test_latch_signal(&HoldRelease);
+  ck_assert_int_eq(pthread_join(T, NULL), 0);
+  ck_assert_no_error(H.Err);
+  orc_rt_WrapperFunctionBuffer R;
+  ck_assert_msg(orcrt_tc_wait_result(F.TC, Seq, &R) == 0, "%s", orcrt_tc_error(F.TC));
+  ck_assert_uint_eq(expected_addr(&R), Base);
+  orc_rt_SPSWriter_dispose(&W);
+
+  ck_assert(memcmp((void *)(uintptr_t)Base, Content, Size) == 0);
+  ck_assert(memcmp((void *)(uintptr_t)(Base + Size), "held", 4) == 0);
+  orc_rt_Session_destroy(F.S);
+  F.S = NULL;
+  ck_assert_msg(log_contains(&F, "initialize 2 segments 1 MiB at ") &&
+                    log_contains(&F, " placed on arrival → "),
+                "the initialize was not split where placing stopped:\n%s", F.Log);
+  orcrt_test_latch_destroy(&HoldEntered);
+  orcrt_test_latch_destroy(&HoldRelease);
+  free(Content);
+  fixture_finish(&F);
+}
+END_TEST
+
 #define ADD_TEST(S, Fn, Timeout) tcase_add_test(orcrt_test_case((S), #Fn, (Timeout)), Fn)
 
 Suite *orcrt_suite_pipe(void) {
@@ -1350,6 +1709,7 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_half_close_then_full_close_ends_with_the_call_running, 30);
   ADD_TEST(S, pipe_call_that_cannot_be_accounted_ends_session_unrun, 10);
   ADD_TEST(S, pipe_attach_makes_descriptors_nonblocking_and_cloexec, 10);
+  ADD_TEST(S, pipe_attach_gives_the_input_pipe_a_mebibyte, 10);
   ADD_TEST(S, pipe_descriptors_it_creates_are_close_on_exec, 10);
   ADD_TEST(S, pipe_failed_attach_leaves_descriptors_to_caller, 10);
   ADD_TEST(S, pipe_attach_refuses_descriptor_it_cannot_watch, 10);
@@ -1358,5 +1718,10 @@ Suite *orcrt_suite_pipe(void) {
   ADD_TEST(S, pipe_sends_after_disconnect_are_dropped, 10);
   ADD_TEST(S, pipe_detach_closes_in_fd_and_drops_calls_destroy_closes_out_fd, 10);
   ADD_TEST(S, pipe_debug_log_names_setup_and_leaves_calls_to_the_session_trace, 10);
+  ADD_TEST(S, pipe_large_finalize_content_goes_straight_into_memory, 30);
+  ADD_TEST(S, pipe_large_finalize_fails_as_it_would_whole, 30);
+  ADD_TEST(S, pipe_large_finalize_over_a_socket_is_placed_too, 30);
+  ADD_TEST(S, pipe_eof_inside_a_streamed_call_is_protocol_error, 30);
+  ADD_TEST(S, pipe_large_initialize_keeps_what_it_cannot_place_meanwhile, 30);
   return S;
 }

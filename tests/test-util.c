@@ -25,6 +25,16 @@ int orcrt_test_count_fds(void) {
   return N - 1; /* the directory stream's own descriptor */
 }
 
+orc_rt_ExecutorAddr orcrt_test_bootstrap_addr(orc_rt_SessionRef S, const char *Name) {
+  size_t N;
+  const orc_rt_BootstrapSymbol *Syms = orc_rt_Session_getBootstrapSymbols(S, &N);
+  for (size_t I = 0; I < N; I++)
+    if (strcmp(Syms[I].Name, Name) == 0)
+      return Syms[I].Addr;
+  ck_abort_msg("no bootstrap symbol %s", Name);
+  return 0;
+}
+
 static void fd_leak_setup(void) {
   FdsAtSetup = orcrt_test_count_fds();
 }

@@ -42,6 +42,9 @@ TCase *orcrt_test_case(Suite *S, const char *Name, double TimeoutSeconds);
 /* The number of descriptors open in this process. */
 int orcrt_test_count_fds(void);
 
+/* The address of S's bootstrap symbol Name (the test fails if it has none). */
+orc_rt_ExecutorAddr orcrt_test_bootstrap_addr(orc_rt_SessionRef S, const char *Name);
+
 /* Assert that E is success, printing its message otherwise (consumes E). */
 #define ck_assert_no_error(E)                                                                      \
   do {                                                                                             \

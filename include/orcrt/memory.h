@@ -85,7 +85,11 @@ typedef struct {
   orc_rt_ExecutorAddr Addr;
   /** Segment size in bytes; ContentSize <= Size, the rest is zero-filled. */
   uint64_t Size;
-  /** The bytes to copy to Addr (borrowed for the call). */
+  /**
+   * The bytes to copy to Addr (borrowed for the call), or NULL: the first
+   * ContentSize bytes are in place already (written with
+   * orc_rt_MemoryService_write()), and only the rest is zero-filled.
+   */
   const char *Content;
   size_t ContentSize;
 } orc_rt_MemorySegment;

@@ -39,25 +39,73 @@ typedef orc_rt_WrapperFunctionBuffer (*orcrt_llvm19_request_op)(
     orc_rt_MemoryServiceRef M, orc_rt_ErrorRef Err, const orc_rt_MemoryFinalizeRequest *Req);
 
 /*
- * Decode (ExecutorAddr Instance, FinalizeRequest) from R and, if Op is not
+ * Decode (ExecutorAddr Instance, FinalizeRequest) from R (Placed: as a
+ * request stream re-encodes it, llvm19/request-stream.c) and, if Op is not
  * NULL, answer with Op; *HasActions says whether the request has
  * allocation actions.
  */
 orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, orc_rt_SPSReader *R,
-                                                         orcrt_llvm19_request_op Op,
+                                                         bool Placed, orcrt_llvm19_request_op Op,
                                                          bool *HasActions);
 
-/* Whether the request R holds runs allocation actions (for orcrt_glue_run_or_defer()). */
+/*
+ * Whether the request R holds, as sent or as re-encoded, runs allocation
+ * actions (for orcrt_glue_run_or_defer()).
+ */
 bool orcrt_llvm19_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R);
+bool orcrt_llvm19_placed_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R);
+
+/*
+ * The wrappers of a memory request, (ExecutorAddr Instance, FinalizeRequest),
+ * that Op answers: Name_wrapper for the request as sent, its twin
+ * Name_placed_wrapper for the request as a stream re-encodes it, and
+ * Name_stream, the stream that finishes into the twin (arg-stream.h). Both
+ * run Op on the calling thread unless the request has allocation actions.
+ */
+#define ORCRT_LLVM19_REQUEST_WRAPPERS(Name, Op)                                                    \
+  static orc_rt_WrapperFunctionBuffer Name##_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {      \
+    bool HasActions;                                                                               \
+    return orcrt_llvm19_memory_request(S, R, false, Op, &HasActions);                              \
+  }                                                                                                \
+  static orc_rt_WrapperFunctionBuffer Name##_placed_body(orc_rt_SessionRef S,                      \
+                                                         orc_rt_SPSReader *R) {                    \
+    bool HasActions;                                                                               \
+    return orcrt_llvm19_memory_request(S, R, true, Op, &HasActions);                               \
+  }                                                                                                \
+  static void Name##_wrapper(orc_rt_SessionRef S, uint64_t CallId,                                 \
+                             orc_rt_WrapperFunctionReturn Return,                                  \
+                             orc_rt_WrapperFunctionBuffer Args) {                                  \
+    orcrt_glue_run_or_defer(S, CallId, Return, Args, orcrt_llvm19_request_runs_code, Name##_body); \
+  }                                                                                                \
+  static void Name##_placed_wrapper(orc_rt_SessionRef S, uint64_t CallId,                          \
+                                    orc_rt_WrapperFunctionReturn Return,                           \
+                                    orc_rt_WrapperFunctionBuffer Args) {                           \
+    orcrt_glue_run_or_defer(S, CallId, Return, Args, orcrt_llvm19_placed_request_runs_code,        \
+                            Name##_placed_body);                                                   \
+  }                                                                                                \
+  static struct orcrt_arg_stream *Name##_stream(orc_rt_SessionRef S, size_t Size) {                \
+    return orcrt_llvm19_request_stream(S, Size, Name##_placed_wrapper);                            \
+  }
+
+/*
+ * A stream for a finalize or initialize call of Size argument bytes that
+ * puts the content in place as it arrives and finishes into PlacedFn, the
+ * wrapper's twin that decodes the re-encoded request (arg-stream.h,
+ * llvm19/request-stream.c). NULL if memory runs out.
+ */
+struct orcrt_arg_stream *orcrt_llvm19_request_stream(orc_rt_SessionRef S, size_t Size,
+                                                     orc_rt_WrapperFunction PlacedFn);
 
 /* The deallocate wrapper: (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases) -> SPSError. */
 void orcrt_llvm19_deallocate(orc_rt_SessionRef S, uint64_t CallId,
                              orc_rt_WrapperFunctionReturn Return,
                              orc_rt_WrapperFunctionBuffer Args);
 
-/* The trace's view of a request's and of a deallocate's arguments. */
+/* The trace's view of a request's (as sent, re-encoded) and of a deallocate's arguments. */
 void orcrt_llvm19_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
                                struct orcrt_trace_text *T);
+void orcrt_llvm19_placed_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                      struct orcrt_trace_text *T);
 void orcrt_llvm19_deallocate_args(orc_rt_SessionRef S, const char *Data, size_t Size,
                                   struct orcrt_trace_text *T);
 

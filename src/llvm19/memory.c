@@ -55,13 +55,39 @@ static void read_segment(orc_rt_SPSReader *R, void *Elem) {
   orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
 }
 
-/* Decode a FinalizeRequest; arrays point into R's span and go to the caller. */
-static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequest *Req,
-                                  orc_rt_MemorySegment **Segs, orc_rt_MemoryActionPair **Acts) {
+/*
+ * A segment as a request stream re-encodes it (llvm19/request-stream.c):
+ * (uint8 Prot, ExecutorAddr Addr, uint64 Size, uint8 Placed, then uint64
+ * ContentSize if Placed, else Sequence<char> Content).
+ */
+static void read_placed_segment(orc_rt_SPSReader *R, void *Elem) {
+  orc_rt_MemorySegment *G = Elem;
+  uint8_t Placed = 0;
+  uint64_t ContentSize = 0;
+  orc_rt_SPSReader_u8(R, &G->Prot);
+  orc_rt_SPSReader_addr(R, &G->Addr);
+  orc_rt_SPSReader_u64(R, &G->Size);
+  orc_rt_SPSReader_u8(R, &Placed);
+  if (!Placed) {
+    orc_rt_SPSReader_bytes(R, &G->Content, &G->ContentSize);
+  } else if (orc_rt_SPSReader_u64(R, &ContentSize)) {
+    G->Content = NULL; /* in place already */
+    G->ContentSize = (size_t)ContentSize;
+  }
+}
+
+/*
+ * Decode a FinalizeRequest (Placed: as a request stream re-encodes it);
+ * arrays point into R's span and go to the caller.
+ */
+static bool read_finalize_request(orc_rt_SPSReader *R, bool Placed,
+                                  orc_rt_MemoryFinalizeRequest *Req, orc_rt_MemorySegment **Segs,
+                                  orc_rt_MemoryActionPair **Acts) {
   void *P;
   *Acts = NULL;
-  /* A segment takes at least 25 bytes. */
-  bool Ok = orcrt_glue_read_seq(R, 25, sizeof(**Segs), read_segment, &P, &Req->NumSegments);
+  /* A segment takes at least 25 bytes, 26 re-encoded. */
+  bool Ok = orcrt_glue_read_seq(R, Placed ? 26 : 25, sizeof(**Segs),
+                                Placed ? read_placed_segment : read_segment, &P, &Req->NumSegments);
   Req->Segments = *Segs = P;
   Ok = Ok && orcrt_actions_read_pairs(R, Acts, &Req->NumActions);
   Req->Actions = *Acts;
@@ -69,7 +95,7 @@ static bool read_finalize_request(orc_rt_SPSReader *R, orc_rt_MemoryFinalizeRequ
 }
 
 orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, orc_rt_SPSReader *R,
-                                                         orcrt_llvm19_request_op Op,
+                                                         bool Placed, orcrt_llvm19_request_op Op,
                                                          bool *HasActions) {
   orc_rt_ExecutorAddr Instance = 0;
   orc_rt_MemoryFinalizeRequest Req = {0};
@@ -80,7 +106,7 @@ orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, or
   *HasActions = false;
   orc_rt_WrapperFunctionBuffer_init(&Result);
   orc_rt_SPSReader_addr(R, &Instance);
-  if (!orc_rt_SPSReader_ok(R) || !read_finalize_request(R, &Req, &Segs, &Acts)) {
+  if (!orc_rt_SPSReader_ok(R) || !read_finalize_request(R, Placed, &Req, &Segs, &Acts)) {
     Result = orcrt_glue_bad_args();
   } else {
     *HasActions = Req.NumActions > 0;
@@ -95,11 +121,19 @@ orc_rt_WrapperFunctionBuffer orcrt_llvm19_memory_request(orc_rt_SessionRef S, or
   return Result;
 }
 
-bool orcrt_llvm19_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+static bool request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R, bool Placed) {
   bool HasActions;
-  orc_rt_WrapperFunctionBuffer Empty = orcrt_llvm19_memory_request(S, R, NULL, &HasActions);
+  orc_rt_WrapperFunctionBuffer Empty = orcrt_llvm19_memory_request(S, R, Placed, NULL, &HasActions);
   orc_rt_WrapperFunctionBuffer_dispose(&Empty);
   return HasActions;
+}
+
+bool orcrt_llvm19_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  return request_runs_code(S, R, false);
+}
+
+bool orcrt_llvm19_placed_request_runs_code(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
+  return request_runs_code(S, R, true);
 }
 
 static orc_rt_WrapperFunctionBuffer finalize_op(orc_rt_MemoryServiceRef M, orc_rt_ErrorRef Err,
@@ -108,16 +142,7 @@ static orc_rt_WrapperFunctionBuffer finalize_op(orc_rt_MemoryServiceRef M, orc_r
 }
 
 /* (ExecutorAddr Instance, FinalizeRequest) -> SPSError */
-static orc_rt_WrapperFunctionBuffer finalize_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
-  bool HasActions;
-  return orcrt_llvm19_memory_request(S, R, finalize_op, &HasActions);
-}
-
-static void finalize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                             orc_rt_WrapperFunctionReturn Return,
-                             orc_rt_WrapperFunctionBuffer Args) {
-  orcrt_glue_run_or_defer(S, CallId, Return, Args, orcrt_llvm19_request_runs_code, finalize_body);
-}
+ORCRT_LLVM19_REQUEST_WRAPPERS(finalize, finalize_op)
 
 /* Decode (ExecutorAddr Instance, Sequence<ExecutorAddr> Bases); false if that fails. */
 static bool read_bases(orc_rt_SPSReader *R, orc_rt_ExecutorAddr *Instance,
@@ -170,20 +195,39 @@ ORCRT_GLUE_WRAPPER(reserve_wrapper, reserve_body)
 
 /* ---- the trace ------------------------------------------------------------------- */
 
-/* "3 segments 12 KiB at 0x7f..., 2 actions" */
-void orcrt_llvm19_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
-                               struct orcrt_trace_text *T) {
-  (void)S;
+/* "3 segments 12 KiB at 0x7f..., 2 actions", then ", 8 KiB placed on arrival" if so */
+static void request_args(const char *Data, size_t Size, bool Placed, struct orcrt_trace_text *T) {
   orc_rt_SPSReader R;
   orc_rt_ExecutorAddr Instance = 0;
   orc_rt_MemoryFinalizeRequest Req = {0};
   orc_rt_MemorySegment *Segs = NULL;
   orc_rt_MemoryActionPair *Acts = NULL;
   orc_rt_SPSReader_init(&R, Data, Size);
-  bool Ok = orc_rt_SPSReader_addr(&R, &Instance) && read_finalize_request(&R, &Req, &Segs, &Acts);
+  bool Ok =
+      orc_rt_SPSReader_addr(&R, &Instance) && read_finalize_request(&R, Placed, &Req, &Segs, &Acts);
   ORCRT_GLUE_TRACE_REQUEST(T, Ok, Req);
+  uint64_t InPlace = 0;
+  for (size_t I = 0; Ok && Placed && I < Req.NumSegments; I++)
+    InPlace += Req.Segments[I].Content ? 0 : Req.Segments[I].ContentSize;
+  if (InPlace) {
+    orcrt_trace_printf(T, ", ");
+    orcrt_trace_size(T, InPlace);
+    orcrt_trace_printf(T, " placed on arrival");
+  }
   free(Segs);
   free(Acts);
+}
+
+void orcrt_llvm19_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                               struct orcrt_trace_text *T) {
+  (void)S;
+  request_args(Data, Size, false, T);
+}
+
+void orcrt_llvm19_placed_request_args(orc_rt_SessionRef S, const char *Data, size_t Size,
+                                      struct orcrt_trace_text *T) {
+  (void)S;
+  request_args(Data, Size, true, T);
 }
 
 /* "1 allocation 0x7f..." or "3 allocations" */
@@ -197,6 +241,8 @@ static const struct orcrt_wrapper_trace ReserveTrace = {"reserve", orcrt_glue_tr
                                                         orcrt_glue_trace_expected_addr};
 static const struct orcrt_wrapper_trace FinalizeTrace = {"finalize", orcrt_llvm19_request_args,
                                                          orcrt_glue_trace_error};
+static const struct orcrt_wrapper_trace FinalizePlacedTrace = {
+    "finalize", orcrt_llvm19_placed_request_args, orcrt_glue_trace_error};
 static const struct orcrt_wrapper_trace DeallocateTrace = {
     "deallocate", orcrt_llvm19_deallocate_args, orcrt_glue_trace_error};
 
@@ -208,7 +254,8 @@ orc_rt_ErrorRef orcrt_llvm19_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServic
   };
   static const struct orcrt_glue_wrapper Wrappers[] = {
       {"__llvm_orc_SimpleExecutorMemoryManager_finalize_wrapper", finalize_wrapper, true,
-       &FinalizeTrace},
+       &FinalizeTrace, finalize_stream},
+      {NULL, finalize_placed_wrapper, true, &FinalizePlacedTrace, NULL},
       {"__llvm_orc_SimpleExecutorMemoryManager_deallocate_wrapper", deallocate_wrapper, true,
        &DeallocateTrace},
   };

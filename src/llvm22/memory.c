@@ -30,16 +30,7 @@ static orc_rt_WrapperFunctionBuffer initialize_op(orc_rt_MemoryServiceRef M, orc
 }
 
 /* (ExecutorAddr Instance, FinalizeRequest) -> Expected<ExecutorAddr Key> */
-static orc_rt_WrapperFunctionBuffer initialize_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
-  bool HasActions;
-  return orcrt_llvm19_memory_request(S, R, initialize_op, &HasActions);
-}
-
-static void initialize_wrapper(orc_rt_SessionRef S, uint64_t CallId,
-                               orc_rt_WrapperFunctionReturn Return,
-                               orc_rt_WrapperFunctionBuffer Args) {
-  orcrt_glue_run_or_defer(S, CallId, Return, Args, orcrt_llvm19_request_runs_code, initialize_body);
-}
+ORCRT_LLVM19_REQUEST_WRAPPERS(initialize, initialize_op)
 
 /* (ExecutorAddr Instance, Sequence<ExecutorAddr> Keys) -> SPSError; the keys last first. */
 static orc_rt_WrapperFunctionBuffer deinitialize_body(orc_rt_SessionRef S, orc_rt_SPSReader *R) {
@@ -74,6 +65,8 @@ static void deinitialize_args(orc_rt_SessionRef S, const char *Data, size_t Size
 
 static const struct orcrt_wrapper_trace InitializeTrace = {"initialize", orcrt_llvm19_request_args,
                                                            orcrt_glue_trace_expected_addr};
+static const struct orcrt_wrapper_trace InitializePlacedTrace = {
+    "initialize", orcrt_llvm19_placed_request_args, orcrt_glue_trace_expected_addr};
 static const struct orcrt_wrapper_trace DeinitializeTrace = {"deinitialize", deinitialize_args,
                                                              orcrt_glue_trace_error};
 static const struct orcrt_wrapper_trace ReleaseTrace = {"release", orcrt_llvm19_deallocate_args,
@@ -84,7 +77,8 @@ orc_rt_ErrorRef orcrt_llvm22_add_memory(orc_rt_SessionRef S, orc_rt_MemoryServic
   /* initialize runs allocation actions only sometimes (deferred then); deinitialize always. */
   static const struct orcrt_glue_wrapper Wrappers[] = {
       {"__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper", initialize_wrapper, true,
-       &InitializeTrace},
+       &InitializeTrace, initialize_stream},
+      {NULL, initialize_placed_wrapper, true, &InitializePlacedTrace, NULL},
       {"__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper", deinitialize_wrapper, false,
        &DeinitializeTrace},
       {"__llvm_orc_SimpleExecutorMemoryManager_release_wrapper", release_wrapper, true,
