@@ -6,6 +6,7 @@
  * usage: bench --orcrt=EXE --llvm=EXE --echo=EXE [--orcrt-libdir=DIR]
  *              [--size-ours=FILE,...] [--size-llvm=FILE] [-r ROUNDS] [-s SCALE]
  *              [--placement=both|free|pinned] [--cpus=LIST] [--realtime]
+ *              [--warm-up=MS]
  *              [--only=floor|orcrt|llvm|sandbox [--hello-only]]
  *
  * Each executor is launched the way llvm-jitlink-19 does it ("EXE
@@ -23,8 +24,12 @@
  *    then the teardown (the controller closes its write end; timed until
  *    the executor has closed its out-fd and exited) and the peak resident
  *    set of the executor before that (VmHWM);
- *  - a work session: one 8-byte memory write (mem_write_uint64s into a
- *    finalized RW page) at a time; the same with 32 calls in flight; a call
+ *  - a work session: first --warm-up milliseconds (default 250) of calls
+ *    that are not measured, since a process just started runs where its
+ *    parent woke it until the scheduler has spread the two over the CPUs
+ *    (0 measures that start instead); then one 8-byte memory write
+ *    (mem_write_uint64s into a finalized RW page) at a time; the same with
+ *    32 calls in flight; a call
  *    into JIT'd code (run-as-int of "mov eax, edi; add eax, 1; ret" placed
  *    in a finalized R-X page); a JIT'd loop of getppid() system calls (the
  *    cost of one system call made by JIT'd code, the part of every call the
@@ -558,6 +563,7 @@ static const struct {
 
 struct params {
   int Calls, Batches, JitCalls, SyscallRuns, Lookups, Bigs;
+  double WarmUp; /* seconds of calls before the work session measures */
 };
 
 /* A hello-world session: what llvm-jitlink-19 does for hello.o. */
@@ -652,6 +658,16 @@ static double do_big(struct conn *C, unsigned char *Frame, size_t Size) {
   return now() - T0;
 }
 
+/* One 8-byte memory write of V at Addr, answered. */
+static void small_call(struct conn *C, uint64_t Addr, uint64_t V) {
+  struct frame F;
+  uint64_t Seq = queue_write(C, Addr, V);
+  flush(C);
+  wait_result(C, Seq, &F);
+  if (F.N != 0)
+    die("%s: mem_write failed", C->Peer->Label);
+}
+
 static void work_session(const struct peer *P, const struct params *Pr, double *Out) {
   struct conn C;
   spawn(&C, P);
@@ -664,17 +680,22 @@ static void work_session(const struct peer *P, const struct params *Pr, double *
                         {ProtRX, Base + Page, Page, Code, sizeof(Code)}};
   call_finalize(&C, Segs, 2);
 
+  /*
+   * Calls for WarmUp seconds before anything is measured: a process just
+   * started runs where its parent woke it until the scheduler spreads the
+   * two over the CPUs, and how soon that happens depends on what the
+   * process did as it started (the sandbox compiling its filter, a shell
+   * in front of the executor). Figures taken earlier measure that.
+   */
+  for (double End = now() + Pr->WarmUp; now() < End;)
+    small_call(&C, Base + 8, 0);
+
   /* One at a time, after a warm-up. */
   double T0 = 0;
   for (int I = -Pr->Calls / 10; I < Pr->Calls; I++) {
     if (I == 0)
       T0 = now();
-    struct frame F;
-    uint64_t Seq = queue_write(&C, Base + 8, (uint64_t)I);
-    flush(&C);
-    wait_result(&C, Seq, &F);
-    if (F.N != 0)
-      die("%s: mem_write failed", P->Label);
+    small_call(&C, Base + 8, (uint64_t)I);
   }
   Out[MCall] = (now() - T0) / Pr->Calls;
 
@@ -916,6 +937,7 @@ static void usage(void) {
   fputs("usage: bench --orcrt=EXE --llvm=EXE --echo=EXE [--orcrt-libdir=DIR]\n"
         "             [--size-ours=FILE,...] [--size-llvm=FILE] [-r ROUNDS] [-s SCALE]\n"
         "             [--placement=both|free|pinned] [--cpus=LIST] [--realtime]\n"
+        "             [--warm-up=MS]\n"
         "             [--only=floor|orcrt|llvm|sandbox [--hello-only]]\n",
         stderr);
   exit(2);
@@ -936,6 +958,7 @@ int main(int argc, char **argv) {
       {"cpus", required_argument, NULL, 'C'},
       {"realtime", no_argument, NULL, 'R'},
       {"placement", required_argument, NULL, 'P'},
+      {"warm-up", required_argument, NULL, 'W'},
       {NULL, 0, NULL, 0},
   };
   struct peer Peers[NumPeers] = {
@@ -951,6 +974,7 @@ int main(int argc, char **argv) {
   bool Realtime = false;
   bool Run[NumPlaces] = {true, true};
   double Scale = 1;
+  int WarmUpMs = 250;
   int Opt;
   while ((Opt = getopt_long(argc, argv, "r:s:", Long, NULL)) != -1) {
     switch (Opt) {
@@ -990,6 +1014,11 @@ int main(int argc, char **argv) {
       break;
     case 'R':
       Realtime = true;
+      break;
+    case 'W':
+      WarmUpMs = atoi(optarg);
+      if (WarmUpMs < 0)
+        usage();
       break;
     case 'P':
       if (strcmp(optarg, "both") != 0 && strcmp(optarg, PlaceNames[PlaceFree]) != 0 &&
@@ -1064,6 +1093,7 @@ int main(int argc, char **argv) {
       .SyscallRuns = (int)(5 * Scale),
       .Lookups = (int)(20 * Scale),
       .Bigs = (int)(4 * Scale),
+      .WarmUp = WarmUpMs * 1e-3,
   };
   if (Pr.Calls < 10 || Pr.Batches < 10 || Pr.JitCalls < 10 || Pr.SyscallRuns < 1 ||
       Pr.Lookups < 1 || Pr.Bigs < 1)
@@ -1121,9 +1151,11 @@ int main(int argc, char **argv) {
         Med[Pl][Pi][M] = Run[Pl] ? median(Raw[Pl][Pi][M], Rounds) * Metrics[M].Scale : 0;
 
   printf("orcrt-executor against the floor (echo peer) and llvm-jitlink-executor\n");
-  printf("median of %d interleaved rounds; %d single calls, %d x %d in flight, %d JIT'd calls,\n"
-         "%d lookups and %d x 16 MiB per round; free: not pinned; pinned: %s\n\n",
-         Rounds, Pr.Calls, Pr.Batches, IN_FLIGHT, Pr.JitCalls, Pr.Lookups, Pr.Bigs, Pinned);
+  printf("median of %d interleaved rounds; after %d ms of calls, %d single calls, %d x %d in\n"
+         "flight, %d JIT'd calls, %d lookups and %d x 16 MiB per round; free: not pinned;\n"
+         "pinned: %s\n\n",
+         Rounds, WarmUpMs, Pr.Calls, Pr.Batches, IN_FLIGHT, Pr.JitCalls, Pr.Lookups, Pr.Bigs,
+         Pinned);
   printf("  %-33s %-7s", "", "");
   for (int Pl = 0; Pl < NumPlaces; Pl++)
     if (Run[Pl])
